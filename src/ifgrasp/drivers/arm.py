@@ -1,0 +1,76 @@
+"""Arm driver interface: joint streaming plus trajectories, emergency stop and recovery."""
+
+from __future__ import annotations
+
+import time
+from abc import abstractmethod
+from collections.abc import Callable
+
+import numpy as np
+
+from ifgrasp.drivers.base import JointDriver, TrajectoryFeedback
+from ifgrasp.errors import DriverError, SafetyError
+
+
+class ArmDriver(JointDriver):
+    """A 7-joint arm. ``execute_trajectory`` streams through the same safety layer as ``send_command``."""
+
+    effort_unit = "N*m"
+    #: Streaming rate for trajectories, Hz (xArm servo mode accepts up to 250 Hz).
+    rate_hz: float = 100.0
+
+    def __init__(self, *args, sleep: Callable[[float], None] = time.sleep, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.sleep = sleep
+
+    @abstractmethod
+    def emergency_stop(self) -> None:
+        """Stop the arm at once (controller e-stop); it needs ``recover()`` to move again."""
+
+    @abstractmethod
+    def _recover(self) -> None:
+        """Backend recovery sequence (clear errors/warnings, re-enable, reset mode and state)."""
+
+    def recover(self) -> None:
+        """Clear a fault, an e-stop or a collision stop and accept commands again (one call)."""
+        self._require_connected()
+        self._recover()
+        self.fault = None
+        self.safety.enable()
+        state = self.read_state()
+        if not state.ok:
+            raise DriverError(f"recovery did not clear the arm's errors: {'; '.join(state.errors)}")
+        self._send_hold(state.position_rad, self.clock())
+
+    def execute_trajectory(self, times_s, q, feedback_cb: Callable[[TrajectoryFeedback], None] | None = None,
+                           should_cancel: Callable[[], bool] | None = None) -> bool:
+        """Stream ``q`` (T, J) rad at ``times_s`` (T,) s, linearly interpolated at ``rate_hz``.
+
+        The whole trajectory is validated first (limits, jumps, speeds, accelerations, workspace,
+        start near the measured position); nothing is sent if it fails. Returns True when finished,
+        False when ``should_cancel()`` turned True (the arm then holds its measured position).
+        A fault mid-way holds and raises ``DriverError``.
+        """
+        self._require_connected()
+        if self.fault is not None:
+            raise SafetyError(f"trajectory refused: the driver is faulted ({self.fault}); call recover()")
+        t, q = self.safety.check_trajectory(times_s, q, self.read_state().position_rad)
+        dt = 1.0 / self.rate_hz
+        ts = np.arange(t[0], t[-1] + 0.5 * dt, dt)  # (S,)
+        ts[-1] = min(ts[-1], t[-1])
+        q_s = np.stack([np.interp(ts, t, q[:, j]) for j in range(q.shape[1])], axis=-1)  # (S, J)
+        q_s[-1] = q[-1]
+        t0 = self.clock()
+        for i, (ti, qi) in enumerate(zip(ts, q_s)):
+            if should_cancel is not None and should_cancel():
+                self.stop()
+                self.safety.enable()
+                return False
+            self.send_command(qi)
+            state = self.read_state()
+            if feedback_cb is not None:
+                feedback_cb(TrajectoryFeedback(float(ti), i, qi, state.position_rad))
+            wait = t0 + (ti - ts[0]) + dt - self.clock()
+            if wait > 0:
+                self.sleep(wait)
+        return True

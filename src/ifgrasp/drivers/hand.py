@@ -1,0 +1,55 @@
+"""Hand driver interface: the hand opens only on request.
+
+While a grasp is latched (``grasp()``), a command that moves any joint towards the open pose by
+more than ``open_tolerance_rad`` is refused; only ``open_hand()`` releases. Stops, faults, the
+watchdog and ``disconnect()`` hold the measured position (torque on), so the hand never drops an
+object on its own.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ifgrasp.drivers.base import JointDriver
+from ifgrasp.errors import SafetyError
+
+
+class HandDriver(JointDriver):
+    """A multi-finger hand (LEAP: 16 joints in motor-ID order)."""
+
+    effort_unit = "A"
+    open_tolerance_rad: float = 0.02
+
+    def __init__(self, *args, q_open_rad: np.ndarray | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        lim = self.limits
+        q_open = np.zeros(lim.dof) if q_open_rad is None else np.asarray(q_open_rad, dtype=np.float64)
+        self.q_open_rad = np.clip(q_open, lim.lower_rad, lim.upper_rad)  # (J,)
+        self.grasp_latched = False
+
+    def send_command(self, q_target) -> np.ndarray:
+        if self.grasp_latched:
+            q_t = np.clip(np.asarray(q_target, dtype=np.float64).reshape(-1), self.limits.lower_rad,
+                          self.limits.upper_rad)
+            q_m = self._measured()
+            if q_t.shape == q_m.shape:
+                opening = np.abs(q_t - self.q_open_rad) < np.abs(q_m - self.q_open_rad) - self.open_tolerance_rad
+                if np.any(opening):
+                    names = [n for n, o in zip(self.names, opening) if o]
+                    raise SafetyError("command refused: the hand is holding a grasp and this would open "
+                                      f"joints {', '.join(names)}; call open_hand() to release")
+        return super().send_command(q_target)
+
+    def grasp(self, q_target) -> np.ndarray:
+        """Close towards ``q_target`` and latch: from now on the hand opens only via ``open_hand()``."""
+        q = super().send_command(q_target)
+        self.grasp_latched = True
+        return q
+
+    def open_hand(self) -> np.ndarray:
+        """Release the grasp on request: one step towards the open pose (call repeatedly to open fully)."""
+        self.grasp_latched = False
+        q_m = self._measured(fresh=True)
+        step = self.safety.config.max_step_rad * 0.9
+        q = q_m + np.clip(self.q_open_rad - q_m, -step, step)
+        return super().send_command(q)
