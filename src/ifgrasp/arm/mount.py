@@ -1,0 +1,3 @@
+"""Placeholder, replaced below."""
+import numpy as np
+T_FLANGE_HAND = np.eye(4)
