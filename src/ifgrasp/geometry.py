@@ -1,0 +1,59 @@
+"""Rotation helpers shared by the teacher and the student (torch and numpy, batched).
+
+The continuous 6-D rotation representation (Zhou et al., CVPR 2019) used here is the first two
+*columns* of the rotation matrix, concatenated: ``r6 = [R[:, 0], R[:, 1]]`` (B, 6).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+def rot6d_to_matrix(r6: torch.Tensor) -> torch.Tensor:
+    """(..., 6) -> (..., 3, 3) by Gram-Schmidt on the two columns; differentiable."""
+    a1, a2 = r6[..., :3], r6[..., 3:]
+    b1 = torch.nn.functional.normalize(a1, dim=-1)
+    b2 = torch.nn.functional.normalize(a2 - (b1 * a2).sum(-1, keepdim=True) * b1, dim=-1)
+    b3 = torch.cross(b1, b2, dim=-1)
+    return torch.stack([b1, b2, b3], dim=-1)
+
+
+def matrix_to_rot6d(R: torch.Tensor | np.ndarray):
+    """(..., 3, 3) -> (..., 6): the first two columns."""
+    if isinstance(R, np.ndarray):
+        return np.concatenate([R[..., :, 0], R[..., :, 1]], axis=-1)
+    return torch.cat([R[..., :, 0], R[..., :, 1]], dim=-1)
+
+
+def rot6d_to_matrix_np(r6: np.ndarray) -> np.ndarray:
+    """numpy twin of :func:`rot6d_to_matrix`."""
+    return rot6d_to_matrix(torch.as_tensor(r6, dtype=torch.float64)).numpy()
+
+
+def rotation_angle_between(Ra: np.ndarray, Rb: np.ndarray) -> np.ndarray:
+    """Geodesic angle (rad) between two batches of rotations (..., 3, 3)."""
+    trace = np.einsum("...ij,...ij->...", Ra, Rb)  # trace(Ra^T Rb)
+    return np.arccos(np.clip((trace - 1.0) / 2.0, -1.0, 1.0))
+
+
+def look_rotation(z_axis: np.ndarray, up_hint: np.ndarray) -> np.ndarray:
+    """Rotations (B, 3, 3) whose third column is ``z_axis`` (B, 3) and whose first column is as
+    close as possible to ``up_hint`` (B, 3) orthogonalised against it (a fallback axis is used
+    where the two are parallel)."""
+    z = z_axis / np.linalg.norm(z_axis, axis=-1, keepdims=True)
+    x = up_hint - (up_hint * z).sum(-1, keepdims=True) * z
+    bad = np.linalg.norm(x, axis=-1) < 1e-6
+    if bad.any():
+        alt = np.where(np.abs(z[bad, 0:1]) < 0.9, [[1.0, 0.0, 0.0]], [[0.0, 1.0, 0.0]])
+        x[bad] = alt - (alt * z[bad]).sum(-1, keepdims=True) * z[bad]
+    x /= np.linalg.norm(x, axis=-1, keepdims=True)
+    y = np.cross(z, x)
+    return np.stack([x, y, z], axis=-1)
+
+
+def random_rotations(n: int, rng: np.random.Generator) -> np.ndarray:
+    """(n, 3, 3) rotations uniform on SO(3)."""
+    from scipy.spatial.transform import Rotation
+
+    return Rotation.random(n, random_state=rng).as_matrix()

@@ -1,0 +1,138 @@
+"""The teacher's command-line verbs (``synth``, ``eval teacher``, ``render-grasps``, ``bench teacher``)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from ifgrasp.errors import UnknownObjectError, known
+from ifgrasp.grasp.dataset import TASKS, DatasetConfig, generate, load_dataset
+from ifgrasp.grasp.evaluate import TABLE_HEADER, report_table, teacher_report, validated_mask
+from ifgrasp.paths import CONFIG_DIR, DATA_DIR
+
+console = Console()
+
+
+def _hand():
+    from ifgrasp.hand.model import LeapHandModel
+
+    return LeapHandModel()
+
+
+def _dataset_config(config: Path | None, **overrides) -> DatasetConfig:
+    path = config or CONFIG_DIR / "teacher_dataset.yaml"
+    cfg = DatasetConfig.from_yaml(path) if path.exists() else DatasetConfig()
+    top = {k: v for k, v in overrides.items() if k in ("per_category", "rounds", "categories", "split") and v is not None}
+    syn = {k: v for k, v in overrides.items() if k == "batch" and v is not None}
+    ann = {k: v for k, v in overrides.items() if k == "steps" and v is not None}
+    data = cfg.model_dump()
+    data.update(top)
+    data["synthesis"].update(syn)
+    data["synthesis"]["annealing"].update(ann)
+    return DatasetConfig.from_dict(data)
+
+
+def _print_report(report: dict, title: str) -> None:
+    table = Table(title=title)
+    for h in TABLE_HEADER:
+        table.add_column(h)
+    for row in report_table(report):
+        table.add_row(*row)
+    console.print(table)
+
+
+def synth_command(config, out, per_category, rounds, batch, steps, categories) -> None:
+    cats = tuple(categories.split(",")) if categories else None
+    for c in cats or ():
+        if c not in TASKS:
+            raise UnknownObjectError(f"unknown category '{c}'; known: {known(TASKS)}")
+    cfg = _dataset_config(config, per_category=per_category, rounds=rounds, batch=batch, steps=steps, categories=cats)
+    out = out or DATA_DIR / "teacher"
+    t0 = time.perf_counter()
+    summary = generate(_hand(), cfg, out)
+    data = load_dataset(out)
+    keep = validated_mask(data)
+    summary["validated_grasps"] = int(keep.sum())
+    summary["wall_s_this_run"] = time.perf_counter() - t0
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    _print_report(teacher_report(data), f"teacher dataset {out}")
+    console.print(
+        f"{len(data['lift'])} grasps, {summary['validated_grasps']} validated, "
+        f"{summary['objects']} objects; compute {summary['seconds'] / 3600:.2f} h; summary -> {out / 'summary.json'}"
+    )
+
+
+def eval_teacher_command(dataset, split, per_category, batch, steps, out: Path) -> None:
+    if dataset is None:
+        cfg = _dataset_config(None, split=split, per_category=per_category, batch=batch, steps=steps)
+        dataset = Path(out).with_suffix("") / f"{split}_dataset"
+        generate(_hand(), cfg, dataset)
+    data = load_dataset(dataset)
+    report = teacher_report(data)
+    _print_report(report, f"teacher evaluation ({dataset})")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2))
+    console.print(f"report -> {out}")
+
+
+def render_grasps_command(category, seed, part, dataset, count, steps, out) -> None:
+    from ifgrasp.grasp.render import contact_points, grasp_grid
+    from ifgrasp.grasp.synthesis.synthesize import synthesize
+    from ifgrasp.grasp.validate import validate
+    from ifgrasp.sim.objects import make_object
+    from ifgrasp.types import GraspBatch
+
+    if category not in TASKS:
+        raise UnknownObjectError(f"unknown category '{category}'; known: {known(TASKS)}")
+    part = part or TASKS[category][0][0]
+    avoid = dict(TASKS[category]).get(part, ())
+    obj = make_object(category, seed)
+    hand = _hand()
+    if dataset is not None:
+        data = load_dataset(dataset)
+        sel = np.flatnonzero((data["category"] == category) & (data["object_seed"] == seed) & (data["part"] == part))[:count]
+        grasps = GraspBatch(data["wrist_pos_m"][sel].astype(float), data["wrist_rot"][sel].astype(float),
+                            data["joints_rad"][sel].astype(float), frame="object")
+        lift = data["lift"][sel]
+        share = data["part_share"][sel]
+    else:
+        cfg = _dataset_config(None, batch=count, steps=steps).synthesis
+        grasps = synthesize(hand, obj, part, avoid, cfg, seed=seed)
+        lift = validate(obj, grasps, six_dir=False).lift
+        share = grasps.extras["part_share"]
+    captions = [f"#{i} lift {'OK' if lift[i] else 'fail'}  on-{part} {100 * share[i]:.0f}%" for i in range(len(grasps))]
+    path = grasp_grid(obj, grasps, contact_points(hand, obj, grasps), captions, out,
+                      title=f"{obj.name}: grasp the {part}" + (f", avoid {', '.join(avoid)}" if avoid else ""))
+    console.print(f"wrote {path}")
+
+
+def bench_teacher_command(batch, steps, objects) -> None:
+    from ifgrasp.grasp.synthesis.synthesize import synthesize
+    from ifgrasp.grasp.validate import validate
+    from ifgrasp.sim.objects import make_object, object_family
+
+    cfg = _dataset_config(None, batch=batch, steps=steps)
+    hand = _hand()
+    pairs = [(c, s) for c, s in object_family("train", per_category=1) if c in TASKS][:objects]
+    t_syn = t_val = 0.0
+    n = passed = 0
+    for c, s in pairs:
+        obj = make_object(c, s)
+        part, avoid = TASKS[c][0]
+        t0 = time.perf_counter()
+        g = synthesize(hand, obj, part, avoid, cfg.synthesis, seed=s)
+        t1 = time.perf_counter()
+        r = validate(obj, g, cfg.validation, seed=s)
+        t2 = time.perf_counter()
+        t_syn += t1 - t0
+        t_val += t2 - t1
+        n += len(g)
+        passed += int(r.lift.sum())
+    console.print(f"optimised grasps/s: {n / t_syn:.2f}  ({n} grasps, {cfg.synthesis.annealing.steps} steps, batch {batch})")
+    console.print(f"validated grasps/s (physics incl. {cfg.validation.perturbations} perturbations + 6-dir): {n / t_val:.2f}")
+    console.print(f"end-to-end grasps/s: {n / (t_syn + t_val):.2f}; pass rate (lift): {passed / max(n, 1):.1%}")

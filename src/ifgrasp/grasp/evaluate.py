@@ -1,0 +1,104 @@
+"""Teacher metrics (``ifgrasp eval teacher``): success, part accuracy, penetration, diversity.
+
+Rates are given for all optimised grasps ("raw") and for the validated subset, i.e. the grasps the
+dataset keeps: lifted in the nominal test, penetration <= ``max_penetration_m``, and at least
+``min_part_share`` of their contacts on the instructed part.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from pydantic import Field
+from scipy.spatial.transform import Rotation
+
+from ifgrasp.config import Config
+
+
+class FilterConfig(Config):
+    max_penetration_m: float = Field(0.002, ge=0, description="deepest allowed hand-object overlap")
+    min_part_share: float = Field(0.5, ge=0, le=1, description="share of contacts on the instructed part")
+    min_contacts: int = Field(1, ge=0, description="hand surface samples touching the object")
+
+
+def validated_mask(data: dict[str, np.ndarray], cfg: FilterConfig | None = None) -> np.ndarray:
+    """(N,) bool: the grasps the teacher keeps."""
+    cfg = cfg or FilterConfig()
+    return (
+        data["lift"].astype(bool)
+        & (data["max_penetration_m"] <= cfg.max_penetration_m)
+        & (data["part_share"] >= cfg.min_part_share)
+        & (data["num_contacts"] >= cfg.min_contacts)
+    )
+
+
+def orientation_spread_rad(wrist_rot: np.ndarray) -> float:
+    """Mean geodesic angle (rad) of the wrist orientations to their chordal mean."""
+    if len(wrist_rot) < 2:
+        return 0.0
+    rots = Rotation.from_matrix(wrist_rot)
+    return float(np.mean((rots * rots.mean().inv()).magnitude()))
+
+
+def group_metrics(data: dict[str, np.ndarray], mask: np.ndarray) -> dict:
+    """Metrics of the grasps selected by ``mask``."""
+    n = int(mask.sum())
+    if n == 0:
+        return {"grasps": 0}
+    sel = {k: v[mask] for k, v in data.items()}
+    return {
+        "grasps": n,
+        "lift": float(sel["lift"].mean()),
+        "shake": float(sel["shake"].mean()),
+        "six_dir": float(sel["six_dir"].mean()),
+        "label_under_perturbation": float(sel["label"].mean()),
+        "part_contact_share": float(sel["part_share"].mean()),
+        "all_contacts_on_part": float(sel["all_on_part"].mean()),
+        "penetration_mean_mm": float(sel["max_penetration_m"].mean() * 1e3),
+        "penetration_max_mm": float(sel["max_penetration_m"].max() * 1e3),
+        "contacts_mean": float(sel["num_contacts"].mean()),
+        "joint_std_rad": float(sel["joints_rad"].std(0).mean()),
+        "wrist_orientation_spread_rad": orientation_spread_rad(sel["wrist_rot"]),
+    }
+
+
+def teacher_report(data: dict[str, np.ndarray], cfg: FilterConfig | None = None) -> dict:
+    """Raw and validated metrics, overall and per category."""
+    keep = validated_mask(data, cfg)
+    everything = np.ones(len(keep), bool)
+    report = {
+        "raw": group_metrics(data, everything),
+        "validated": group_metrics(data, keep),
+        "validated_share": float(keep.mean()) if len(keep) else 0.0,
+        "per_category": {},
+    }
+    for c in sorted(set(data["category"])):
+        in_c = data["category"] == c
+        report["per_category"][c] = {
+            "raw": group_metrics(data, in_c),
+            "validated": group_metrics(data, in_c & keep),
+        }
+    return report
+
+
+def report_table(report: dict) -> list[list[str]]:
+    """Rows for a printed table: category, group, N, lift, shake, 6-dir, part share, all-on-part,
+    mean/max penetration (mm)."""
+
+    def row(name, group, m):
+        if m.get("grasps", 0) == 0:
+            return [name, group, "0"] + ["-"] * 7
+        pct = lambda x: f"{100 * x:.0f}%"  # noqa: E731
+        return [
+            name, group, str(m["grasps"]), pct(m["lift"]), pct(m["shake"]), pct(m["six_dir"]),
+            pct(m["part_contact_share"]), pct(m["all_contacts_on_part"]),
+            f"{m['penetration_mean_mm']:.2f}", f"{m['penetration_max_mm']:.2f}",
+        ]
+
+    rows = [row("ALL", "raw", report["raw"]), row("ALL", "validated", report["validated"])]
+    for c, groups in report["per_category"].items():
+        rows.append(row(c, "raw", groups["raw"]))
+        rows.append(row(c, "validated", groups["validated"]))
+    return rows
+
+
+TABLE_HEADER = ["category", "set", "N", "lift", "shake", "6-dir", "part share", "all on part", "pen mean mm", "pen max mm"]

@@ -1,0 +1,140 @@
+"""Grasp energy: DexGraspNet's physical terms plus G-DexGrasp-style part terms, as pluggable pieces.
+
+Every term maps a batch of hand states to a (B,) tensor (lower is better), and the total is their
+weighted sum. Frames: everything in the object frame (metres), the table plane at z = 0.
+
+Terms (weights in :class:`EnergyWeights`):
+    fc      force-closure residual ||G c|| of the K selected contacts (Liu et al. 2021; DexGraspNet)
+    dist    sum of |signed distance| of the contacts to the object surface
+    pen     hand surface points inside the object: sum relu(-sdf_object)
+    rpen    object surface points inside the hand: sum relu(-sdf_hand)
+    spen    hand self-penetration
+    joints  joint-limit violation
+    part    contacts attracted to the instructed part: mean distance to its nearest part point
+    avoid   hand points repelled from parts to avoid: sum relu(margin - distance)
+    table   hand points below the table plane plus a clearance: sum relu(clearance - z)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from pydantic import Field
+
+from ifgrasp.config import Config
+from ifgrasp.geometry import rot6d_to_matrix
+from ifgrasp.grasp.object_sdf import ObjectSDF
+
+
+class EnergyWeights(Config):
+    """Weights of the energy terms (DexGraspNet's defaults for the physical ones)."""
+
+    fc: float = Field(1.0, ge=0, description="force-closure residual")
+    dist: float = Field(100.0, ge=0, description="contact distance to the surface (per metre)")
+    pen: float = Field(100.0, ge=0, description="hand-into-object penetration (per metre)")
+    rpen: float = Field(100.0, ge=0, description="object-into-hand penetration (per metre)")
+    spen: float = Field(10.0, ge=0, description="self-penetration (per metre)")
+    joints: float = Field(1.0, ge=0, description="joint-limit violation (per radian)")
+    part: float = Field(30.0, ge=0, description="contact distance to the instructed part (per metre)")
+    avoid: float = Field(100.0, ge=0, description="hand points within the margin of an avoided part")
+    avoid_margin_m: float = Field(0.01, ge=0, description="clearance kept from avoided parts")
+    table: float = Field(100.0, ge=0, description="hand points below the table clearance")
+    table_clearance_m: float = Field(0.005, ge=0, description="clearance kept above the table plane")
+
+
+@dataclass
+class HandState:
+    """A batch of floating-hand states being optimised.
+
+    ``wrist_pos`` (B, 3) metres, ``wrist_rot6d`` (B, 6) the first two columns of the hand frame's
+    rotation, ``joints`` (B, 16) radians in motor order, ``contact_idx`` (B, K) indices into the
+    hand model's contact candidates.
+    """
+
+    wrist_pos: torch.Tensor
+    wrist_rot6d: torch.Tensor
+    joints: torch.Tensor
+    contact_idx: torch.Tensor
+
+    @property
+    def wrist_rot(self) -> torch.Tensor:
+        return rot6d_to_matrix(self.wrist_rot6d)
+
+    def vector(self) -> torch.Tensor:
+        """(B, 25) = [pos, rot6d, joints]: the continuous variables the optimiser moves."""
+        return torch.cat([self.wrist_pos, self.wrist_rot6d, self.joints], dim=-1)
+
+    @classmethod
+    def from_vector(cls, v: torch.Tensor, contact_idx: torch.Tensor) -> "HandState":
+        return cls(v[:, :3], v[:, 3:9], v[:, 9:], contact_idx)
+
+
+@dataclass
+class GraspProblem:
+    """One object and one instruction: what the energy is measured against.
+
+    ``part_points`` (M, 3) samples of the instructed part's surface; ``avoid_points`` (A, 3) samples
+    of the parts to avoid (may be empty); ``object_points`` (O, 3) samples of the whole surface
+    (for object-into-hand penetration); ``center_of_mass`` (3,) the torque reference for force
+    closure; ``table_z`` the table height in the object frame or None for a floating object.
+    """
+
+    sdf: ObjectSDF
+    part_points: torch.Tensor
+    avoid_points: torch.Tensor
+    object_points: torch.Tensor
+    center_of_mass: torch.Tensor
+    table_z: float | None = 0.0
+
+
+def force_closure_residual(contacts: torch.Tensor, normals: torch.Tensor, com: torch.Tensor) -> torch.Tensor:
+    """||G c|| with G = [I ... I; [x_1]x ... [x_K]x] (6, 3K) and c the stacked inward normals.
+
+    contacts, normals (B, K, 3); com (3,). Zero when unit pushes along the normals balance both net
+    force and net torque about the centre of mass (the differentiable relaxation of DexGraspNet).
+    """
+    x = contacts - com  # (B, K, 3)
+    c = -normals  # pushing into the object
+    net_force = c.sum(1)  # (B, 3)
+    net_torque = torch.cross(x, c, dim=-1).sum(1)  # (B, 3)
+    return torch.cat([net_force, net_torque], dim=-1).norm(dim=-1)
+
+
+def nearest_distance(points: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """(B, N) distance from each of points (B, N, 3) to the nearest of targets (M, 3)."""
+    d = torch.cdist(points, targets.unsqueeze(0).expand(points.shape[0], -1, -1))  # (B, N, M)
+    return d.min(dim=-1).values
+
+
+def compute_energy(hand, problem: GraspProblem, state: HandState, w: EnergyWeights) -> dict[str, torch.Tensor]:
+    """All terms (B,) and their weighted ``total`` (B,) for a batch of hand states."""
+    rot = state.wrist_rot
+    cand_pts, _ = hand.contact_candidates(state.wrist_pos, rot, state.joints)  # (B, C, 3)
+    contacts = torch.gather(cand_pts, 1, state.contact_idx.unsqueeze(-1).expand(-1, -1, 3))  # (B, K, 3)
+    contact_sdf, obj_normals = problem.sdf.with_normals(contacts)  # (B, K), (B, K, 3)
+    surface = hand.surface_points(state.wrist_pos, rot, state.joints)  # (B, P, 3)
+    surface_sdf = problem.sdf(surface)  # (B, P)
+
+    terms: dict[str, torch.Tensor] = {}
+    terms["fc"] = force_closure_residual(contacts, obj_normals, problem.center_of_mass)
+    terms["dist"] = contact_sdf.abs().sum(-1)
+    terms["pen"] = torch.relu(-surface_sdf).sum(-1)
+    obj = problem.object_points.unsqueeze(0).expand(state.wrist_pos.shape[0], -1, -1)
+    terms["rpen"] = torch.relu(-hand.signed_distance(obj, state.wrist_pos, rot, state.joints)).sum(-1)
+    terms["spen"] = hand.self_penetration(state.joints)
+    terms["joints"] = hand.joint_limit_violation(state.joints)
+    terms["part"] = nearest_distance(contacts, problem.part_points).mean(-1)
+    if problem.avoid_points.shape[0] > 0:
+        gap = nearest_distance(surface, problem.avoid_points)
+        terms["avoid"] = torch.relu(w.avoid_margin_m - gap).sum(-1)
+    else:
+        terms["avoid"] = torch.zeros_like(terms["fc"])
+    if problem.table_z is not None:
+        terms["table"] = torch.relu(problem.table_z + w.table_clearance_m - surface[..., 2]).sum(-1)
+    else:
+        terms["table"] = torch.zeros_like(terms["fc"])
+
+    total = sum(getattr(w, name) * value for name, value in terms.items())
+    terms["total"] = total
+    return terms

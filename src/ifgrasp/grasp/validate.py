@@ -1,0 +1,253 @@
+"""Physics validation of grasps in MuJoCo: Lift, Pick & Shake, and gravity from 6 directions.
+
+Each grasp is executed by a floating (mocap) LEAP Hand with position-controlled joints: the fingers
+start opened from the grasp (pre-grasp), close to the grasp, then squeeze past it (flexion joints
+only) with the actuators' force limits standing in for the real motors' current limits.
+
+* Lift: the object rests on the table (plane z = 0 of the object frame); the hand lifts 20 cm.
+* Pick & Shake: after the lift the hand shakes along x, y and z in turn.
+* 6 directions (DexGraspNet protocol): no table, gravity off while closing, then a force of m*g
+  along each of +-x, +-y, +-z applied to the object (one copy per direction, in one model).
+Success = the object moves < ``success_displacement_m`` (2 cm) relative to the hand.
+Perturbed copies (small wrist offsets) give IFG's continuous success label.
+
+Batched: many hand+object copies, far apart, live in one MuJoCo model and are stepped together in
+chunks (``mj_step(..., nstep)``); there is no Python loop over grasps or time steps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import mujoco
+import numpy as np
+from pydantic import Field
+from scipy.spatial.transform import Rotation
+
+from ifgrasp.config import Config
+from ifgrasp.paths import URDF_DIR
+from ifgrasp.types import GraspBatch
+
+#: Joint roles (see ``ifgrasp.hand.joints``) that close the hand when their angle grows; the
+#: pre-grasp opens and the squeeze tightens only these (never side-to-side or thumb rotation).
+CLOSING_ROLES = frozenset({"mcp_flex", "pip", "dip", "cmc", "mcp", "ip"})
+_SIX_DIRECTIONS = np.array([[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1]], float)
+
+
+class ValidationConfig(Config):
+    timestep_s: float = Field(0.002, gt=0, description="physics time step")
+    spacing_m: float = Field(1.5, gt=0, description="distance between copies in one model")
+    max_copies: int = Field(48, gt=0, description="hand+object copies per MuJoCo model")
+    joint_kp: float = Field(6.0, gt=0, description="finger position gain (N m / rad)")
+    joint_force_limit_nm: float = Field(0.6, gt=0, description="finger torque limit (LEAP motors at ~350 mA)")
+    pregrasp_open_rad: float = Field(0.3, ge=0, description="flexion joints opened by this for the pre-grasp")
+    squeeze_rad: float = Field(0.15, ge=0, description="flexion joints driven past the grasp by this")
+    close_s: float = Field(0.4, gt=0, description="ramp from pre-grasp to squeeze")
+    hold_s: float = Field(0.2, gt=0, description="settle after closing")
+    lift_height_m: float = Field(0.20, gt=0, description="Lift test height")
+    lift_s: float = Field(1.0, gt=0, description="duration of the lift")
+    shake_amplitude_m: float = Field(0.03, gt=0, description="shake amplitude per axis")
+    shake_frequency_hz: float = Field(2.0, gt=0, description="shake frequency")
+    shake_s_per_axis: float = Field(0.75, gt=0, description="shake duration per axis")
+    gravity_test_s: float = Field(1.0, gt=0, description="duration of each 6-direction gravity test")
+    success_displacement_m: float = Field(0.02, gt=0, description="object motion relative to the hand allowed")
+    friction: float = Field(1.0, gt=0, description="sliding friction of the fingertips and palm")
+    perturbations: int = Field(0, ge=0, description="perturbed copies per grasp for the continuous label")
+    perturb_pos_m: float = Field(0.005, ge=0, description="std of the wrist translation perturbation")
+    perturb_rot_rad: float = Field(0.05, ge=0, description="std of the wrist rotation perturbation")
+    control_chunk: int = Field(10, gt=0, description="physics steps per control update")
+
+
+@dataclass
+class ValidationResult:
+    """Per grasp (B,): bool successes, the continuous label, and final displacements in metres."""
+
+    lift: np.ndarray
+    shake: np.ndarray
+    six_dir: np.ndarray
+    lift_displacement_m: np.ndarray
+    label: np.ndarray
+
+
+def _hand_spec(cfg: ValidationConfig):
+    from ifgrasp.hand import joints as hand_joints
+
+    spec = mujoco.MjSpec.from_file(str(URDF_DIR / "leap_hand_right.urdf"))
+    root = spec.worldbody.first_body()
+    root.mocap = True
+    flex = []
+    for row in hand_joints.JOINTS:
+        act = spec.add_actuator(name=f"act_{row.name}", target=row.name, trntype=mujoco.mjtTrn.mjTRN_JOINT)
+        act.set_to_position(kp=cfg.joint_kp, dampratio=1.0)
+        act.forcelimited = mujoco.mjtLimited.mjLIMITED_TRUE
+        act.forcerange = np.array([-cfg.joint_force_limit_nm, cfg.joint_force_limit_nm])
+        act.ctrllimited = mujoco.mjtLimited.mjLIMITED_TRUE
+        act.ctrlrange = np.array([row.lower_rad, row.upper_rad])
+        flex.append(row.role in CLOSING_ROLES)
+    for geom in spec.geoms:
+        geom.friction = np.array([cfg.friction, 0.02, 0.001])
+        geom.condim = 4
+    return spec, root.name, np.array(flex)
+
+
+class _Batch:
+    """One model with ``n`` hand+object copies; copy i sits at x = i * spacing."""
+
+    def __init__(self, obj, n: int, cfg: ValidationConfig, table: bool) -> None:
+        from ifgrasp.sim.objects import add_object_to_spec
+
+        spec = mujoco.MjSpec()
+        spec.option.timestep = cfg.timestep_s
+        spec.option.integrator = mujoco.mjtIntegrator.mjINT_IMPLICITFAST
+        spec.option.cone = mujoco.mjtCone.mjCONE_ELLIPTIC
+        if table:
+            spec.worldbody.add_geom(type=mujoco.mjtGeom.mjGEOM_PLANE, size=[0, 0, 1], friction=[0.8, 0.02, 0.001])
+        self.offsets = np.zeros((n, 3))
+        self.offsets[:, 0] = np.arange(n) * cfg.spacing_m
+        hand_spec, root, self.flex = _hand_spec(cfg)
+        for i in range(n):
+            frame = spec.worldbody.add_frame(pos=self.offsets[i])
+            spec.attach(hand_spec, prefix=f"h{i}_", frame=frame)
+            add_object_to_spec(spec, obj, f"obj{i}", self.offsets[i], [1, 0, 0, 0], free=True)
+        self.model = spec.compile()
+        self.data = mujoco.MjData(self.model)
+        self.n = n
+        self.mocap_id = np.array([self.model.body_mocapid[self.model.body(f"h{i}_{root}").id] for i in range(n)])
+        self.obj_body = np.array([self.model.body(f"obj{i}").id for i in range(n)])
+        self.obj_qpos = np.array([self.model.jnt_qposadr[self.model.body_jntadr[b]] for b in self.obj_body])
+        from ifgrasp.hand import joints as hand_joints
+
+        names = [row.name for row in hand_joints.JOINTS]
+        self.hand_qpos = np.array(
+            [[self.model.jnt_qposadr[self.model.joint(f"h{i}_{nm}").id] for nm in names] for i in range(n)]
+        )
+        self.act = np.array([[self.model.actuator(f"h{i}_act_{nm}").id for nm in names] for i in range(n)])
+        self.mass = self.model.body_subtreemass[self.obj_body]
+
+    def place(self, T_obj_wrist: np.ndarray, q_start: np.ndarray) -> None:
+        """Hands at (n, 4, 4) wrist poses in their object frames, fingers at q_start (n, 16)."""
+        d, m = self.data, self.model
+        mujoco.mj_resetData(m, d)
+        d.mocap_pos[self.mocap_id] = T_obj_wrist[:, :3, 3] + self.offsets
+        d.mocap_quat[self.mocap_id] = Rotation.from_matrix(T_obj_wrist[:, :3, :3]).as_quat(scalar_first=True)
+        d.qpos[self.hand_qpos] = q_start
+        d.ctrl[self.act] = q_start
+        obj_pose = np.zeros((self.n, 7))
+        obj_pose[:, :3] = self.offsets
+        obj_pose[:, 3] = 1.0
+        d.qpos[self.obj_qpos[:, None] + np.arange(7)] = obj_pose
+        mujoco.mj_forward(m, d)
+        self.home = d.mocap_pos[self.mocap_id].copy()
+
+    def run(self, seconds: float, cfg: ValidationConfig, ctrl_fn=None, mocap_fn=None) -> None:
+        """Step ``seconds``; ctrl_fn(alpha) -> (n,16) targets, mocap_fn(t) -> (n,3) offsets from home."""
+        steps = max(1, int(round(seconds / cfg.timestep_s)))
+        for k in range(0, steps, cfg.control_chunk):
+            t = k * cfg.timestep_s
+            if ctrl_fn is not None:
+                self.data.ctrl[self.act] = ctrl_fn(min(1.0, (k + cfg.control_chunk) / steps))
+            if mocap_fn is not None:
+                self.data.mocap_pos[self.mocap_id] = self.home + mocap_fn(t)
+            mujoco.mj_step(self.model, self.data, nstep=min(cfg.control_chunk, steps - k))
+
+    def object_in_hand(self) -> np.ndarray:
+        """(n, 3) object origin expressed in the hand (mocap) frame."""
+        d = self.data
+        p_obj = d.xpos[self.obj_body]
+        R = Rotation.from_quat(d.mocap_quat[self.mocap_id], scalar_first=True).as_matrix()
+        return np.einsum("nji,nj->ni", R, p_obj - d.mocap_pos[self.mocap_id])
+
+
+def _targets(grasps: GraspBatch, flex: np.ndarray, cfg: ValidationConfig):
+    from ifgrasp.hand import joints as hand_joints
+
+    lower, upper = hand_joints.LOWER_RAD, hand_joints.UPPER_RAD
+    q = grasps.joints_rad
+    pre = np.clip(q - cfg.pregrasp_open_rad * flex, lower, upper)
+    squeeze = np.clip(q + cfg.squeeze_rad * flex, lower, upper)
+    return pre, squeeze
+
+
+def _close(batch: _Batch, pre, squeeze, cfg):
+    batch.run(cfg.close_s, cfg, ctrl_fn=lambda a: pre + a * (squeeze - pre))
+    batch.run(cfg.hold_s, cfg)
+
+
+def _lift_and_shake(obj, grasps: GraspBatch, cfg: ValidationConfig):
+    """Lift then shake; returns (lift_ok, shake_ok, lift displacement) per grasp."""
+    n = len(grasps)
+    batch = _Batch(obj, n, cfg, table=True)
+    pre, squeeze = _targets(grasps, batch.flex, cfg)
+    batch.place(grasps.T_frame_wrist, pre)
+    _close(batch, pre, squeeze, cfg)
+    start = batch.object_in_hand()
+    lift = np.array([0.0, 0.0, cfg.lift_height_m])
+    batch.run(cfg.lift_s, cfg, mocap_fn=lambda t: lift * min(1.0, t / (0.8 * cfg.lift_s)))
+    lift_disp = np.linalg.norm(batch.object_in_hand() - start, axis=-1)
+    for axis in range(3):
+        direction = np.eye(3)[axis] * cfg.shake_amplitude_m
+        batch.run(
+            cfg.shake_s_per_axis,
+            cfg,
+            mocap_fn=lambda t, d=direction: lift + d * np.sin(2 * np.pi * cfg.shake_frequency_hz * t),
+        )
+    shake_disp = np.linalg.norm(batch.object_in_hand() - start, axis=-1)
+    ok = cfg.success_displacement_m
+    return lift_disp < ok, (lift_disp < ok) & (shake_disp < ok), lift_disp
+
+
+def _six_directions(obj, grasps: GraspBatch, cfg: ValidationConfig) -> np.ndarray:
+    """True where the grasp holds against a push of m*g along all 6 directions."""
+    n = len(grasps)
+    rep = grasps.select(np.repeat(np.arange(n), 6))
+    batch = _Batch(obj, 6 * n, cfg, table=False)
+    batch.model.opt.gravity[:] = 0.0
+    pre, squeeze = _targets(rep, batch.flex, cfg)
+    batch.place(rep.T_frame_wrist, pre)
+    _close(batch, pre, squeeze, cfg)
+    start = batch.object_in_hand()
+    force = np.tile(_SIX_DIRECTIONS, (n, 1)) * (9.81 * batch.mass)[:, None]
+    batch.data.xfrc_applied[batch.obj_body, :3] = force
+    batch.run(cfg.gravity_test_s, cfg)
+    disp = np.linalg.norm(batch.object_in_hand() - start, axis=-1)
+    return (disp < cfg.success_displacement_m).reshape(n, 6).all(1)
+
+
+def _chunks(n: int, size: int):
+    for s in range(0, n, size):
+        yield np.arange(s, min(n, s + size))
+
+
+def perturbed(grasps: GraspBatch, k: int, cfg: ValidationConfig, rng: np.random.Generator) -> GraspBatch:
+    """k perturbed copies per grasp (grasp-major order): wrist offsets and small rotations."""
+    rep = grasps.select(np.repeat(np.arange(len(grasps)), k))
+    rot = Rotation.from_rotvec(rng.normal(scale=cfg.perturb_rot_rad, size=(len(rep), 3))).as_matrix()
+    rep.wrist_rot = np.einsum("bij,bjk->bik", rep.wrist_rot, rot)
+    rep.wrist_pos_m = rep.wrist_pos_m + rng.normal(scale=cfg.perturb_pos_m, size=(len(rep), 3))
+    return rep
+
+
+def validate(obj, grasps: GraspBatch, cfg: ValidationConfig | None = None, seed: int = 0, six_dir: bool = True):
+    """Run the physics tests on grasps given in ``obj``'s frame; returns a :class:`ValidationResult`."""
+    cfg = cfg or ValidationConfig()
+    if grasps.frame != "object":
+        raise ValueError(f"grasps must be in the object frame, got '{grasps.frame}'")
+    n = len(grasps)
+    lift = np.zeros(n, bool)
+    shake = np.zeros(n, bool)
+    disp = np.zeros(n)
+    six = np.zeros(n, bool)
+    for idx in _chunks(n, cfg.max_copies):
+        lift[idx], shake[idx], disp[idx] = _lift_and_shake(obj, grasps.select(idx), cfg)
+    if six_dir:
+        for idx in _chunks(n, max(1, cfg.max_copies // 6)):
+            six[idx] = _six_directions(obj, grasps.select(idx), cfg)
+    label = lift.astype(float)
+    if cfg.perturbations:
+        rng = np.random.default_rng(seed)
+        pert = perturbed(grasps, cfg.perturbations, cfg, rng)
+        ok = np.zeros(len(pert), bool)
+        for idx in _chunks(len(pert), cfg.max_copies):
+            ok[idx] = _lift_and_shake(obj, pert.select(idx), cfg)[0]
+        label = (lift + ok.reshape(n, cfg.perturbations).sum(1)) / (1 + cfg.perturbations)
+    return ValidationResult(lift=lift, shake=shake, six_dir=six, lift_displacement_m=disp, label=label)
