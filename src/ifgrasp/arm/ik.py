@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ifgrasp.arm.kinematics import Xarm7Kinematics
 
 LAMBDA_ERR = 0.1  # damping per squared error (Sugihara: lambda = LAMBDA_ERR e.e + LAMBDA_BAR)
-LAMBDA_BAR = 1e-3  # damping floor of the LM step (units of e.e: m^2, rad^2)
+LAMBDA_BAR = 1e-4  # damping floor of the LM step (units of e.e: m^2, rad^2)
 MAX_STEP_RAD = 0.5  # largest joint change per iteration
 
 
@@ -43,6 +43,13 @@ def pose_error(T_cur: np.ndarray, T_target: np.ndarray) -> np.ndarray:
     return np.concatenate([e_p, Rotation.from_matrix(R_err).as_rotvec()], axis=-1)
 
 
+def _lm_step(J: np.ndarray, e: np.ndarray, lam: np.ndarray, eye: np.ndarray) -> np.ndarray:
+    """``dq = (J^T J + lam I)^-1 J^T e`` for J (n, 6, 7), e (n, 6), lam (n,) -> (n, 7)."""
+    H = np.swapaxes(J, -1, -2) @ J + lam[:, None, None] * eye  # (n, 7, 7)
+    g = np.einsum("nki,nk->ni", J, e)  # (n, 7)
+    return np.linalg.solve(H, g[..., None])[..., 0]
+
+
 def _dls(kin: "Xarm7Kinematics", q: np.ndarray, T_target: np.ndarray, group: int, pos_tol: float, rot_tol: float, iters: int):
     """LM steps on rows (N, 7), N = targets x ``group`` seeds; returns q, position and rotation errors.
 
@@ -60,13 +67,16 @@ def _dls(kin: "Xarm7Kinematics", q: np.ndarray, T_target: np.ndarray, group: int
         if not active.any() or _ == iters:
             break
         Ja, ea = J[active], e[active]  # only the rows still moving
+        qa = q[active]
         lam = LAMBDA_ERR * np.einsum("ni,ni->n", ea, ea) + LAMBDA_BAR  # (n,)
-        H = np.swapaxes(Ja, -1, -2) @ Ja + lam[:, None, None] * eye  # (n, 7, 7)
-        g = np.einsum("nki,nk->ni", Ja, ea)  # (n, 7)
-        dq = np.linalg.solve(H, g[..., None])[..., 0]  # (n, 7)
+        dq = _lm_step(Ja, ea, lam, eye)  # (n, 7)
+        # active set: joints at a limit and pushed outward are frozen, the others re-solve without them
+        blocked = ((qa <= kin.lower) & (dq < 0)) | ((qa >= kin.upper) & (dq > 0))  # (n, 7)
+        if blocked.any():
+            dq = _lm_step(Ja * ~blocked[:, None, :], ea, lam, eye)
         scale = np.minimum(1.0, MAX_STEP_RAD / (np.abs(dq).max(axis=-1, keepdims=True) + 1e-12))
         q = q.copy()
-        q[active] = np.clip(q[active] + scale * dq, kin.lower, kin.upper)
+        q[active] = np.clip(qa + scale * dq, kin.lower, kin.upper)
     return q, pos_err, rot_err
 
 

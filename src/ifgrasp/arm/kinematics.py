@@ -120,7 +120,7 @@ class Xarm7Kinematics:
         pos_tol_m: float = 1e-3,
         rot_tol_rad: float = 1e-2,
         max_iters: int = 60,
-        max_rounds: int = 3,
+        max_rounds: int = 6,
         seed: int = 0,
     ) -> IKResult:
         """Flange IK for targets ``T_base_target`` (B, 4, 4); see ``ifgrasp.arm.ik.solve_ik``.

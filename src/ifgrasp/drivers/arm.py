@@ -9,7 +9,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ifgrasp.drivers.base import JointDriver, TrajectoryFeedback
-from ifgrasp.errors import DriverError, SafetyError
+from ifgrasp.errors import SafetyError
 
 
 class ArmDriver(JointDriver):
@@ -30,17 +30,6 @@ class ArmDriver(JointDriver):
     @abstractmethod
     def _recover(self) -> None:
         """Backend recovery sequence (clear errors/warnings, re-enable, reset mode and state)."""
-
-    def recover(self) -> None:
-        """Clear a fault, an e-stop or a collision stop and accept commands again (one call)."""
-        self._require_connected()
-        self._recover()
-        self.fault = None
-        self.safety.enable()
-        state = self.read_state()
-        if not state.ok:
-            raise DriverError(f"recovery did not clear the arm's errors: {'; '.join(state.errors)}")
-        self._send_hold(state.position_rad, self.clock())
 
     def execute_trajectory(self, times_s, q, feedback_cb: Callable[[TrajectoryFeedback], None] | None = None,
                            should_cancel: Callable[[], bool] | None = None) -> bool:

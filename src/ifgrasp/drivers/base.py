@@ -159,6 +159,20 @@ class JointDriver(ABC):
             raise DriverError(f"cannot enable: the driver is faulted ({self.fault}); call recover() first")
         self.safety.enable()
 
+    def _recover(self) -> None:
+        """Backend recovery hook (clear device errors, re-enable); default: nothing to clear."""
+
+    def recover(self) -> None:
+        """Clear a fault or a stop and accept commands again (one call); holds the measured position."""
+        self._require_connected()
+        self._recover()
+        self.fault = None
+        self.safety.enable()
+        state = self.read_state()
+        if not state.ok:
+            raise DriverError(f"recovery did not clear the faults: {'; '.join(state.errors)}")
+        self._send_hold(state.position_rad, self.clock())
+
     def check_watchdog(self) -> bool:
         """Hold if no fresh command arrived in time (for a timer between reads); True if it held."""
         now = self.clock()
