@@ -1,0 +1,96 @@
+"""The object vocabulary: categories, their parts, materials, and the train / held-out families.
+
+Seeds ``0 .. HELDOUT_SEED_BASE - 1`` make training instances; seeds ``>= HELDOUT_SEED_BASE`` make
+held-out instances, which also use shape variants no training instance has (e.g. a squarish
+mug handle, a claw hammer, a square bottle). The same (category, seed) always gives the same mesh.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from typing import Callable, Literal
+
+import numpy as np
+
+from ifgrasp.errors import InputError, UnknownObjectError, known
+from ifgrasp.sim.objects import plain, tools, vessels
+from ifgrasp.sim.objects.base import GraspObject, assemble
+from ifgrasp.sim.objects.vessels import Pieces
+
+#: First held-out seed; training seeds lie below it.
+HELDOUT_SEED_BASE = 1000
+#: Default instances per category in each family.
+DEFAULT_PER_CATEGORY = {"train": 6, "heldout": 3}
+
+
+@dataclass(frozen=True)
+class CategorySpec:
+    """How to build one category: parts (index order), builder, density per part (kg/m^3), friction."""
+
+    parts: tuple[str, ...]
+    build: Callable[[np.random.Generator, bool], Pieces]
+    density_kg_m3: dict[str, float]
+    friction: float
+
+
+# Densities: ceramic ~2300, steel 7850, aluminium 2700, wood ~700, hard plastic ~1000-1300;
+# liquid-filled containers ~1000 as a whole; power-tool housings with motor and battery ~1000.
+_SPECS: dict[str, CategorySpec] = {
+    "mug": CategorySpec(("body", "handle"), vessels.mug, {"body": 2300, "handle": 2300}, 0.6),
+    "hammer": CategorySpec(("handle", "head"), tools.hammer, {"handle": 700, "head": 7850}, 0.6),
+    "spray_bottle": CategorySpec(
+        ("body", "trigger", "nozzle"), tools.spray_bottle, {"body": 900, "trigger": 1000, "nozzle": 1000}, 0.5
+    ),
+    "power_drill": CategorySpec(
+        ("body", "grip", "trigger"), tools.power_drill, {"body": 1000, "grip": 800, "trigger": 1100}, 0.7
+    ),
+    "knife": CategorySpec(("blade", "handle"), tools.knife, {"blade": 7850, "handle": 1200}, 0.5),
+    "frying_pan": CategorySpec(("pan", "handle"), vessels.frying_pan, {"pan": 2700, "handle": 1300}, 0.5),
+    "bottle": CategorySpec(("body", "cap"), vessels.bottle, {"body": 1000, "cap": 1000}, 0.5),
+    "teapot": CategorySpec(
+        ("body", "handle", "spout"), vessels.teapot, {"body": 450, "handle": 2300, "spout": 2300}, 0.6
+    ),
+    "box": CategorySpec(("body",), plain.box, {"body": 400}, 0.6),
+    "cylinder": CategorySpec(("body",), plain.cylinder, {"body": 600}, 0.5),
+    "sphere": CategorySpec(("body",), plain.sphere, {"body": 500}, 0.6),
+}
+
+CATEGORIES: tuple[str, ...] = tuple(_SPECS)
+PARTS: dict[str, tuple[str, ...]] = {c: s.parts for c, s in _SPECS.items()}
+
+
+def is_heldout(seed: int) -> bool:
+    """True for seeds of the held-out family."""
+    return seed >= HELDOUT_SEED_BASE
+
+
+def make_object(category: str, seed: int) -> GraspObject:
+    """Build instance ``seed`` of ``category`` (deterministic: the same seed gives the same mesh).
+
+    Raises UnknownObjectError for an unknown category, InputError for a negative seed or a
+    degenerate result (empty or non-watertight union, a part with no surface).
+    """
+    if category not in _SPECS:
+        raise UnknownObjectError(f"unknown object category '{category}'; known: {known(CATEGORIES)}")
+    if int(seed) != seed or seed < 0:
+        raise InputError(f"object seed must be a non-negative integer, got {seed!r} for '{category}'")
+    seed = int(seed)
+    spec = _SPECS[category]
+    rng = np.random.default_rng([zlib.crc32(category.encode()), seed])
+    pieces = spec.build(rng, is_heldout(seed))
+    return assemble(category, seed, spec.parts, pieces, spec.density_kg_m3, spec.friction)
+
+
+def object_family(
+    split: Literal["train", "heldout"], per_category: int | None = None
+) -> list[tuple[str, int]]:
+    """(category, seed) pairs of a family: ``per_category`` seeds per category (6 train, 3 held-out
+    by default); train seeds are 0, 1, ...; held-out seeds HELDOUT_SEED_BASE, +1, ... (disjoint)."""
+    if split not in DEFAULT_PER_CATEGORY:
+        raise InputError(f"unknown object split '{split}'; known: {known(DEFAULT_PER_CATEGORY)}")
+    n = DEFAULT_PER_CATEGORY[split] if per_category is None else int(per_category)
+    if not 0 < n <= HELDOUT_SEED_BASE:
+        raise InputError(f"per_category must be in 1..{HELDOUT_SEED_BASE}, got {per_category}")
+    base = 0 if split == "train" else HELDOUT_SEED_BASE
+    return [(c, base + i) for c in CATEGORIES for i in range(n)]
