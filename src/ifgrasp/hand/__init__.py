@@ -1,0 +1,28 @@
+"""LEAP Hand (right): joint table, URDF and batched differentiable torch kinematics.
+
+    from ifgrasp.hand import LeapHandModel, JOINTS, PREGRASP_JOINTS_RAD
+    hand = LeapHandModel()                      # float32 on CPU; hand.to("cuda")
+    pts = hand.surface_points(wrist_pos, wrist_rot, joints)   # (B, P, 3) world
+"""
+
+from ifgrasp.hand.joints import (
+    FINGER_AXIS_IN_HAND,
+    FINGERS,
+    JOINT_NAMES,
+    JOINTS,
+    NUM_JOINTS,
+    OPEN_JOINTS_RAD,
+    PALM_CENTER_IN_HAND,
+    PALM_NORMAL_IN_HAND,
+    PREGRASP_JOINTS_RAD,
+    HandJoint,
+    from_hardware_rad,
+    to_hardware_rad,
+)
+from ifgrasp.hand.model import LeapHandModel
+
+__all__ = [
+    "FINGERS", "FINGER_AXIS_IN_HAND", "HandJoint", "JOINTS", "JOINT_NAMES", "LeapHandModel", "NUM_JOINTS",
+    "OPEN_JOINTS_RAD", "PALM_CENTER_IN_HAND", "PALM_NORMAL_IN_HAND", "PREGRASP_JOINTS_RAD",
+    "from_hardware_rad", "to_hardware_rad",
+]
