@@ -52,7 +52,8 @@ done
 # --- 2. the wheels' CMake path defect, fixed inside the venv -------------------------------------
 INC="$("$PY" -c "import sysconfig; print(sysconfig.get_paths()['include'])")"
 NPI="$("$PY" -c "import numpy; print(numpy.get_include())")"
-grep -rl /opt/python/cp311-cp311 "$VIRTUAL_ENV/share" --include='*.cmake' 2>/dev/null | xargs -r sed -i \
+# (grep finds nothing once fixed: `|| true` keeps a second run going under pipefail)
+{ grep -rl /opt/python/cp311-cp311 "$VIRTUAL_ENV/share" --include='*.cmake' 2>/dev/null || true; } | xargs -r sed -i \
   -e "s#/opt/python/cp311-cp311/include/python3.11#$INC#g" \
   -e "s#/opt/python/cp311-cp311/lib/python3.11/site-packages/numpy/_core/include#$NPI#g"
 

@@ -1,0 +1,1 @@
+"""rclpy nodes of ifgrasp; each is a thin wrapper over an ``ifgrasp`` core object."""

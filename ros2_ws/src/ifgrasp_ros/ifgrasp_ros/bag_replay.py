@@ -1,0 +1,117 @@
+"""``bag_replay``: publish a rosbag2 bag's messages with their recorded timing, for machines
+without ``ros2 bag play``.
+
+The recorded CDR bytes are published as they are (``Publisher.publish(bytes)``), so nothing is
+decoded or re-encoded; the first message of each topic is decoded once with
+``rclpy.serialization.deserialize_message`` to check it matches the topic's type.
+
+Parameters (defaults in config/bag_replay.yaml):
+    bag_path (str)          bag directory (required)
+    rate (float)            playback speed factor, 1.0 = recorded timing
+    loop (bool)             start again after the last message
+    topics (str[])          topics to play; empty = all
+    start_delay_s (float)   wait before the first message so subscribers can connect
+    qos_depth (int)         publisher queue depth (reliable, volatile)
+
+    install/ifgrasp_ros/lib/ifgrasp_ros/bag_replay --ros-args -p bag_path:=out/bags/demo -p rate:=2.0
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+import time
+from pathlib import Path
+
+from rclpy.node import Node
+from rclpy.qos import QoSProfile
+from rclpy.serialization import deserialize_message
+
+from ifgrasp.errors import ConfigError, InputError
+from ifgrasp.io.bags import bag_topics, read_bag
+
+from ifgrasp_ros.node_main import run_node
+
+
+def message_class(msgtype: str) -> type:
+    """rclpy message class of ``pkg/msg/Name``."""
+    try:
+        pkg, kind, name = msgtype.split("/")
+        return getattr(importlib.import_module(f"{pkg}.{kind}"), name)
+    except (ValueError, ImportError, AttributeError) as exc:
+        raise InputError(f"message type '{msgtype}' is not importable here ({exc})") from exc
+
+
+class BagReplayNode(Node):
+    """Publishes a bag on a worker thread that sleeps until each message's scheduled wall time."""
+
+    def __init__(self) -> None:
+        super().__init__("bag_replay")
+        self.bag_path = Path(self.declare_parameter("bag_path", "").value)
+        self.rate = float(self.declare_parameter("rate", 1.0).value)
+        self.loop = bool(self.declare_parameter("loop", False).value)
+        topics = list(self.declare_parameter("topics", [""]).value)
+        self.start_delay_s = float(self.declare_parameter("start_delay_s", 0.5).value)
+        depth = int(self.declare_parameter("qos_depth", 10).value)
+        if not str(self.bag_path) or str(self.bag_path) == ".":
+            raise ConfigError("parameter 'bag_path' is required (a rosbag2 directory)")
+        if not self.bag_path.exists():
+            raise InputError(f"no bag at '{self.bag_path}'")
+        if self.rate <= 0.0:
+            raise ConfigError(f"parameter 'rate' must be > 0, got {self.rate}")
+        available = bag_topics(self.bag_path)
+        wanted = [t for t in topics if t]
+        unknown = sorted(set(wanted) - set(available))
+        if unknown:
+            raise ConfigError(f"topics {unknown} are not in the bag; it has: {', '.join(sorted(available))}")
+        self.topics = wanted or sorted(available)
+        self._types = {t: message_class(available[t]) for t in self.topics}
+        self._pubs = {t: self.create_publisher(cls, t, QoSProfile(depth=depth))
+                      for t, cls in self._types.items()}
+        self.published = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._play, name="bag_replay", daemon=True)
+        self._thread.start()
+        self.get_logger().info(
+            f"replaying {self.bag_path} ({len(self.topics)} topics) at rate {self.rate}"
+            + (", looping" if self.loop else ""))
+
+    def _play(self) -> None:
+        try:
+            self._play_loop()
+        except Exception as exc:  # noqa: BLE001 - a worker thread must report, not vanish
+            self.get_logger().error(f"replay stopped: {type(exc).__name__}: {exc}")
+
+    def _play_loop(self) -> None:
+        checked: set[str] = set()
+        if self._stop.wait(self.start_delay_s):
+            return
+        while not self._stop.is_set():
+            t0_wall = t0_bag = None
+            for topic, stamp_ns, raw in read_bag(self.bag_path, self.topics):
+                if t0_bag is None:
+                    t0_wall, t0_bag = time.monotonic(), stamp_ns
+                due = t0_wall + (stamp_ns - t0_bag) * 1e-9 / self.rate
+                if self._stop.wait(max(0.0, due - time.monotonic())):
+                    return
+                if topic not in checked:  # decode once: the bytes must be this topic's type
+                    deserialize_message(raw, self._types[topic])
+                    checked.add(topic)
+                self._pubs[topic].publish(raw)
+                self.published += 1
+            if not self.loop:
+                self.get_logger().info(f"bag finished: {self.published} messages published")
+                return
+
+    def destroy_node(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2.0)
+        super().destroy_node()
+
+
+def main(args=None) -> int:
+    return run_node(BagReplayNode, args, default_params="bag_replay.yaml")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,69 @@
+"""Run an rclpy node until SIGINT/SIGTERM and leave cleanly (exit code 0, no traceback).
+
+    def main(args=None):
+        return run_node(SimCameraNode, args, default_params="sim_camera.yaml")
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import rclpy
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.node import Node
+
+from ifgrasp.errors import IfgraspError
+
+PACKAGE = "ifgrasp_ros"
+
+
+def package_config(name: str) -> Path:
+    """Path of ``config/<name>`` installed with this package (share/ifgrasp_ros/config)."""
+    from ament_index_python.packages import get_package_share_directory
+
+    return Path(get_package_share_directory(PACKAGE)) / "config" / name
+
+
+def with_default_params(argv: Sequence[str], params_file: Path) -> list[str]:
+    """``argv`` with ``--ros-args --params-file params_file --`` inserted after the program name,
+    so the package's YAML gives the defaults and any later ``--params-file`` / ``-p`` wins."""
+    argv = list(argv)
+    return argv[:1] + ["--ros-args", "--params-file", str(params_file), "--"] + argv[1:]
+
+
+def run_node(
+    make_node: Callable[[], Node],
+    args: Sequence[str] | None = None,
+    default_params: str | None = None,
+) -> int:
+    """Init rclpy, build the node, spin until shutdown, then destroy it and shut down.
+
+    SIGINT and SIGTERM (rclpy's signal handlers) end the spin through KeyboardInterrupt or
+    ExternalShutdownException; both are a normal exit. ``default_params`` names a YAML file in the
+    package's ``config/`` loaded before the command line's own parameters. Returns the exit code: 0, or 1
+    after an ``IfgraspError`` (printed as one line).
+    """
+    argv = list(sys.argv if args is None else args)
+    if default_params is not None:
+        argv = with_default_params(argv, package_config(default_params))
+    rclpy.init(args=argv)
+    node = None
+    executor = SingleThreadedExecutor()
+    code = 0
+    try:
+        node = make_node()
+        executor.add_node(node)
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except IfgraspError as exc:  # bad parameters, missing files: one clear line, no traceback
+        print(f"[{Path(argv[0]).name}] error: {exc}", file=sys.stderr)
+        code = 1
+    finally:
+        executor.shutdown()
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return code

@@ -1,0 +1,90 @@
+"""ifgrasp_interfaces: every type imports, has the agreed fields and constants, and round-trips
+through rclpy's CDR serialization; both package.xml files pass catkin_pkg validation."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("ifgrasp_interfaces", reason="ROS 2 workspace not built: run scripts/install.sh")
+
+from geometry_msgs.msg import Point, Pose, Quaternion  # noqa: E402
+from rclpy.serialization import deserialize_message, serialize_message  # noqa: E402
+
+from ifgrasp_interfaces.action import ExecuteGrasp  # noqa: E402
+from ifgrasp_interfaces.msg import GraspCandidates, HandGrasp, ObjectCloud, StageLatency  # noqa: E402
+from ifgrasp_interfaces.srv import GraspCommand  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+STAGES = ["perceive", "ground", "generate", "plan", "execute", "lift"]
+
+
+def round_trip(msg):
+    back = deserialize_message(serialize_message(msg), type(msg))
+    assert back == msg
+    return back
+
+
+def a_grasp(i: int = 0) -> HandGrasp:
+    g = HandGrasp(wrist_pose=Pose(position=Point(x=0.4 + i, y=-0.1, z=0.2),
+                                  orientation=Quaternion(x=0.0, y=1.0, z=0.0, w=0.0)),
+                  joint_positions=np.linspace(0, 1.5, 16) + i, score=0.75, part_contact_share=0.875,
+                  part_name="handle")
+    g.header.frame_id = "link_base"
+    g.header.stamp.sec = 12
+    return g
+
+
+def test_hand_grasp_and_candidates_round_trip():
+    g = round_trip(a_grasp())
+    np.testing.assert_allclose(g.joint_positions, np.linspace(0, 1.5, 16))
+    assert len(HandGrasp().joint_positions) == 16  # fixed-size array
+    c = GraspCandidates(object_name="mug", part_name="handle", grasps=[a_grasp(i) for i in range(3)])
+    assert [x.wrist_pose.position.x for x in round_trip(c).grasps] == [0.4, 1.4, 2.4]
+
+
+def test_object_cloud_wraps_pointcloud2():
+    m = ObjectCloud(object_name="mug", part_name="handle")
+    assert type(m.cloud).__name__ == "PointCloud2"
+    round_trip(m)
+
+
+def test_grasp_command_service():
+    req = round_trip(GraspCommand.Request(instruction="pick up the mug by its handle"))
+    assert req.instruction.startswith("pick up")
+    res = GraspCommand.Response(success=False, object_name="mug", part_name="", grasp=a_grasp(),
+                                message="which mug?", candidates=["mug_0", "mug_1"])
+    assert list(round_trip(res).candidates) == ["mug_0", "mug_1"]
+
+
+def test_execute_grasp_action_goal_feedback_result():
+    A = ExecuteGrasp
+    round_trip(A.Goal(instruction="", object_name="hammer", part_name="handle", lift_height_m=0.15))
+    stage_consts = [getattr(A.Feedback, f"STAGE_{s.upper()}") for s in STAGES]
+    assert stage_consts == list(range(6))
+    fb = round_trip(A.Feedback(stage=A.Feedback.STAGE_PLAN, stage_name="plan", progress=0.5,
+                               elapsed_s=1.25, message="planning"))
+    assert fb.stage_name == STAGES[fb.stage]
+
+    codes = {n: getattr(A.Result, n) for n in ("OK", "UNKNOWN_OBJECT", "UNKNOWN_PART", "NO_CAMERA_DATA",
+                                                 "NO_GRASP", "UNREACHABLE", "CANCELLED", "BUSY",
+                                                 "STAGE_FAILED", "AMBIGUOUS", "INVALID_GOAL", "TIMEOUT")}
+    assert codes["OK"] == 0 and len(set(codes.values())) == len(codes)  # distinct codes
+    res = A.Result(success=False, error_code=A.Result.UNREACHABLE, message="no IK solution",
+                   failed_stage="plan", object_name="mug", part_name="handle", grasp=a_grasp(),
+                   stage_latencies=[StageLatency(stage=s, seconds=0.1 * i) for i, s in enumerate(STAGES[:4])],
+                   command_to_motion_s=float("nan"))
+    back = deserialize_message(serialize_message(res), A.Result)  # NaN != NaN: compare fields
+    assert [s.stage for s in back.stage_latencies] == STAGES[:4] and np.isnan(back.command_to_motion_s)
+    assert back.error_code == A.Result.UNREACHABLE and back.failed_stage == "plan"
+    # the action's generated service/message types exist (what rclpy.action needs)
+    assert A.Impl.SendGoalService and A.Impl.GetResultService and A.Impl.FeedbackMessage
+
+
+@pytest.mark.parametrize("package", ["ifgrasp_interfaces", "ifgrasp_ros"])
+def test_package_xml_is_valid(package):
+    from catkin_pkg.package import parse_package
+
+    pkg = parse_package(str(REPO / "ros2_ws" / "src" / package / "package.xml"))
+    pkg.validate()
+    assert pkg.name == package and pkg.maintainers[0].email.endswith("@ifgrasp.dev")
