@@ -57,26 +57,31 @@ def _dls(kin: "Xarm7Kinematics", q: np.ndarray, T_target: np.ndarray, group: int
     ties in that iteration are broken by distance to the reference in ``solve_ik``).
     """
     eye = np.eye(kin.dof)
-    for _ in range(iters + 1):
-        T_cur, J = kin.fk_jacobian(q)  # (N, 4, 4), (N, 6, 7)
-        e = pose_error(T_cur, T_target)  # (N, 6)
-        pos_err = np.linalg.norm(e[:, :3], axis=-1)
-        rot_err = np.linalg.norm(e[:, 3:], axis=-1)
-        ok = (pos_err <= pos_tol) & (rot_err <= rot_tol)
-        active = np.repeat(~ok.reshape(-1, group).any(axis=-1), group) & ~ok
-        if not active.any() or _ == iters:
+    q = q.copy()
+    n = len(q)
+    pos_err, rot_err = np.full(n, np.inf), np.full(n, np.inf)
+    ok = np.zeros(n, dtype=bool)
+    idx = np.arange(n)  # rows still moving; finished rows are never evaluated again
+    for it in range(iters + 1):
+        T_cur, J = kin.fk_jacobian(q[idx])  # (n, 4, 4), (n, 6, 7)
+        e = pose_error(T_cur, T_target[idx])  # (n, 6)
+        pos_err[idx] = np.linalg.norm(e[:, :3], axis=-1)
+        rot_err[idx] = np.linalg.norm(e[:, 3:], axis=-1)
+        ok[idx] = (pos_err[idx] <= pos_tol) & (rot_err[idx] <= rot_tol)
+        target_done = ok.reshape(-1, group).any(axis=-1)  # (N / group,)
+        keep = ~target_done[idx // group]
+        if not keep.any() or it == iters:
             break
-        Ja, ea = J[active], e[active]  # only the rows still moving
-        qa = q[active]
-        lam = LAMBDA_ERR * np.einsum("ni,ni->n", ea, ea) + LAMBDA_BAR  # (n,)
-        dq = _lm_step(Ja, ea, lam, eye)  # (n, 7)
+        idx, J, e = idx[keep], J[keep], e[keep]
+        qa = q[idx]
+        lam = LAMBDA_ERR * np.einsum("ni,ni->n", e, e) + LAMBDA_BAR  # (n,)
+        dq = _lm_step(J, e, lam, eye)  # (n, 7)
         # active set: joints at a limit and pushed outward are frozen, the others re-solve without them
         blocked = ((qa <= kin.lower) & (dq < 0)) | ((qa >= kin.upper) & (dq > 0))  # (n, 7)
         if blocked.any():
-            dq = _lm_step(Ja * ~blocked[:, None, :], ea, lam, eye)
+            dq = _lm_step(J * ~blocked[:, None, :], e, lam, eye)
         scale = np.minimum(1.0, MAX_STEP_RAD / (np.abs(dq).max(axis=-1, keepdims=True) + 1e-12))
-        q = q.copy()
-        q[active] = np.clip(qa + scale * dq, kin.lower, kin.upper)
+        q[idx] = np.clip(qa + scale * dq, kin.lower, kin.upper)
     return q, pos_err, rot_err
 
 
