@@ -131,6 +131,8 @@ def assemble(
             f"object '{name}' is not a valid solid (faces {len(mesh.faces)}, watertight "
             f"{mesh.is_watertight}, volume {mesh.volume if not mesh.is_empty else 0:.3g} m^3)"
         )
+    if mesh.body_count != 1:
+        raise InputError(f"object '{name}': its pieces form {mesh.body_count} separate solids, not one")
     planes = tuple(_hull_planes(m) for m, _ in moved)
     piece_part = np.array([p for _, p in moved])  # (K,)
     cent = mesh.triangles_center  # (F, 3)

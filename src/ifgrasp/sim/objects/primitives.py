@@ -109,18 +109,24 @@ def annular_sectors(
     Radii ``r_in0, r_out0`` at height ``z0`` and ``r_in1, r_out1`` at ``z1``; their union is an
     n-gon ring whose corners match ``circle(r, n)`` so a base plate of the same n closes it flush.
     """
-    a = 2.0 * np.pi * np.arange(n + 1) / n
-    cs = np.stack([np.cos(a), np.sin(a)], axis=-1)  # (n+1, 2)
+    # each wedge spans its sector plus a small overlap (eps) on both sides so neighbours share volume
+    # (pieces that only touch stay separate shells in a union); radii are scaled so the wedge's flat
+    # faces stay on the chords of the n-gon.
+    half, eps = np.pi / n, 0.01
+    scale = np.cos(half) / np.cos(half + eps)
     pieces = []
     for i in range(n):
-        c = cs[i : i + 2]  # (2, 2)
+        a = 2.0 * half * i + np.array([-eps, 2.0 * half + eps])
+        c = np.stack([np.cos(a), np.sin(a)], axis=-1) * scale  # (2, 2)
         ring = [(r_in0_m, z0_m), (r_out0_m, z0_m), (r_in1_m, z1_m), (r_out1_m, z1_m)]
         pts = np.concatenate([np.column_stack([c * r, np.full(2, z)]) for r, z in ring])  # (8, 3)
         pieces.append(hull(pts))
     return pieces
 
 
-def tube(path_m: np.ndarray, radii_m, n: int = 12, up=(0.0, 1.0, 0.0), squash: float = 1.0) -> list[trimesh.Trimesh]:
+def tube(
+    path_m: np.ndarray, radii_m, n: int = 12, up=(0.0, 1.0, 0.0), squash: float = 1.0, overlap_m: float = 5e-4
+) -> list[trimesh.Trimesh]:
     """A swept tube along ``path_m`` (M, 3) as M-1 convex segments (hulls of consecutive discs).
 
     ``radii_m`` scalar or (M,) cross-section radii; discs are perpendicular to the path tangent.
@@ -141,7 +147,12 @@ def tube(path_m: np.ndarray, radii_m, n: int = 12, up=(0.0, 1.0, 0.0), squash: f
         + radii[:, None, None] * squash * np.cos(a)[None, :, None] * u[:, None]
         + radii[:, None, None] * np.sin(a)[None, :, None] * v[:, None]
     )  # (M, n, 3)
-    return [hull(discs[i : i + 2].reshape(-1, 3)) for i in range(path.shape[0] - 1)]
+    # neighbouring segments overlap by ``overlap_m`` along the path (touching pieces would stay
+    # separate shells in the union); the two path ends stay where they are
+    shift = overlap_m * tang[:, None]  # (M, 1, 3)
+    back, fwd = discs - shift, discs + shift
+    back[0], fwd[-1] = discs[0], discs[-1]
+    return [hull(np.concatenate([back[i], fwd[i + 1]])) for i in range(path.shape[0] - 1)]
 
 
 def arc(center_m, radius_m: float, a0_rad: float, a1_rad: float, m: int, plane: str = "xz") -> np.ndarray:
