@@ -8,6 +8,7 @@ link, ``T_flange_hand = T_FLANGE_HAND`` (see ``ifgrasp.arm.mount``). Metres, rad
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -16,6 +17,9 @@ from ifgrasp.arm.ik import IKResult, solve_ik
 from ifgrasp.arm.mount import T_FLANGE_HAND
 from ifgrasp.errors import InputError, KinematicsError
 from ifgrasp.paths import URDF_DIR
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ifgrasp.arm.torch_fk import TorchArmFK
 
 XARM7_URDF = URDF_DIR / "xarm7.urdf"
 
@@ -101,6 +105,12 @@ class Xarm7Kinematics:
         z = np.einsum("bjik,jk->bji", frames[..., :3, :3], self.chain.axis)  # (B, 7, 3)
         r = T_tip[:, None, :3, 3] - frames[..., :3, 3]  # (B, 7, 3)
         return T_tip, np.concatenate([np.cross(z, r), z], axis=-1).transpose(0, 2, 1)  # (B, 6, 7)
+
+    def torch_fk(self) -> "TorchArmFK":
+        """A differentiable torch module for the same chain: ``q`` (B, 7) -> ``T_base_flange`` (B, 4, 4)."""
+        from ifgrasp.arm.torch_fk import TorchArmFK  # torch only when asked for
+
+        return TorchArmFK(self.chain)
 
     def fk_hand(self, q: np.ndarray) -> np.ndarray:
         """``T_base_hand`` (B, 4, 4): the LEAP Hand root frame through ``T_FLANGE_HAND``."""
