@@ -34,7 +34,8 @@ class InstanceConfig(Config):
     plane_distance_m: float = Field(0.008, gt=0, description="RANSAC inlier distance to the table plane")
     above_table_m: float = Field(0.006, ge=0, description="points closer to the plane are table")
     ransac_iterations: int = Field(200, gt=0, description="RANSAC plane hypotheses")
-    cluster_radius_m: float = Field(0.012, gt=0, description="neighbour radius joining points of one object")
+    cluster_radius_m: float = Field(0.012, gt=0, description="neighbour radius joining points of one object "
+                                    "(at least; grows to 3 grid spacings at the median depth)")
     min_points: int = Field(30, gt=0, description="smaller clusters (grid points) are dropped as noise")
     max_range_m: float = Field(2.0, gt=0, description="ignore depth beyond this")
     seed: int = Field(0, description="RANSAC seed")
@@ -105,13 +106,15 @@ def find_instances(frame: RGBDFrame, config: InstanceConfig = InstanceConfig()) 
     height = pts @ plane[:3] + plane[3]  # (M,) signed distance, positive towards the camera
     above = height > max(config.above_table_m, config.plane_distance_m)
     obj_pts = pts[above]
+    spacing = s * float(np.median(pts[:, 2])) / min(frame.intrinsics.fx, frame.intrinsics.fy)
+    radius = max(config.cluster_radius_m, 3.0 * spacing)
     labels_m = np.full(pts.shape[0], -1, np.int64)
     if obj_pts.shape[0]:
         if backend == "open3d":
             cl = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(obj_pts))
-            lab = np.asarray(cl.cluster_dbscan(config.cluster_radius_m, 1, print_progress=False))
+            lab = np.asarray(cl.cluster_dbscan(radius, 1, print_progress=False))
         else:
-            lab = _clusters_numpy(obj_pts, config.cluster_radius_m)
+            lab = _clusters_numpy(obj_pts, radius)
         ids, counts = np.unique(lab[lab >= 0], return_counts=True)
         keep = ids[counts >= config.min_points]
         # Relabel 0..K-1, largest first (deterministic order).

@@ -45,7 +45,7 @@ class OracleBackend(SegmentationBackend):
             raise InputError("oracle backend needs frame.object_ids and frame.part_ids (simulated frames only)")
         ids = np.array([i for i, c in self.object_categories.items() if c == grounded.category], np.int32)
         masks = frame.object_ids[None] == ids[:, None, None]  # (K, H, W)
-        visible = masks.reshape(len(ids), -1).any(axis=1)
+        visible = masks.any(axis=(1, 2))  # (K,)
         ids, masks = ids[visible], masks[visible]
         cands = describe_candidates(frame, masks, grounded.category, np.ones(len(ids)))
         target = select_target(cands, grounded, self.selection)
