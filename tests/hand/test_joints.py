@@ -94,5 +94,10 @@ def test_frame_constants_match_the_kinematics():
     for f in FINGERS:
         move = bent.body(f"{f}_tip").xpos - flat.body(f"{f}_tip").xpos
         assert move @ PALM_NORMAL_IN_HAND > 0.02, f
+    # positive mcp_side swings the index toward the middle finger (-y)
+    q = OPEN_JOINTS_RAD.copy()
+    q[0] = 0.3
+    _, side = _mujoco_at(q)
+    assert side.body("index_tip").xpos[1] < flat.body("index_tip").xpos[1] - 0.01
     # the palm centre lies on the palmar face, under the palm, behind the knuckles
     assert PALM_CENTER_IN_HAND[0] < knuckle[0] and PALM_CENTER_IN_HAND[2] < knuckle[2]

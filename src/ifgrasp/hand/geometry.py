@@ -82,7 +82,7 @@ def sample_surface(tree: HandTree, n_points: int, seed: int = 0, oversample: int
     keep = np.ones(m, dtype=bool)
     for k in range(len(tree.box_link)):  # per box, drop samples buried in a sibling box
         sel = np.flatnonzero(box == k)
-        keep[sel] = ~_inside_other_boxes(tree, tree.box_link[k], pts[sel], k, 1e-4)
+        keep[sel] = ~_inside_other_boxes(tree, tree.box_link[k], pts[sel], k, 1e-9)
     idx = np.flatnonzero(keep)
     idx = np.sort(rng.choice(idx, size=n_points, replace=False))
     order = np.argsort(tree.box_link[box[idx]], kind="stable")  # group by link
@@ -116,7 +116,7 @@ def contact_candidates(tree: HandTree, faces=CONTACT_FACES, inset: float = 0.15)
             local = np.zeros((gu.size, 3))
             local[:, u], local[:, v], local[:, a] = gu.ravel(), gv.ravel(), np.sign(d_box[a]) * h[a]
             pts = local @ tree.T_link_box[k, :3, :3].T + tree.T_link_box[k, :3, 3]
-            pts = pts[~_inside_other_boxes(tree, link, pts, k, 1e-4)]
+            pts = pts[~_inside_other_boxes(tree, link, pts, k, 1e-9)]
             links.append(np.full(len(pts), link))
             points.append(pts)
             normals.append(np.tile(d, (len(pts), 1)))

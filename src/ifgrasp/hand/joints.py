@@ -5,7 +5,8 @@ ring 8-11, thumb 12-15. Within each long finger the motor order is
 ``mcp_side`` (abduction, side to side), ``mcp_flex``, ``pip``, ``dip``. Note that on the LEAP Hand
 the side-to-side joint sits *after* the MCP flexion joint in the kinematic chain
 (palm -> mcp_flex -> knuckle -> mcp_side -> proximal -> pip -> middle -> dip -> distal),
-although its motor ID comes first. Thumb: ``cmc`` (swings the thumb from the palm plane
+although its motor ID comes first. Positive ``mcp_side`` swings a finger toward -y of the hand
+frame (the ring-finger side); positive flexion joints curl toward the palm (-z). Thumb: ``cmc`` (swings the thumb from the palm plane
 under the palm, opposition), ``rot`` (rotation about the thumb's own long axis), ``mcp``, ``ip``.
 
 Zero convention: our zero (and the URDF's) is the flat hand, fingers straight along +x of the hand

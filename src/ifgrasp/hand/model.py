@@ -35,7 +35,8 @@ def box_sdf(points: torch.Tensor, half: torch.Tensor) -> torch.Tensor:
     """Signed distance of box-frame ``points`` (..., K, N, 3) to boxes ``half`` (K, 3); < 0 inside."""
     q = points.abs() - half[:, None, :]  # (..., K, N, 3)
     out2 = torch.relu(q).square().sum(-1)
-    outside = torch.sqrt(out2.clamp_min(1e-18)) * (out2 > 0)  # zero gradient when inside
+    positive = out2 > 0
+    outside = torch.where(positive, torch.where(positive, out2, 1.0).sqrt(), 0.0)  # zero gradient inside
     return outside + torch.clamp(q.max(-1).values, max=0.0)
 
 
