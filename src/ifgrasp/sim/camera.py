@@ -30,6 +30,10 @@ from ifgrasp.sim.scene import REALSENSE_CAMERA, SimScene
 from ifgrasp.types import CameraIntrinsics, RGBDFrame
 
 
+#: MuJoCo object type of geoms, as a plain int (comparing arrays to the pybind enum is elementwise Python).
+_GEOM = int(mujoco.mjtObj.mjOBJ_GEOM)
+
+
 class SimRGBDCamera:
     """Renders ``RGBDFrame`` s of a ``SimScene`` through one reused ``mujoco.Renderer``.
 
@@ -92,7 +96,7 @@ class SimRGBDCamera:
         seg = r.render()  # (H, W, 2) int32: (object id, object type)
         r.disable_segmentation_rendering()
 
-        is_geom = (seg[..., 1] == mujoco.mjtObj.mjOBJ_GEOM) & (seg[..., 0] >= 0)  # (H, W)
+        is_geom = (seg[..., 1] == _GEOM) & (seg[..., 0] >= 0) & (seg[..., 0] < scene.model.ngeom)  # (H, W)
         geom = np.where(is_geom, seg[..., 0], 0)
         object_ids = np.where(is_geom, scene.geom_object[geom], -1).astype(np.int32)
         part_ids = np.where(is_geom, scene.geom_part[geom], -1).astype(np.int32)

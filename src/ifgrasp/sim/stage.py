@@ -24,6 +24,9 @@ def add_stage(spec: mujoco.MjSpec, cfg: SceneConfig) -> None:
     """Floor, table with legs, lights and render settings."""
     t = cfg.table
     floor_z = -t.height_m
+    spec.add_texture(name="sky", type=mujoco.mjtTexture.mjTEXTURE_SKYBOX,
+                     builtin=mujoco.mjtBuiltin.mjBUILTIN_GRADIENT, width=256, height=256,
+                     rgb1=[0.78, 0.84, 0.90], rgb2=[0.35, 0.38, 0.42])
     spec.add_texture(name="floor_grid", type=mujoco.mjtTexture.mjTEXTURE_2D,
                      builtin=mujoco.mjtBuiltin.mjBUILTIN_CHECKER, width=256, height=256,
                      rgb1=[0.32, 0.34, 0.38], rgb2=[0.26, 0.28, 0.31])
