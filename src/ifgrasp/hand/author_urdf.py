@@ -25,9 +25,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from ifgrasp.hand.joints import JOINTS
-from ifgrasp.paths import URDF_DIR
-
-URDF_PATH = URDF_DIR / "leap_hand_right.urdf"
+from ifgrasp.hand.urdf import URDF_PATH
 ROOT_LINK = "palm"
 _H = np.pi / 2
 

@@ -15,10 +15,9 @@ import numpy as np
 import torch
 
 from ifgrasp.errors import InputError, KinematicsError, known
-from ifgrasp.hand.author_urdf import URDF_PATH
 from ifgrasp.hand.geometry import contact_candidates, sample_surface, sphere_sets
 from ifgrasp.hand.joints import FINGERS, NUM_JOINTS, PALM_FINGER_INDEX
-from ifgrasp.hand.urdf import parse_hand_urdf
+from ifgrasp.hand.urdf import URDF_PATH, parse_hand_urdf
 
 
 def _axis_angle(axis: torch.Tensor, angle: torch.Tensor) -> torch.Tensor:

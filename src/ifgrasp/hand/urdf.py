@@ -15,6 +15,10 @@ from scipy.spatial.transform import Rotation
 
 from ifgrasp.errors import ModelError, known
 from ifgrasp.hand.joints import JOINT_NAMES
+from ifgrasp.paths import URDF_DIR
+
+#: The committed LEAP Hand (right) URDF, written by :mod:`ifgrasp.hand.author_urdf`.
+URDF_PATH = URDF_DIR / "leap_hand_right.urdf"
 
 
 @dataclass(frozen=True)
