@@ -208,3 +208,19 @@ def test_torque_off_dry_run(bus):
         assert all(bus.register(i, ct.TORQUE_ENABLE) == 0 for i in IDS)
         with pytest.raises(SafetyError):
             hand.send_command(np.zeros(16))
+
+
+def test_default_limits_come_from_the_hand_table(bus):
+    from ifgrasp.hand import joints
+
+    hand = LeapHand(LeapConfig(port=bus.port))
+    assert hand.names == joints.JOINT_NAMES
+    np.testing.assert_array_equal(hand.limits.lower_rad, joints.LOWER_RAD)
+    assert [j.motor_id for j in joints.JOINTS] == list(hand.config.motor_ids)  # joint order = motor IDs
+    with hand:
+        state = hand.read_state()
+        assert state.position_rad.shape == (16,)
+        # clipping uses the real table: a command below the lower limits is clipped to them
+        q = np.maximum(state.position_rad - 0.2, joints.LOWER_RAD - 1)
+        sent = hand.send_command(q)
+        assert np.all(sent >= joints.LOWER_RAD) and np.all(sent <= joints.UPPER_RAD)

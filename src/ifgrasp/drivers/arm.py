@@ -9,7 +9,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ifgrasp.drivers.base import JointDriver, TrajectoryFeedback
-from ifgrasp.errors import SafetyError
+from ifgrasp.errors import DriverError, SafetyError
 
 
 class ArmDriver(JointDriver):
@@ -62,4 +62,17 @@ class ArmDriver(JointDriver):
             wait = t0 + (ti - ts[0]) + dt - self.clock()
             if wait > 0:
                 self.sleep(wait)
-        return True
+        return self._settle(q[-1], dt, should_cancel)
+
+    def _settle(self, q_goal: np.ndarray, dt: float, should_cancel, timeout_s: float = 2.0) -> bool:
+        """Keep sending the final point until the rate-limited command reaches it (it brakes early)."""
+        deadline = self.clock() + timeout_s
+        while self.clock() < deadline:
+            if should_cancel is not None and should_cancel():
+                self.stop()
+                self.safety.enable()
+                return False
+            if np.max(np.abs(self.send_command(q_goal) - q_goal)) < 1e-9:
+                return True
+            self.sleep(dt)
+        raise DriverError(f"trajectory end not reached within {timeout_s} s of settling")

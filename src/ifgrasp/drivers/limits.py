@@ -82,32 +82,41 @@ class JointLimits:
                    np.full(J, acceleration_rad_s2))
 
 
-def hand_limits(velocity_rad_s: float = 6.0, acceleration_rad_s2: float = np.inf) -> JointLimits:
-    """LEAP Hand limits from ``ifgrasp.hand.joints`` (our convention: hardware = ours + pi)."""
+def hand_limits(acceleration_rad_s2: float = np.inf) -> JointLimits:
+    """LEAP Hand limits from ``ifgrasp.hand.joints`` (motor-ID order, our zero: hardware = ours + pi)."""
     try:
         from ifgrasp.hand import joints
     except ImportError as exc:  # the hand package is another module's job
         raise DriverError(f"LEAP joint table ifgrasp.hand.joints is not available: {exc}") from exc
-    names = tuple(getattr(joints, "JOINT_NAMES"))
-    lower = np.asarray(getattr(joints, "LOWER_RAD", None) if hasattr(joints, "LOWER_RAD") else joints.LOWER)
-    upper = np.asarray(getattr(joints, "UPPER_RAD", None) if hasattr(joints, "UPPER_RAD") else joints.UPPER)
-    J = len(names)
-    vel = np.asarray(getattr(joints, "VELOCITY_RAD_S", np.full(J, velocity_rad_s)), dtype=np.float64)
-    return JointLimits(names, lower, upper, vel, np.full(J, acceleration_rad_s2))
+    return JointLimits(tuple(joints.JOINT_NAMES), joints.LOWER_RAD, joints.UPPER_RAD,
+                       joints.MAX_VELOCITY_RAD_S, np.full(joints.NUM_JOINTS, acceleration_rad_s2))
 
 
 def arm_limits(acceleration_rad_s2: float = 8.0) -> JointLimits:
-    """xArm7 limits from ``ifgrasp.arm.Xarm7Kinematics`` (lower/upper/velocity_limits)."""
+    """xArm7 limits from ``ifgrasp.arm.Xarm7Kinematics`` (lower/upper/velocity_limits, from the URDF)."""
     try:
         from ifgrasp.arm import Xarm7Kinematics
     except ImportError as exc:
         raise DriverError(f"xArm7 kinematics ifgrasp.arm.Xarm7Kinematics is not available: {exc}") from exc
     kin = Xarm7Kinematics()
-    names = tuple(getattr(kin, "joint_names", [f"joint{i + 1}" for i in range(7)]))
-    lower = np.asarray(_numpy(kin.lower), dtype=np.float64)
-    upper = np.asarray(_numpy(kin.upper), dtype=np.float64)
-    vel = np.asarray(_numpy(kin.velocity_limits), dtype=np.float64)
-    return JointLimits(names, lower, upper, vel, np.full(len(names), acceleration_rad_s2))
+    return JointLimits(tuple(kin.joint_names), _numpy(kin.lower), _numpy(kin.upper),
+                       _numpy(kin.velocity_limits), np.full(kin.dof, acceleration_rad_s2))
+
+
+def arm_hand_points_fk():
+    """Workspace points for the xArm7 safety check: (B, 7) -> (B, 2, 3) flange and LEAP palm centre."""
+    from ifgrasp.arm import Xarm7Kinematics
+    from ifgrasp.hand.joints import PALM_CENTER_IN_HAND
+
+    kin = Xarm7Kinematics()
+    palm_h = np.append(PALM_CENTER_IN_HAND, 1.0)  # (4,) homogeneous, hand frame
+
+    def fk(q: np.ndarray) -> np.ndarray:
+        T_flange = kin.fk(q)  # (B, 4, 4)
+        T_hand = kin.fk_hand(q)  # (B, 4, 4)
+        return np.stack([T_flange[:, :3, 3], (T_hand @ palm_h)[:, :3]], axis=1)  # (B, 2, 3)
+
+    return fk
 
 
 def _numpy(x) -> np.ndarray:

@@ -54,7 +54,8 @@ def rate_limit(q_target: np.ndarray, q_prev: np.ndarray, v_prev: np.ndarray, dt_
 
     All (B, J) (``v_max``/``a_max`` (J,)); ``dt_s`` scalar or (B, 1). Returns ``(q, v)`` with
     ``|v| <= v_max`` and ``|v - v_prev| <= a_max * dt`` where feasible (the acceleration bound is
-    relaxed only as far as needed to respect the speed limit when ``v_prev`` already exceeds it).
+    relaxed only as far as needed to respect the speed limit when ``v_prev`` already exceeds it),
+    braking early enough to stop at the target instead of overshooting it.
     Position limits are applied afterwards by the caller and take precedence: near a limit a
     braking move that the acceleration bound cannot finish in time is cut at the limit.
     """
@@ -64,6 +65,13 @@ def rate_limit(q_target: np.ndarray, q_prev: np.ndarray, v_prev: np.ndarray, dt_
     v_hi = np.minimum(v_prev + a_max * dt, v_max)
     v_lo = np.minimum(v_lo, v_max)  # keep the interval non-empty when v_prev is out of range
     v_hi = np.maximum(v_hi, -v_max)
+    # brake in time: the fastest speed from which steps decelerating by a_max*dt stop at the target
+    d = q_target - q_prev  # (B, J)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        adt = a_max * dt
+        v_brake = np.where(np.isfinite(a_max), adt * (np.sqrt(0.25 + 2 * np.abs(d) / (adt * dt)) - 0.5), np.inf)
+    v_hi = np.maximum(np.where(d > 0, np.minimum(v_hi, v_brake), v_hi), v_lo)  # acceleration bound wins
+    v_lo = np.minimum(np.where(d < 0, np.maximum(v_lo, -v_brake), v_lo), v_hi)
     v = np.clip(v_des, v_lo, v_hi)  # (B, J)
     return q_prev + v * dt, v
 

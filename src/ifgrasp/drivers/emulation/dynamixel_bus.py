@@ -1,7 +1,7 @@
 """An emulated Dynamixel Protocol 2.0 bus on a real pseudo-terminal, for tests and dry runs.
 
 ``EmulatedDynamixelBus(ids)`` opens a PTY (``os.openpty()``); ``bus.port`` is the slave device path
-that the real ``dynamixel-sdk`` opens like a USB serial adapter. A thread answers PING, READ, WRITE,
+that the real ``dynamixel-sdk`` opens like a USB serial adapter. A forked process answers PING, READ, WRITE,
 SYNC_READ, SYNC_WRITE, FAST_SYNC_READ and REBOOT with CRC-16 (poly 0x8005) status packets, byte stuffing
 included, from a per-motor X-series control table (``ifgrasp.drivers.leap.control_table``).
 Motors follow a first-order response towards their goal while torque is on (time constant
@@ -15,11 +15,11 @@ answer when the port runs at ``baud``).
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import os
 import select
 import struct
 import termios
-import threading
 import time
 import tty
 
@@ -68,16 +68,20 @@ class EmulatedDynamixelBus:
         self.ids = [int(i) for i in ids]
         self.baud = baud
         self.tau_s = tau_s
-        self.missing_ids: set[int] = set()
-        self.silent = False
-        self.deaf = False
-        self.packets_received = 0
-        self._lock = threading.RLock()
-        self._tables = {i: bytearray(256) for i in self.ids}
+        # State lives in shared memory: the bus is served by a forked process, so the SDK's busy
+        # polling in the test process cannot starve the emulated motors of the GIL.
+        ctx = mp.get_context("fork")
         n = len(self.ids)
-        self._pos = np.full(n, float(ct.rad_to_ticks(initial_position_rad)))  # (M,) ticks
-        self._vel = np.zeros(n)  # (M,) ticks/s
-        self._t = time.monotonic()
+        self._lock = ctx.RLock()
+        self._flags = ctx.RawArray("b", 3)  # silent, deaf, busy
+        self._missing = ctx.RawArray("b", 256)
+        raw = memoryview(ctx.RawArray("B", 256 * n)).cast("B")
+        self._tables = {i: raw[k * 256:(k + 1) * 256] for k, i in enumerate(self.ids)}
+        self._pos = np.frombuffer(ctx.RawArray("d", n), dtype=np.float64)  # (M,) ticks
+        self._vel = np.frombuffer(ctx.RawArray("d", n), dtype=np.float64)  # (M,) ticks/s
+        self._tnow = np.frombuffer(ctx.RawArray("d", 1), dtype=np.float64)
+        self._pos[:] = float(ct.rad_to_ticks(initial_position_rad))
+        self._tnow[0] = time.monotonic()
         for i, tab in self._tables.items():
             self._put(tab, ct.MODEL_NUMBER, model_number)
             self._put(tab, ct.ID, i)
@@ -94,10 +98,24 @@ class EmulatedDynamixelBus:
         self._master, self._slave = os.openpty()
         tty.setraw(self._slave)
         self.port = os.ttyname(self._slave)
-        self._stop = threading.Event()
-        self._busy = False
-        self._thread = threading.Thread(target=self._serve, name="dxl-emulator", daemon=True)
-        self._thread.start()
+        self._stop = ctx.Event()
+        self._proc = ctx.Process(target=self._serve, name="dxl-emulator", daemon=True)
+        self._proc.start()
+
+    # -- shared flags ----------------------------------------------------------------------------
+    @property
+    def missing_ids(self) -> set[int]:
+        return {i for i in range(256) if self._missing[i]}
+
+    @missing_ids.setter
+    def missing_ids(self, ids) -> None:
+        ids = set(ids)
+        for i in range(256):
+            self._missing[i] = i in ids
+
+    silent = property(lambda self: bool(self._flags[0]), lambda self, v: self._flags.__setitem__(0, bool(v)))
+    deaf = property(lambda self: bool(self._flags[1]), lambda self, v: self._flags.__setitem__(1, bool(v)))
+    _busy = property(lambda self: bool(self._flags[2]), lambda self, v: self._flags.__setitem__(2, bool(v)))
 
     # -- test controls ---------------------------------------------------------------------------
     def set_hardware_error(self, dxl_id: int, bit: int = 5) -> None:
@@ -138,7 +156,9 @@ class EmulatedDynamixelBus:
 
     def close(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=1.0)
+        self._proc.join(timeout=1.0)
+        if self._proc.is_alive():
+            self._proc.terminate()
         for fd in (self._master, self._slave):
             try:
                 os.close(fd)
@@ -153,19 +173,20 @@ class EmulatedDynamixelBus:
 
     # -- control table -----------------------------------------------------------------------------
     @staticmethod
-    def _get(tab: bytearray, reg: tuple[int, int]) -> int:
+    def _get(tab: memoryview, reg: tuple[int, int]) -> int:
         addr, size = reg
         return int.from_bytes(tab[addr:addr + size], "little")
 
     @staticmethod
-    def _put(tab: bytearray, reg: tuple[int, int], value: int) -> None:
+    def _put(tab: memoryview, reg: tuple[int, int], value: int) -> None:
         addr, size = reg
         tab[addr:addr + size] = (int(value) % (1 << (8 * size))).to_bytes(size, "little")
 
     def _step(self) -> None:
         """Advance every motor's first-order dynamics to now and refresh its present-state registers."""
         now = time.monotonic()
-        dt, self._t = max(now - self._t, 0.0), now
+        dt = max(now - self._tnow[0], 0.0)
+        self._tnow[0] = now
         for k, i in enumerate(self.ids):
             tab = self._tables[i]
             on = self._get(tab, ct.TORQUE_ENABLE) == 1
@@ -195,7 +216,7 @@ class EmulatedDynamixelBus:
         if addr <= ct.TORQUE_ENABLE[0] < addr + len(data) and self._get(tab, ct.HARDWARE_ERROR_STATUS):
             if data[ct.TORQUE_ENABLE[0] - addr] == 1:
                 return ERR_ACCESS  # torque stays off until the motor is rebooted
-        tab[addr:addr + len(data)] = data
+        tab[addr:addr + len(data)] = bytes(data)
         return 0
 
     # -- serving -----------------------------------------------------------------------------------
@@ -232,7 +253,6 @@ class EmulatedDynamixelBus:
                 pkt, buf = bytes(buf[:7 + length]), buf[7 + length:]
                 if crc16(pkt[:-2]) != struct.unpack("<H", pkt[-2:])[0]:
                     continue  # a motor drops a corrupt packet silently
-                self.packets_received += 1
                 if not self._baud_matches():
                     continue  # at the wrong baud the motors see only noise
                 with self._lock:

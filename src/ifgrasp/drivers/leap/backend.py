@@ -54,7 +54,7 @@ class LeapConfig(Config):
     current_hard_max_ma: int = Field(550, gt=0, description="refuse current limits above this, mA")
     temperature_max_c: float = Field(65.0, description="at or above: fault and hold")
     status_every: int = Field(1, ge=1, description="read Hardware Error Status every N reads")
-    q_open_rad: tuple[float, ...] | None = Field(None, description="open pose (None: all zeros = flat)")
+    q_open_rad: tuple[float, ...] | None = Field(None, description="open pose (None: the hand table's)")
     safety: SafetyConfig = Field(SafetyConfig(max_step_rad=0.3), description="safety layer")
 
 
@@ -89,7 +89,12 @@ class LeapHand(HandDriver):
         if self.config.current_limit_ma > self.config.current_hard_max_ma:
             raise ConfigError(f"current_limit_ma = {self.config.current_limit_ma} is above the safe maximum "
                               f"current_hard_max_ma = {self.config.current_hard_max_ma} mA")
-        q_open = None if self.config.q_open_rad is None else np.asarray(self.config.q_open_rad)
+        if self.config.q_open_rad is not None:
+            q_open = np.asarray(self.config.q_open_rad)
+        else:
+            from ifgrasp.hand.joints import OPEN_JOINTS_RAD
+
+            q_open = OPEN_JOINTS_RAD if len(OPEN_JOINTS_RAD) == limits.dof else None
         super().__init__(limits, self.config.safety, q_open_rad=q_open, **kwargs)
         self._ids = list(self.config.motor_ids)
         self._port: PortHandlerLike | None = None

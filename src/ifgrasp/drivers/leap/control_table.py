@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ifgrasp.hand.joints import HARDWARE_ZERO_OFFSET_RAD
+
 # (address, size in bytes)
 MODEL_NUMBER = (0, 2)
 ID = (7, 1)
@@ -43,7 +45,7 @@ TICKS_PER_REV = 4096
 RAD_PER_TICK = 2 * np.pi / TICKS_PER_REV
 RAD_S_PER_UNIT = 0.229 * 2 * np.pi / 60.0  # velocity unit 0.229 rev/min
 A_PER_UNIT = 0.001  # XC330: current unit 1 mA
-ZERO_OFFSET_RAD = np.pi  # hardware = ours + pi
+ZERO_OFFSET_RAD = HARDWARE_ZERO_OFFSET_RAD  # hardware = ours + pi (ifgrasp.hand.joints)
 
 #: Hardware Error Status bits -> words (e-Manual "Hardware Error Status").
 HARDWARE_ERROR_BITS = {
