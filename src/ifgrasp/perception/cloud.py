@@ -21,16 +21,31 @@ class CloudConfig(Config):
     n_points: int = Field(2048, gt=0, description="points per object cloud")
     method: Literal["fps", "random"] = Field("fps", description="down-sampling: farthest-point or random")
     seed: int = Field(0, description="seed of the random start / random choice")
-    fps_candidates: int = Field(8, gt=0, description="FPS runs on at most this many times n_points "
+    fps_candidates: int = Field(4, gt=0, description="FPS runs on at most this many times n_points "
                                 "points, drawn at random first (bounds its cost)")
     frame: Literal["camera", "base"] = Field("camera", description="frame of the returned points")
 
 
-def farthest_point_sampling(points: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
-    """(n,) indices into ``points`` (M, 3), M >= n, by greedy farthest-point sampling from a random start."""
+try:  # optional: open3d's C++ farthest-point sampling is ~15x faster than the numpy loop
+    import open3d as o3d
+except ImportError:  # pragma: no cover - depends on the install
+    o3d = None
+
+
+def farthest_point_sampling(points: np.ndarray, n: int, rng: np.random.Generator,
+                            use_open3d: bool = True) -> np.ndarray:
+    """(n,) indices into ``points`` (M, 3), M >= n, by greedy farthest-point sampling from a random
+    start (open3d's implementation when it imports, else numpy; the same greedy rule)."""
     m = points.shape[0]
+    start = int(rng.integers(m))
+    if use_open3d and o3d is not None:
+        pcd = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points.astype(np.float64)))
+        # Carry each point's index through the down-sampling in its normal (float64, exact).
+        pcd.normals = o3d.utility.Vector3dVector(np.repeat(np.arange(m, dtype=np.float64)[:, None], 3, axis=1))
+        out = pcd.farthest_point_down_sample(n, start_index=start)
+        return np.asarray(out.normals)[:, 0].astype(np.int64)
     idx = np.empty(n, dtype=np.int64)
-    idx[0] = rng.integers(m)
+    idx[0] = start
     d2 = np.sum((points - points[idx[0]]) ** 2, axis=1)  # (M,)
     for i in range(1, n):
         idx[i] = int(np.argmax(d2))
