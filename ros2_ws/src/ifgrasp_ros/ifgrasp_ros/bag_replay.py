@@ -1,9 +1,10 @@
 """``bag_replay``: publish a rosbag2 bag's messages with their recorded timing, for machines
 without ``ros2 bag play``.
 
-The recorded CDR bytes are published as they are (``Publisher.publish(bytes)``), so nothing is
-decoded or re-encoded; the first message of each topic is decoded once with
-``rclpy.serialization.deserialize_message`` to check it matches the topic's type.
+Each recorded CDR message is turned into an rclpy message with
+``rclpy.serialization.deserialize_message`` and published (no conversion through Python types of
+our own). Publishing the raw bytes directly (``Publisher.publish(bytes)``) was tried and loses
+messages here when several topics interleave (Jazzy wheels, Fast DDS), so it is not used.
 
 Parameters (defaults in config/bag_replay.yaml):
     bag_path (str)          bag directory (required)
@@ -83,7 +84,6 @@ class BagReplayNode(Node):
             self.get_logger().error(f"replay stopped: {type(exc).__name__}: {exc}")
 
     def _play_loop(self) -> None:
-        checked: set[str] = set()
         if self._stop.wait(self.start_delay_s):
             return
         while not self._stop.is_set():
@@ -94,10 +94,7 @@ class BagReplayNode(Node):
                 due = t0_wall + (stamp_ns - t0_bag) * 1e-9 / self.rate
                 if self._stop.wait(max(0.0, due - time.monotonic())):
                     return
-                if topic not in checked:  # decode once: the bytes must be this topic's type
-                    deserialize_message(raw, self._types[topic])
-                    checked.add(topic)
-                self._pubs[topic].publish(raw)
+                self._pubs[topic].publish(deserialize_message(raw, self._types[topic]))
                 self.published += 1
             if not self.loop:
                 self.get_logger().info(f"bag finished: {self.published} messages published")
