@@ -87,3 +87,16 @@ def test_bad_parameters_exit_with_one_clear_line(launch, recorded, tmp_path):
     assert missing.wait(30) == 1 and wrong.wait(30) == 1
     assert "no bag at" in missing.stderr
     assert "not in the bag" in wrong.stderr and bags.COLOR_TOPIC in wrong.stderr
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_node_leaves_cleanly_on_signal(launch, ros_node, recorded, sig):
+    import signal
+
+    path, _, _ = recorded
+    node = launch("ifgrasp_ros", "bag_replay", params={"bag_path": str(path), "loop": True})
+    ros_node.spin_until(lambda: ros_node.node.count_publishers(bags.JOINT_STATES_TOPIC) > 0, timeout_s=20.0,
+                        what="the replay node's publisher", procs=[node])
+    node.proc.send_signal(getattr(signal, sig))
+    assert node.wait(15) == 0
+    assert "Traceback" not in node.stderr and "replaying" in node.stderr
