@@ -1,0 +1,126 @@
+"""MuJoCo backends: the same driver interface over any ``MjModel``/``MjData`` and joint names.
+
+Each joint is driven by a position actuator (``ctrl`` = target angle, rad); reads return
+``qpos``/``qvel`` of the joints and the actuator forces as efforts (N*m). The simulation runs in
+one of two ways: ``follow_clock=True`` (default) advances physics to the driver clock at every
+read, so the sim runs in (virtual) real time like hardware; with ``follow_clock=False`` the owner
+(e.g. the scene loop) calls ``mujoco.mj_step`` itself and the driver only reads and writes.
+"""
+
+from __future__ import annotations
+
+import mujoco
+import numpy as np
+from pydantic import Field
+
+from ifgrasp.config import Config
+from ifgrasp.drivers.arm import ArmDriver
+from ifgrasp.drivers.base import JointState
+from ifgrasp.drivers.hand import HandDriver
+from ifgrasp.drivers.limits import JointLimits
+from ifgrasp.drivers.safety import SafetyConfig
+from ifgrasp.errors import ConfigError, known
+
+
+class SimConfig(Config):
+    """Sim backend settings (the model itself is handed over in code)."""
+
+    follow_clock: bool = Field(True, description="advance physics to the driver clock at each read")
+    max_advance_s: float = Field(0.25, gt=0, description="most simulated time one read may advance")
+    velocity_rad_s: float = Field(3.0, gt=0, description="joint speed limit when limits come from the model")
+    safety: SafetyConfig = Field(SafetyConfig(), description="safety layer")
+
+
+class _MujocoJoints:
+    """Index bookkeeping shared by the arm and the hand: names -> qpos/qvel/actuator indices."""
+
+    def _setup(self, model: mujoco.MjModel, data: mujoco.MjData, joint_names, actuator_names,
+               cfg: SimConfig) -> JointLimits:
+        def ids(kind, names, what):
+            out = [mujoco.mj_name2id(model, kind, n) for n in names]
+            if min(out, default=0) < 0:
+                count = model.njnt if kind == mujoco.mjtObj.mjOBJ_JOINT else model.nu
+                have = [mujoco.mj_id2name(model, kind, i) for i in range(count)]
+                bad = [n for n, i in zip(names, out) if i < 0]
+                raise ConfigError(f"model has no {what} {bad}; known: {known(h for h in have if h)}")
+            return np.asarray(out)
+
+        if len(joint_names) != len(actuator_names):
+            raise ConfigError(f"{len(joint_names)} joints but {len(actuator_names)} actuators")
+        self.model, self.data, self.sim_cfg = model, data, cfg
+        jid = ids(mujoco.mjtObj.mjOBJ_JOINT, joint_names, "joint")
+        self._aid = ids(mujoco.mjtObj.mjOBJ_ACTUATOR, actuator_names, "actuator")
+        self._qadr, self._vadr = model.jnt_qposadr[jid], model.jnt_dofadr[jid]
+        self._t_origin: float | None = None
+        return JointLimits.from_mujoco(model, joint_names, velocity_rad_s=cfg.velocity_rad_s)
+
+    def _connect(self) -> None:
+        self._t_origin = self.clock() - self.data.time
+        self.data.ctrl[self._aid] = self.data.qpos[self._qadr]  # hold where it is
+
+    def _disconnect(self) -> None:
+        pass
+
+    def _advance(self) -> None:
+        if not self.sim_cfg.follow_clock:
+            return
+        wanted = self.clock() - self._t_origin
+        target = min(wanted, self.data.time + self.sim_cfg.max_advance_s)
+        n = int(round((target - self.data.time) / self.model.opt.timestep))
+        for _ in range(max(n, 0)):
+            mujoco.mj_step(self.model, self.data)
+        if wanted > target:  # capped: drop the backlog instead of catching up later
+            self._t_origin = self.clock() - self.data.time
+
+    def _read(self) -> JointState:
+        self._advance()
+        d = self.data
+        return JointState(self.names, d.qpos[self._qadr].copy(), d.qvel[self._vadr].copy(),
+                          d.actuator_force[self._aid].copy(), np.full(len(self._aid), np.nan), self.clock(),
+                          "N*m")
+
+    def _write(self, q_rad: np.ndarray) -> None:
+        self.data.ctrl[self._aid] = q_rad
+
+
+class SimArm(_MujocoJoints, ArmDriver):
+    """An arm in MuJoCo behind the ``ArmDriver`` interface."""
+
+    def __init__(self, model, data, joint_names, actuator_names, config: SimConfig | None = None,
+                 limits: JointLimits | None = None, **kwargs):
+        cfg = config or SimConfig()
+        model_limits = self._setup(model, data, list(joint_names), list(actuator_names), cfg)
+        super().__init__(limits or model_limits, cfg.safety, **kwargs)
+
+    def emergency_stop(self) -> None:
+        self.safety.stop()
+        self.data.ctrl[self._aid] = self.data.qpos[self._qadr]
+        self.fault = "emergency stop"
+
+    def _recover(self) -> None:
+        """Nothing latches in simulation: the hold at the measured position is all recovery needs."""
+
+
+class SimHand(_MujocoJoints, HandDriver):
+    """A hand in MuJoCo behind the ``HandDriver`` interface."""
+
+    def __init__(self, model, data, joint_names, actuator_names, config: SimConfig | None = None,
+                 limits: JointLimits | None = None, **kwargs):
+        cfg = config or SimConfig()
+        model_limits = self._setup(model, data, list(joint_names), list(actuator_names), cfg)
+        super().__init__(limits or model_limits, cfg.safety, **kwargs)
+
+
+def _from_section(cls, section: dict, model=None, data=None, joint_names=None, actuator_names=None, **kw):
+    if model is None or data is None or joint_names is None or actuator_names is None:
+        raise ConfigError("the sim backend needs model=, data=, joint_names= and actuator_names= "
+                          "(from ifgrasp.sim.scene)")
+    return cls(model, data, joint_names, actuator_names, SimConfig.from_dict(section), **kw)
+
+
+def make_sim_arm(section: dict, **kwargs) -> SimArm:
+    return _from_section(SimArm, section, **kwargs)
+
+
+def make_sim_hand(section: dict, **kwargs) -> SimHand:
+    return _from_section(SimHand, section, **kwargs)

@@ -1,0 +1,96 @@
+"""The MuJoCo backends on a tiny MJCF: same interface, limits from the model, virtual real time."""
+
+import mujoco
+import numpy as np
+import pytest
+
+from ifgrasp.drivers import make_driver
+from ifgrasp.drivers.safety import SafetyConfig
+from ifgrasp.drivers.sim.backend import SimArm, SimConfig, SimHand
+from ifgrasp.errors import ConfigError, SafetyError
+
+XML = """
+<mujoco>
+  <compiler angle="radian"/>
+  <option timestep="0.002" gravity="0 0 0"/>
+  <worldbody>
+    <body name="l1"><joint name="a" type="hinge" axis="0 0 1" range="-1 1" damping="0.5"/>
+      <geom type="capsule" fromto="0 0 0 0.2 0 0" size="0.02" mass="0.2"/>
+      <body name="l2" pos="0.2 0 0"><joint name="b" type="hinge" axis="0 1 0" range="-0.5 1.5" damping="0.5"/>
+        <geom type="capsule" fromto="0 0 0 0.2 0 0" size="0.02" mass="0.1"/></body></body>
+  </worldbody>
+  <actuator><position name="pa" joint="a" kp="20"/><position name="pb" joint="b" kp="20"/></actuator>
+</mujoco>"""
+
+
+class Clock:
+    def __init__(self):
+        self.t = 0.0
+
+    def __call__(self):
+        return self.t
+
+    def sleep(self, dt):
+        self.t += dt
+
+
+@pytest.fixture
+def sim():
+    model = mujoco.MjModel.from_xml_string(XML)
+    return model, mujoco.MjData(model)
+
+
+def test_limits_come_from_the_model_and_commands_are_clipped(sim):
+    model, data = sim
+    clock = Clock()
+    arm = SimArm(model, data, ["a", "b"], ["pa", "pb"], SimConfig(safety=SafetyConfig(max_step_rad=5)),
+                 clock=clock, sleep=clock.sleep)
+    np.testing.assert_allclose(arm.limits.lower_rad, [-1, -0.5])
+    with arm:
+        sent = arm.send_command([3.0, -3.0])
+        assert np.all(sent >= [-1, -0.5]) and np.all(sent <= [1, 1.5])
+        np.testing.assert_allclose(data.ctrl, sent)
+
+
+def test_trajectory_reaches_goal_in_virtual_time(sim):
+    model, data = sim
+    clock = Clock()
+    arm = SimArm(model, data, ["a", "b"], ["pa", "pb"], clock=clock, sleep=clock.sleep)
+    with arm:
+        t = np.linspace(0, 1.0, 11)
+        q = np.outer(np.linspace(0, 1, 11), [0.5, 0.8])
+        assert arm.execute_trajectory(t, q)
+        for _ in range(5):  # reads advance physics with the clock (at most max_advance_s per read)
+            clock.sleep(0.2)
+            state = arm.read_state()
+        np.testing.assert_allclose(state.position_rad, [0.5, 0.8], atol=0.02)
+        assert data.time == pytest.approx(clock.t, abs=0.01)
+
+
+def test_watchdog_and_emergency_stop_hold(sim):
+    model, data = sim
+    clock = Clock()
+    arm = SimArm(model, data, ["a", "b"], ["pa", "pb"], clock=clock, sleep=clock.sleep)
+    with arm:
+        arm.send_command([0.2, 0.2])
+        clock.sleep(0.05)
+        arm.read_state()  # mid-motion
+        clock.sleep(0.6)  # > watchdog_timeout_s
+        state = arm.read_state()
+        assert arm.safety.holding
+        np.testing.assert_allclose(data.ctrl, state.position_rad)
+        arm.emergency_stop()
+        with pytest.raises(SafetyError):
+            arm.send_command(state.position_rad)
+        arm.recover()
+        arm.send_command(state.position_rad + 0.01)
+
+
+def test_registry_builds_a_sim_hand_and_names_are_checked(sim):
+    model, data = sim
+    hand = make_driver("hand", "sim", {}, model=model, data=data, joint_names=["a", "b"], actuator_names=["pa", "pb"])
+    assert isinstance(hand, SimHand) and hand.names == ("a", "b")
+    with pytest.raises(ConfigError, match="known: a, b"):
+        SimHand(model, data, ["a", "zz"], ["pa", "pb"])
+    with pytest.raises(ConfigError, match="no 'leap' backend for the arm"):
+        make_driver("arm", "leap")
