@@ -224,3 +224,11 @@ def test_default_limits_come_from_the_hand_table(bus):
         q = np.maximum(state.position_rad - 0.2, joints.LOWER_RAD - 1)
         sent = hand.send_command(q)
         assert np.all(sent >= joints.LOWER_RAD) and np.all(sent <= joints.UPPER_RAD)
+
+
+def test_dry_run_against_the_emulator_prints_state(capsys):
+    from ifgrasp.drivers.dry_run import main
+
+    main(["hand", "--emulate", "--seconds", "0.2"])
+    out = capsys.readouterr().out
+    assert "q_rad" in out and "errors none" in out

@@ -94,3 +94,29 @@ def test_registry_builds_a_sim_hand_and_names_are_checked(sim):
         SimHand(model, data, ["a", "zz"], ["pa", "pb"])
     with pytest.raises(ConfigError, match="no 'leap' backend for the arm"):
         make_driver("arm", "leap")
+
+
+def test_shipped_config_validates_for_every_backend():
+    import yaml
+
+    from ifgrasp.drivers.leap.backend import LeapConfig
+    from ifgrasp.drivers.xarm.backend import XarmConfig
+    from ifgrasp.paths import CONFIG_DIR
+
+    cfg = yaml.safe_load((CONFIG_DIR / "drivers.yaml").read_text())
+    assert XarmConfig.from_dict(cfg["arm"]["xarm"]).safety.max_step_rad == 0.05
+    assert LeapConfig.from_dict(cfg["hand"]["leap"]).current_limit_ma == 350
+    SimConfig.from_dict(cfg["arm"]["sim"])
+    SimConfig.from_dict(cfg["hand"]["sim"])
+    with pytest.raises(ConfigError, match="current_lmit"):
+        LeapConfig.from_dict({**cfg["hand"]["leap"], "current_lmit": 1})
+
+
+def test_importing_the_drivers_imports_no_sdk():
+    import subprocess
+    import sys
+
+    code = ("import sys, ifgrasp.drivers, ifgrasp.drivers.sim.backend; "
+            "print(sorted(m for m in ('dynamixel_sdk', 'xarm', 'serial') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
