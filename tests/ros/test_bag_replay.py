@@ -98,9 +98,11 @@ def test_node_leaves_cleanly_on_signal(launch, ros_node, recorded, sig):
     import signal
 
     path, _, _ = recorded
+    joint_msgs = []
+    subscribe(ros_node, JointState, bags.JOINT_STATES_TOPIC, joint_msgs)
     node = launch("ifgrasp_ros", "bag_replay", params={"bag_path": str(path), "loop": True})
-    ros_node.spin_until(lambda: ros_node.node.count_publishers(bags.JOINT_STATES_TOPIC) > 0, timeout_s=20.0,
-                        what="the replay node's publisher", procs=[node])
+    ros_node.spin_until(lambda: len(joint_msgs) > 0, timeout_s=20.0,
+                        what="the replay node publishing", procs=[node])  # mid-replay, thread running
     node.proc.send_signal(getattr(signal, sig))
     assert node.wait(15) == 0
     assert "Traceback" not in node.stderr and "replaying" in node.stderr
