@@ -20,7 +20,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -141,7 +141,6 @@ class NodeProcess:
     stdout_path: Path
     stderr_path: Path
     expect_exit: int | None = None  # exit code it should end with by itself (None: runs until SIGINT)
-    checked: bool = field(default=False)
 
     @property
     def stderr(self) -> str:
