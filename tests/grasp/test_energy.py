@@ -23,3 +23,13 @@ def test_offset_torque_is_penalised():
     x = torch.tensor([[[1.0, 0.5, 0], [-1.0, -0.5, 0]]])
     n = torch.tensor([[[1.0, 0, 0], [-1.0, 0, 0]]])
     assert force_closure_residual(x, n, torch.zeros(3)).item() > 0.5
+
+
+def test_thumb_weighting_balances_one_thumb_against_three_fingers():
+    # thumb pushes +x on the -x face; three fingers push -x on the +x face at the same height
+    x = torch.tensor([[[-1.0, 0, 0], [1.0, 0.2, 0], [1.0, 0, 0], [1.0, -0.2, 0]]])
+    n = torch.tensor([[[-1.0, 0, 0], [1.0, 0, 0], [1.0, 0, 0], [1.0, 0, 0]]])
+    unweighted = force_closure_residual(x, n, torch.zeros(3))
+    weighted = force_closure_residual(x, n, torch.zeros(3), torch.tensor([3.0, 1.0, 1.0, 1.0]))
+    assert unweighted.item() > 1.9
+    assert weighted.item() < 1e-5

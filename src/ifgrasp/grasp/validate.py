@@ -55,6 +55,8 @@ class ValidationConfig(Config):
     perturbations: int = Field(0, ge=0, description="perturbed copies per grasp for the continuous label")
     perturb_pos_m: float = Field(0.005, ge=0, description="std of the wrist translation perturbation")
     perturb_rot_rad: float = Field(0.05, ge=0, description="std of the wrist rotation perturbation")
+    impratio: float = Field(10.0, ge=1, description="frictional-to-normal impedance ratio (anti-creep)")
+    noslip_iterations: int = Field(0, ge=0, description="MuJoCo no-slip solver iterations")
     control_chunk: int = Field(10, gt=0, description="physics steps per control update")
 
 
@@ -73,6 +75,7 @@ def _hand_spec(cfg: ValidationConfig):
     from ifgrasp.hand import joints as hand_joints
 
     spec = mujoco.MjSpec.from_file(str(URDF_DIR / "leap_hand_right.urdf"))
+    spec.copy_during_attach = True  # the same hand is attached once per copy
     root = spec.worldbody.first_body()
     root.mocap = True
     flex = []
@@ -97,9 +100,14 @@ class _Batch:
         from ifgrasp.sim.objects import add_object_to_spec
 
         spec = mujoco.MjSpec()
+        spec.copy_during_attach = True  # the same hand spec is attached once per copy
         spec.option.timestep = cfg.timestep_s
         spec.option.integrator = mujoco.mjtIntegrator.mjINT_IMPLICITFAST
         spec.option.cone = mujoco.mjtCone.mjCONE_ELLIPTIC
+        # MuJoCo's soft contacts let a held object creep out of the fingers; a high impedance ratio
+        # makes friction stiff (MuJoCo documentation: elliptic cones with impratio > 1 for grasping)
+        spec.option.impratio = cfg.impratio
+        spec.option.noslip_iterations = cfg.noslip_iterations
         if table:
             spec.worldbody.add_geom(type=mujoco.mjtGeom.mjGEOM_PLANE, size=[0, 0, 1], friction=[0.8, 0.02, 0.001])
         self.offsets = np.zeros((n, 3))

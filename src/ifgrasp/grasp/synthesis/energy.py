@@ -36,9 +36,11 @@ class EnergyWeights(Config):
     rpen: float = Field(100.0, ge=0, description="object-into-hand penetration (per metre)")
     spen: float = Field(10.0, ge=0, description="self-penetration (per metre)")
     joints: float = Field(1.0, ge=0, description="joint-limit violation (per radian)")
-    part: float = Field(30.0, ge=0, description="contact distance to the instructed part (per metre)")
+    part: float = Field(300.0, ge=0, description="contact distance to the instructed part (per metre)")
     avoid: float = Field(100.0, ge=0, description="hand points within the margin of an avoided part")
     avoid_margin_m: float = Field(0.01, ge=0, description="clearance kept from avoided parts")
+    offpart: float = Field(30.0, ge=0, description="hand points within the margin of other (not avoided) parts")
+    offpart_margin_m: float = Field(0.005, ge=0, description="clearance kept from the other parts")
     table: float = Field(100.0, ge=0, description="hand points below the table clearance")
     table_clearance_m: float = Field(0.005, ge=0, description="clearance kept above the table plane")
 
@@ -75,7 +77,7 @@ class GraspProblem:
     """One object and one instruction: what the energy is measured against.
 
     ``part_points`` (M, 3) samples of the instructed part's surface; ``avoid_points`` (A, 3) samples
-    of the parts to avoid (may be empty); ``object_points`` (O, 3) samples of the whole surface
+    of the parts to avoid (may be empty); ``other_points`` (R, 3) of the remaining parts (may be empty); ``object_points`` (O, 3) samples of the whole surface
     (for object-into-hand penetration); ``center_of_mass`` (3,) the torque reference for force
     closure; ``table_z`` the table height in the object frame or None for a floating object.
     """
@@ -83,19 +85,25 @@ class GraspProblem:
     sdf: ObjectSDF
     part_points: torch.Tensor
     avoid_points: torch.Tensor
+    other_points: torch.Tensor
     object_points: torch.Tensor
     center_of_mass: torch.Tensor
     table_z: float | None = 0.0
 
 
-def force_closure_residual(contacts: torch.Tensor, normals: torch.Tensor, com: torch.Tensor) -> torch.Tensor:
-    """||G c|| with G = [I ... I; [x_1]x ... [x_K]x] (6, 3K) and c the stacked inward normals.
+def force_closure_residual(contacts: torch.Tensor, normals: torch.Tensor, com: torch.Tensor,
+                           force_weights: torch.Tensor | None = None) -> torch.Tensor:
+    """||G c|| with G = [I ... I; [x_1]x ... [x_K]x] (6, 3K) and c the stacked inward pushes.
 
-    contacts, normals (B, K, 3); com (3,). Zero when unit pushes along the normals balance both net
-    force and net torque about the centre of mass (the differentiable relaxation of DexGraspNet).
+    contacts, normals (B, K, 3); com (3,); force_weights (K,) relative push magnitudes (default 1).
+    Zero when pushes along the normals balance both net force and net torque about the centre of
+    mass (the differentiable relaxation of DexGraspNet). With the thumb in the first slot opposing
+    K-1 fingers, its push is weighted K-1 so that a thumb-versus-fingers grasp can balance.
     """
     x = contacts - com  # (B, K, 3)
     c = -normals  # pushing into the object
+    if force_weights is not None:
+        c = c * (force_weights / force_weights.mean()).view(1, -1, 1)
     net_force = c.sum(1)  # (B, 3)
     net_torque = torch.cross(x, c, dim=-1).sum(1)  # (B, 3)
     return torch.cat([net_force, net_torque], dim=-1).norm(dim=-1)
@@ -117,7 +125,9 @@ def compute_energy(hand, problem: GraspProblem, state: HandState, w: EnergyWeigh
     surface_sdf = problem.sdf(surface)  # (B, P)
 
     terms: dict[str, torch.Tensor] = {}
-    terms["fc"] = force_closure_residual(contacts, obj_normals, problem.center_of_mass)
+    k = contacts.shape[1]
+    thumb_weighted = torch.tensor([k - 1.0] + [1.0] * (k - 1))  # slot 0 is the thumb (synthesis.init)
+    terms["fc"] = force_closure_residual(contacts, obj_normals, problem.center_of_mass, thumb_weighted)
     terms["dist"] = contact_sdf.abs().sum(-1)
     terms["pen"] = torch.relu(-surface_sdf).sum(-1)
     obj = problem.object_points.unsqueeze(0).expand(state.wrist_pos.shape[0], -1, -1)
@@ -130,6 +140,11 @@ def compute_energy(hand, problem: GraspProblem, state: HandState, w: EnergyWeigh
         terms["avoid"] = torch.relu(w.avoid_margin_m - gap).sum(-1)
     else:
         terms["avoid"] = torch.zeros_like(terms["fc"])
+    if problem.other_points.shape[0] > 0:
+        gap = nearest_distance(surface, problem.other_points)
+        terms["offpart"] = torch.relu(w.offpart_margin_m - gap).sum(-1)
+    else:
+        terms["offpart"] = torch.zeros_like(terms["fc"])
     if problem.table_z is not None:
         terms["table"] = torch.relu(problem.table_z + w.table_clearance_m - surface[..., 2]).sum(-1)
     else:

@@ -91,8 +91,7 @@ def initial_states(
     upper = hand.upper.cpu().numpy()
     joints = np.asarray(PREGRASP_JOINTS_RAD) + rng.normal(scale=cfg.joint_noise_rad, size=(batch, 16))
     joints = np.clip(joints, lower, upper)
-    n_cand = hand.num_contact_candidates
-    contact_idx = np.stack([rng.choice(n_cand, size=num_contacts, replace=False) for _ in range(batch)])
+    contact_idx = draw_finger_contacts(hand, batch, num_contacts, rng)
 
     f32 = dict(dtype=torch.float32)
     return (
@@ -101,3 +100,19 @@ def initial_states(
         torch.as_tensor(joints, **f32),
         torch.as_tensor(contact_idx, dtype=torch.int64),
     )
+
+
+def finger_groups(hand, num_contacts: int) -> list[np.ndarray]:
+    """Candidate indices per contact slot: slot k draws from finger ``FINGER_ORDER[k]`` so that
+    every grasp opposes the thumb to the fingers (thumb, index, middle, ring, then palm)."""
+    fingers = np.asarray(hand.contact_candidate_finger)
+    order = [3, 0, 1, 2, 4]  # thumb, index, middle, ring, palm (ifgrasp.hand.joints finger indices)
+    if num_contacts > len(order):
+        raise InputError(f"at most {len(order)} contacts (one per finger and the palm), got {num_contacts}")
+    return [np.flatnonzero(fingers == f) for f in order[:num_contacts]]
+
+
+def draw_finger_contacts(hand, batch: int, num_contacts: int, rng: np.random.Generator) -> np.ndarray:
+    """(batch, K) contact candidate indices, one per finger slot."""
+    groups = finger_groups(hand, num_contacts)
+    return np.stack([rng.choice(g, size=batch) for g in groups], axis=1)

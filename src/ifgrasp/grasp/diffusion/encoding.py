@@ -1,0 +1,46 @@
+"""Basis-point-set (BPS) encoding of a partial object cloud and its instructed part (IFG's input).
+
+A fixed set of basis points (seeded, uniform in a ball of radius ``radius_m``) is placed around the
+cloud's centre; each basis point records its distance to the nearest object point and to the nearest
+point of the instructed part. The result is a fixed-length vector whatever the number of points,
+cheap to compute (one ``cdist``) and exportable to ONNX.
+
+Frames: the cloud is in the camera optical frame (metres). The encoding is relative to the cloud
+centre ``center_m`` (the part's centroid), which the student adds back to the wrist translation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+def basis_points(n: int, radius_m: float, seed: int = 0) -> np.ndarray:
+    """(n, 3) points uniform in a ball of radius ``radius_m`` (deterministic for a seed)."""
+    rng = np.random.default_rng(seed)
+    direction = rng.normal(size=(n, 3))
+    direction /= np.linalg.norm(direction, axis=-1, keepdims=True)
+    r = radius_m * rng.uniform(size=(n, 1)) ** (1.0 / 3.0)
+    return (direction * r).astype(np.float32)
+
+
+class BPSEncoder(torch.nn.Module):
+    """(B, N, 3) points + (B, N) part mask -> (B, 2 * n_basis) features and (B, 3) centres."""
+
+    def __init__(self, n_basis: int = 512, radius_m: float = 0.15, seed: int = 0) -> None:
+        super().__init__()
+        self.register_buffer("basis", torch.as_tensor(basis_points(n_basis, radius_m, seed)))
+        self.radius_m = radius_m
+
+    @property
+    def dim(self) -> int:
+        return 2 * self.basis.shape[0]
+
+    def forward(self, points: torch.Tensor, part_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mask = part_mask.to(points.dtype)  # (B, N)
+        center = (points * mask.unsqueeze(-1)).sum(1) / mask.sum(1, keepdim=True).clamp(min=1.0)  # (B, 3)
+        local = points - center.unsqueeze(1)  # (B, N, 3)
+        d = torch.cdist(self.basis.unsqueeze(0).expand(points.shape[0], -1, -1), local)  # (B, M, N)
+        d_object = d.min(-1).values  # (B, M)
+        d_part = (d + (1.0 - mask).unsqueeze(1) * 10.0).min(-1).values  # non-part points pushed away
+        return torch.cat([d_object, d_part], dim=-1), center

@@ -1,0 +1,135 @@
+"""The grasp diffusion policy: normalisation, noise schedule, training loss and DDIM sampling.
+
+Grasp vector (25,) in the camera optical frame: [wrist translation relative to the part centre (3),
+6-D rotation = first two columns of R_camera_hand (6), joints in motor order (16)]. The denoiser
+predicts the noise (epsilon); sampling is deterministic DDIM (eta = 0) over ``steps`` evenly spaced
+steps of the ``num_train_steps`` schedule, so 1 to 50 network evaluations from the same model.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from ifgrasp.geometry import matrix_to_rot6d, rot6d_to_matrix
+from ifgrasp.grasp.diffusion.encoding import BPSEncoder
+from ifgrasp.grasp.diffusion.network import GraspDenoiser
+
+GRASP_DIM = 25
+
+
+def cosine_alphas_cumprod(num_steps: int, s: float = 0.008) -> torch.Tensor:
+    """(T,) cumulative signal level of the cosine schedule (Nichol & Dhariwal 2021)."""
+    t = torch.linspace(0, num_steps, num_steps + 1, dtype=torch.float64) / num_steps
+    f = torch.cos((t + s) / (1 + s) * math.pi / 2) ** 2
+    alphas = (f[1:] / f[:-1]).clamp(min=1e-4, max=0.9999)
+    return torch.cumprod(alphas, 0).float()
+
+
+def ddim_timesteps(num_train_steps: int, steps: int) -> list[int]:
+    """Descending step indices used by a ``steps``-evaluation sampler."""
+    if not 1 <= steps <= num_train_steps:
+        raise ValueError(f"steps must be in 1..{num_train_steps}, got {steps}")
+    return [int(round(x)) for x in np.linspace(num_train_steps - 1, 0, steps)]
+
+
+class GraspDiffusion(nn.Module):
+    """Encoder + denoiser + schedule + grasp normalisation, saved and loaded as one state_dict."""
+
+    def __init__(self, n_basis: int = 512, radius_m: float = 0.15, width: int = 512, depth: int = 4,
+                 num_train_steps: int = 100, clip_x0: float = 3.0) -> None:
+        super().__init__()
+        self.encoder = BPSEncoder(n_basis, radius_m)
+        self.denoiser = GraspDenoiser(GRASP_DIM, self.encoder.dim, width, depth)
+        self.num_train_steps = num_train_steps
+        self.clip_x0 = clip_x0
+        self.register_buffer("alphas_cumprod", cosine_alphas_cumprod(num_train_steps))
+        self.register_buffer("grasp_mean", torch.zeros(GRASP_DIM))
+        self.register_buffer("grasp_std", torch.ones(GRASP_DIM))
+        self.hyper = dict(n_basis=n_basis, radius_m=radius_m, width=width, depth=depth,
+                          num_train_steps=num_train_steps, clip_x0=clip_x0)
+
+    # --- grasp vectors -------------------------------------------------------------------
+    @staticmethod
+    def to_vector(pos_rel: torch.Tensor, rot: torch.Tensor, joints: torch.Tensor) -> torch.Tensor:
+        """(B,3), (B,3,3), (B,16) -> (B,25) un-normalised grasp vector."""
+        return torch.cat([pos_rel, matrix_to_rot6d(rot), joints], dim=-1)
+
+    @staticmethod
+    def from_vector(v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return v[..., :3], rot6d_to_matrix(v[..., 3:9]), v[..., 9:]
+
+    def set_normalizer(self, vectors: torch.Tensor) -> None:
+        self.grasp_mean.copy_(vectors.mean(0))
+        self.grasp_std.copy_(vectors.std(0).clamp(min=1e-3))
+
+    def normalize(self, v: torch.Tensor) -> torch.Tensor:
+        return (v - self.grasp_mean) / self.grasp_std
+
+    def denormalize(self, z: torch.Tensor) -> torch.Tensor:
+        return z * self.grasp_std + self.grasp_mean
+
+    # --- training ------------------------------------------------------------------------
+    def loss(self, points: torch.Tensor, part_mask: torch.Tensor, vectors: torch.Tensor,
+             generator: torch.Generator | None = None, weights: torch.Tensor | None = None) -> torch.Tensor:
+        """Epsilon-prediction MSE. points (B,N,3), part_mask (B,N), vectors (B,25) relative to the
+        part centre the encoder computes (the caller subtracts it)."""
+        cond, _ = self.encoder(points, part_mask)
+        return self.loss_from_features(cond, vectors, generator, weights)
+
+    def loss_from_features(self, cond, vectors, generator=None, weights=None) -> torch.Tensor:
+        x0 = self.normalize(vectors)
+        b = x0.shape[0]
+        t = torch.randint(0, self.num_train_steps, (b,), generator=generator)
+        noise = torch.randn(x0.shape, generator=generator)
+        a = self.alphas_cumprod[t].unsqueeze(-1)
+        xt = a.sqrt() * x0 + (1 - a).sqrt() * noise
+        err = ((self.denoiser(xt, t, cond) - noise) ** 2).mean(-1)
+        if weights is not None:
+            return (err * weights).sum() / weights.sum().clamp(min=1e-6)
+        return err.mean()
+
+    # --- sampling ------------------------------------------------------------------------
+    def sample_from_features(self, cond: torch.Tensor, noise: torch.Tensor, steps: int) -> torch.Tensor:
+        """Deterministic DDIM. cond (B,C), noise (B,25) -> (B,25) un-normalised grasp vectors."""
+        x = noise
+        ts = ddim_timesteps(self.num_train_steps, steps)
+        for i, t in enumerate(ts):
+            a = self.alphas_cumprod[t]
+            t_batch = torch.full((x.shape[0],), t, dtype=torch.long)
+            eps = self.denoiser(x, t_batch, cond)
+            x0 = ((x - (1 - a).sqrt() * eps) / a.sqrt()).clamp(-self.clip_x0, self.clip_x0)
+            if i + 1 < len(ts):
+                a_next = self.alphas_cumprod[ts[i + 1]]
+                eps = (x - a.sqrt() * x0) / (1 - a).sqrt()
+                x = a_next.sqrt() * x0 + (1 - a_next).sqrt() * eps
+            else:
+                x = x0
+        return self.denormalize(x)
+
+    def sample(self, points: torch.Tensor, part_mask: torch.Tensor, noise: torch.Tensor, steps: int):
+        """One cloud (1,N,3)/(1,N), noise (K,25) -> wrist pos (K,3) camera frame, rot (K,3,3), joints (K,16)."""
+        cond, center = self.encoder(points, part_mask)
+        v = self.sample_from_features(cond.expand(noise.shape[0], -1), noise, steps)
+        pos_rel, rot, joints = self.from_vector(v)
+        return pos_rel + center, rot, joints
+
+
+class UnrolledSampler(nn.Module):
+    """The whole K-step sampler as one graph (for ONNX / TensorRT): encoder + K denoiser calls.
+
+    Inputs: points (1, N, 3) float32 metres (camera frame), part_mask (1, N) float32 in {0, 1},
+    noise (K, 25) float32. Outputs: wrist_pos (K, 3), rot6d (K, 6) (Gram-Schmidt applied), joints (K, 16).
+    """
+
+    def __init__(self, policy: GraspDiffusion, steps: int) -> None:
+        super().__init__()
+        self.policy = policy
+        self.steps = steps
+
+    def forward(self, points: torch.Tensor, part_mask: torch.Tensor, noise: torch.Tensor):
+        pos, rot, joints = self.policy.sample(points, part_mask, noise, self.steps)
+        return pos, matrix_to_rot6d(rot), joints
