@@ -1,0 +1,154 @@
+"""Grasp poses -> arm motions: pre-grasp, grasp and lift configurations by IK, collision-checked
+straight joint-space segments, time-parametrised within the arm's limits.
+
+Hand frame (``ifgrasp.arm.mount``): the palm faces the hand's -z, so a grasp is approached along
+-z of the hand; the pre-grasp is the grasp pose moved ``pregrasp_offset_m`` back along +z_hand.
+The lift pose is the grasp pose raised ``lift_height_m`` along the base +z. Base frame, metres, rad.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from pydantic import Field
+
+from ifgrasp.arm import Xarm7Kinematics
+from ifgrasp.config import Config
+from ifgrasp.errors import InputError, KinematicsError
+from ifgrasp.planning.collision import ArmCollisionModel, CloudObstacle
+from ifgrasp.planning.trajectory import JointTrajectory, densify, time_parametrize
+
+
+class UnreachableGraspError(KinematicsError):
+    """No grasp candidate has IK solutions for its pre-grasp, grasp and lift poses."""
+
+
+class CollisionError(KinematicsError):
+    """Every reachable grasp candidate collides with the table or the observed cloud."""
+
+
+class PlannerConfig(Config):
+    """Motion planning settings (``config/planning.yaml``)."""
+
+    pregrasp_offset_m: float = Field(0.10, gt=0, description="back-off along the approach before the grasp")
+    lift_height_m: float = Field(0.12, gt=0, description="default lift above the grasp, base +z")
+    velocity_scale: float = Field(0.5, gt=0, le=1.0, description="fraction of the URDF velocity limits")
+    acceleration_rad_s2: float = Field(2.0, gt=0, description="per-joint acceleration limit")
+    dt_s: float = Field(0.02, gt=0, le=0.1, description="trajectory sample period")
+    ik_seeds: int = Field(8, gt=0, description="IK seeds per target (the first is the current q)")
+    ik_pos_tol_m: float = Field(0.003, gt=0, description="IK position tolerance")
+    ik_rot_tol_rad: float = Field(0.03, gt=0, description="IK orientation tolerance")
+    check_step_rad: float = Field(0.05, gt=0, description="collision check spacing along a segment")
+    table_margin_m: float = Field(0.005, description="spheres must stay this far above the table top")
+    cloud_margin_m: float = Field(0.01, ge=0, description="spheres must stay this far from cloud points")
+    exclude_radius_m: float = Field(0.12, ge=0, description="cloud points this close to the grasp are the "
+                                    "target itself, not obstacles")
+    max_candidates: int = Field(16, gt=0, description="grasp candidates tried, best first")
+
+
+@dataclass
+class GraspPlan:
+    """A planned grasp. ``approach``: current -> pre-grasp -> grasp; ``lift``: grasp -> lift.
+
+    ``candidate``: index into the candidate batch; ``q_pregrasp``/``q_grasp``/``q_lift`` (7,) rad;
+    ``T_base_hand`` (4, 4) the grasp pose; ``hand_joints_rad`` (16,) the grasp's finger joints.
+    """
+
+    approach: JointTrajectory
+    lift: JointTrajectory
+    candidate: int
+    q_pregrasp: np.ndarray
+    q_grasp: np.ndarray
+    q_lift: np.ndarray
+    T_base_hand: np.ndarray
+    hand_joints_rad: np.ndarray
+
+
+def grasp_poses(T_base_hand: np.ndarray, pregrasp_offset_m: float, lift_height_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """(B, 4, 4) grasp poses -> pre-grasp and lift poses, each (B, 4, 4)."""
+    pre = T_base_hand.copy()
+    pre[:, :3, 3] += pregrasp_offset_m * T_base_hand[:, :3, 2]  # back along +z_hand (palm faces -z)
+    lift = T_base_hand.copy()
+    lift[:, 2, 3] += lift_height_m
+    return pre, lift
+
+
+class GraspPlanner:
+    """Plans the arm motions of a grasp from candidates in the base frame."""
+
+    def __init__(self, config: PlannerConfig | None = None, kin: Xarm7Kinematics | None = None) -> None:
+        self.config = config or PlannerConfig()
+        self.kin = kin or Xarm7Kinematics()
+        self.collision = ArmCollisionModel(self.kin)
+        self.v_max = self.kin.velocity_limits * self.config.velocity_scale  # (7,) rad/s
+        self.a_max = np.full(self.kin.dof, self.config.acceleration_rad_s2)  # (7,) rad/s^2
+
+    def _ik(self, T: np.ndarray, q_seed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        c = self.config
+        res = self.kin.ik_hand(T, q_seed=q_seed, num_seeds=c.ik_seeds, pos_tol_m=c.ik_pos_tol_m,
+                               rot_tol_rad=c.ik_rot_tol_rad)
+        return res.q, res.success
+
+    def trajectory(self, waypoints: np.ndarray) -> JointTrajectory:
+        """Time-parametrised straight segments through ``waypoints`` (W, 7) within the limits."""
+        return time_parametrize(waypoints, self.v_max, self.a_max, self.config.dt_s, self.kin.joint_names)
+
+    def path_collides(self, waypoints: np.ndarray, obstacles: CloudObstacle | None, hand_only_cloud: bool = False) -> bool:
+        q = densify(waypoints, self.config.check_step_rad)  # (M, 7)
+        rep = self.collision.check(q, obstacles, self.config.table_margin_m, self.config.cloud_margin_m,
+                                   hand_only_cloud)
+        return bool(rep.any.any())
+
+    def plan(self, q_current: np.ndarray, T_base_hand: np.ndarray, hand_joints_rad: np.ndarray,
+             cloud_base_m: np.ndarray | None = None, lift_height_m: float | None = None) -> GraspPlan:
+        """Plan the first feasible candidate, best first.
+
+        ``q_current`` (7,) rad; ``T_base_hand`` (B, 4, 4) grasp poses of the hand root frame, best
+        first; ``hand_joints_rad`` (B, 16); ``cloud_base_m`` (N, 3) observed points (scene), base frame.
+        Raises ``UnreachableGraspError`` when no candidate is reachable and ``CollisionError`` when
+        every reachable one collides.
+        """
+        c = self.config
+        q0 = np.asarray(q_current, dtype=float).reshape(-1)
+        T = np.asarray(T_base_hand, dtype=float).reshape(-1, 4, 4)[: c.max_candidates]
+        if len(T) == 0:
+            raise InputError("no grasp candidates to plan")
+        if not self.kin.within_limits(q0, tol=1e-6)[0]:
+            raise KinematicsError(f"current configuration {np.round(q0, 3).tolist()} is outside the joint limits")
+        lift_h = c.lift_height_m if lift_height_m is None or lift_height_m <= 0 else lift_height_m
+        T_pre, T_lift = grasp_poses(T, c.pregrasp_offset_m, lift_h)
+        B = len(T)
+        q_grasp, ok_g = self._ik(T, q0)  # (B, 7): nearest to the current configuration
+        q_pl, ok_pl = self._ik(np.concatenate([T_pre, T_lift]), np.concatenate([q_grasp, q_grasp]))
+        q_pre, q_lift = q_pl[:B], q_pl[B:]
+        reachable = ok_g & ok_pl[:B] & ok_pl[B:]  # (B,)
+        if not reachable.any():
+            raise UnreachableGraspError(
+                f"none of {B} grasp candidates is reachable (IK found grasp {int(ok_g.sum())}, pre-grasp "
+                f"{int(ok_pl[:B].sum())}, lift {int(ok_pl[B:].sum())} of {B}); nearest grasp at "
+                f"{np.round(T[0, :3, 3], 3).tolist()} m in the base frame")
+        reasons = []
+        for i in np.flatnonzero(reachable):
+            obst = None
+            if cloud_base_m is not None:
+                obst = CloudObstacle(cloud_base_m, T[i, :3, 3], c.exclude_radius_m)
+            free = CloudObstacle(np.zeros((0, 3)))
+            # current -> pre-grasp against everything; pre -> grasp the hand may touch the target;
+            # the lift carries the object: table only.
+            if self.path_collides(np.stack([q0, q_pre[i]]), obst):
+                reasons.append(f"{i}: approach to pre-grasp")
+                continue
+            if self.path_collides(np.stack([q_pre[i], q_grasp[i]]), obst):
+                reasons.append(f"{i}: pre-grasp to grasp")
+                continue
+            if self.path_collides(np.stack([q_grasp[i], q_lift[i]]), free):
+                reasons.append(f"{i}: lift")
+                continue
+            return GraspPlan(
+                approach=self.trajectory(np.stack([q0, q_pre[i], q_grasp[i]])),
+                lift=self.trajectory(np.stack([q_grasp[i], q_lift[i]])),
+                candidate=int(i), q_pregrasp=q_pre[i], q_grasp=q_grasp[i], q_lift=q_lift[i],
+                T_base_hand=T[i], hand_joints_rad=np.asarray(hand_joints_rad, float).reshape(-1, 16)[i])
+        raise CollisionError(f"all {int(reachable.sum())} reachable grasp candidates collide with the table "
+                             f"or the observed cloud (candidate: segment): {'; '.join(reasons[:6])}")

@@ -1,0 +1,96 @@
+"""Grasp planning on the xArm7 + LEAP: reachable grasps give trajectories that start at the current
+configuration, reach the grasp pose (checked by FK), stay inside the limits and lift by the asked
+height; unreachable and blocked grasps raise their own errors; collisions against independent
+geometry (spheres vs the table plane and points placed on the arm)."""
+
+import numpy as np
+import pytest
+
+from ifgrasp.errors import KinematicsError
+from ifgrasp.planning import (ArmCollisionModel, CloudObstacle, CollisionError, GraspPlanner, PlannerConfig,
+                              UnreachableGraspError)
+
+Q_READY = np.array([0.0, -0.60, 0.0, 0.915, 0.0, 1.516, 0.0])  # config/scene.yaml
+
+
+@pytest.fixture(scope="module")
+def planner():
+    return GraspPlanner(PlannerConfig(dt_s=0.02))
+
+
+def top_down_grasp(planner, xyz):
+    T = planner.kin.fk_hand(Q_READY)[0]  # palm facing down at the ready pose
+    T[:3, 3] = xyz
+    return T[None]
+
+
+def test_plan_reaches_grasp_and_lifts(planner):
+    T = top_down_grasp(planner, [0.45, 0.05, 0.12])
+    plan = planner.plan(Q_READY, T, np.zeros((1, 16)), lift_height_m=0.15)
+    np.testing.assert_allclose(plan.approach.q[0], Q_READY)
+    np.testing.assert_allclose(plan.approach.q[-1], plan.q_grasp)
+    np.testing.assert_allclose(plan.lift.q[0], plan.q_grasp)
+    T_g = planner.kin.fk_hand(plan.q_grasp)[0]
+    T_l = planner.kin.fk_hand(plan.q_lift)[0]
+    T_p = planner.kin.fk_hand(plan.q_pregrasp)[0]
+    assert np.linalg.norm(T_g[:3, 3] - T[0, :3, 3]) < 0.004
+    assert T_l[2, 3] - T_g[2, 3] == pytest.approx(0.15, abs=0.008)
+    # pre-grasp is backed off along +z_hand (the palm faces -z): above the grasp for a top-down grasp
+    assert T_p[2, 3] - T_g[2, 3] == pytest.approx(planner.config.pregrasp_offset_m, abs=0.008)
+    for traj in (plan.approach, plan.lift):
+        assert planner.kin.within_limits(traj.q).all()
+        assert np.all(np.abs(traj.velocities()) <= planner.v_max * (1 + 1e-6))
+        assert np.all(np.abs(traj.accelerations()) <= planner.a_max * (1 + 1e-6))
+        assert not planner.collision.check(traj.q).any.any()
+
+
+def test_candidates_tried_best_first_until_feasible(planner):
+    T = np.concatenate([top_down_grasp(planner, [2.0, 0.0, 0.1]),  # out of reach
+                        top_down_grasp(planner, [0.40, -0.1, 0.15])])
+    plan = planner.plan(Q_READY, T, np.arange(32.0).reshape(2, 16) * 0.01)
+    assert plan.candidate == 1
+    np.testing.assert_allclose(plan.hand_joints_rad, np.arange(16, 32) * 0.01)
+
+
+def test_unreachable_raises(planner):
+    with pytest.raises(UnreachableGraspError, match="none of 1 grasp candidates is reachable"):
+        planner.plan(Q_READY, top_down_grasp(planner, [1.5, 0.0, 0.2]), np.zeros((1, 16)))
+    assert issubclass(UnreachableGraspError, KinematicsError)
+
+
+def test_grasp_below_table_collides(planner):
+    with pytest.raises(CollisionError, match="collide"):
+        planner.plan(Q_READY, top_down_grasp(planner, [0.45, 0.0, 0.0]), np.zeros((1, 16)))
+
+
+def test_cloud_wall_blocks_approach_but_target_points_do_not(planner):
+    T = top_down_grasp(planner, [0.45, 0.05, 0.12])
+    # points around the grasp (the target object itself) are excluded: plan succeeds
+    rng = np.random.default_rng(0)
+    target = T[0, :3, 3] + rng.uniform(-0.03, 0.03, size=(300, 3))
+    planner.plan(Q_READY, T, np.zeros((1, 16)), cloud_base_m=target)
+    # a slab of points between the ready pose and the pre-grasp blocks every path
+    gx, gy = np.meshgrid(np.linspace(0.2, 0.7, 60), np.linspace(-0.3, 0.3, 60))
+    slab = np.stack([gx.ravel(), gy.ravel(), np.full(gx.size, 0.32)], axis=1)
+    with pytest.raises(CollisionError):
+        planner.plan(Q_READY, T, np.zeros((1, 16)), cloud_base_m=slab)
+
+
+def test_sphere_model_matches_link_frames_and_detects_points():
+    model = ArmCollisionModel()
+    rng = np.random.default_rng(1)
+    q = rng.uniform(-1, 1, size=(5, 7))
+    c = model.sphere_centres(q)  # (5, S, 3)
+    frames, _ = model.kin.joint_frames(q)
+    # link2's collision sphere sits at link2's origin (urdf/xarm7.urdf): frame 1 of the chain
+    i = int(np.flatnonzero(np.isclose(model.radii_m, 0.06))[0])
+    np.testing.assert_allclose(c[:, i], frames[:, 1, :3, 3], atol=1e-12)
+    # batched == looped
+    np.testing.assert_allclose(c, np.concatenate([model.sphere_centres(qi) for qi in q]), atol=1e-12)
+    # a point at a sphere centre collides; the same cloud shifted 2 m away does not
+    pts = c[0, [3, 20]]
+    assert model.check(q[:1], CloudObstacle(pts)).cloud[0]
+    assert not model.check(q[:1], CloudObstacle(pts + [2.0, 0.0, 0.0])).cloud[0]
+    # table clearance equals the lowest sphere bottom
+    rep = model.check(q)
+    np.testing.assert_allclose(rep.min_table_clearance_m, (c[..., 2] - model.radii_m).min(axis=1))
