@@ -38,8 +38,8 @@ class ValidationConfig(Config):
     timestep_s: float = Field(0.002, gt=0, description="physics time step")
     spacing_m: float = Field(1.5, gt=0, description="distance between copies in one model")
     max_copies: int = Field(48, gt=0, description="hand+object copies per MuJoCo model")
-    joint_kp: float = Field(6.0, gt=0, description="finger position gain (N m / rad)")
-    joint_force_limit_nm: float = Field(0.6, gt=0, description="finger torque limit (LEAP motors at ~350 mA)")
+    joint_kp: float = Field(20.0, gt=0, description="finger position gain (N m / rad)")
+    joint_force_limit_nm: float = Field(0.95, gt=0, description="finger torque limit (XC330 stall torque, ifgrasp.hand.joints)")
     pregrasp_open_rad: float = Field(0.3, ge=0, description="flexion joints opened by this for the pre-grasp")
     squeeze_rad: float = Field(0.15, ge=0, description="flexion joints driven past the grasp by this")
     close_s: float = Field(0.4, gt=0, description="ramp from pre-grasp to squeeze")
@@ -57,7 +57,8 @@ class ValidationConfig(Config):
     perturb_rot_rad: float = Field(0.05, ge=0, description="std of the wrist rotation perturbation")
     impratio: float = Field(10.0, ge=1, description="frictional-to-normal impedance ratio (anti-creep)")
     noslip_iterations: int = Field(0, ge=0, description="MuJoCo no-slip solver iterations")
-    control_chunk: int = Field(10, gt=0, description="physics steps per control update")
+    control_chunk: int = Field(5, gt=0, description="physics steps per control update")
+    weld_timeconst_s: float = Field(0.02, gt=0, description="stiffness of the hand-to-target weld (time constant)")
 
 
 @dataclass
@@ -77,7 +78,9 @@ def _hand_spec(cfg: ValidationConfig):
     spec = mujoco.MjSpec.from_file(str(URDF_DIR / "leap_hand_right.urdf"))
     spec.copy_during_attach = True  # the same hand is attached once per copy
     root = spec.worldbody.first_body()
-    root.mocap = True
+    root.add_freejoint(name="hand_free")
+    for body in spec.bodies:
+        body.gravcomp = 1.0  # the arm would carry the hand; the weld only has to move it
     flex = []
     for row in hand_joints.JOINTS:
         act = spec.add_actuator(name=f"act_{row.name}", target=row.name, trntype=mujoco.mjtTrn.mjTRN_JOINT)
@@ -116,11 +119,19 @@ class _Batch:
         for i in range(n):
             frame = spec.worldbody.add_frame(pos=self.offsets[i])
             spec.attach(hand_spec, prefix=f"h{i}_", frame=frame)
+            # A mocap target the free-floating hand is welded to: moving a mocap body directly
+            # teleports it (no velocity), so friction cannot carry the object; a weld gives the
+            # hand real velocities, like an arm's flange would.
+            spec.worldbody.add_body(name=f"target{i}", pos=self.offsets[i], mocap=True)
+            spec.add_equality(type=mujoco.mjtEq.mjEQ_WELD, objtype=mujoco.mjtObj.mjOBJ_BODY,
+                              name1=f"target{i}", name2=f"h{i}_{root}", solref=[cfg.weld_timeconst_s, 1.0])
             add_object_to_spec(spec, obj, f"obj{i}", self.offsets[i], [1, 0, 0, 0], free=True)
         self.model = spec.compile()
         self.data = mujoco.MjData(self.model)
         self.n = n
-        self.mocap_id = np.array([self.model.body_mocapid[self.model.body(f"h{i}_{root}").id] for i in range(n)])
+        self.mocap_id = np.array([self.model.body_mocapid[self.model.body(f"target{i}").id] for i in range(n)])
+        self.hand_body = np.array([self.model.body(f"h{i}_{root}").id for i in range(n)])
+        self.hand_root_qpos = np.array([self.model.jnt_qposadr[self.model.body_jntadr[b]] for b in self.hand_body])
         self.obj_body = np.array([self.model.body(f"obj{i}").id for i in range(n)])
         self.obj_qpos = np.array([self.model.jnt_qposadr[self.model.body_jntadr[b]] for b in self.obj_body])
         from ifgrasp.hand import joints as hand_joints
@@ -138,6 +149,8 @@ class _Batch:
         mujoco.mj_resetData(m, d)
         d.mocap_pos[self.mocap_id] = T_obj_wrist[:, :3, 3] + self.offsets
         d.mocap_quat[self.mocap_id] = Rotation.from_matrix(T_obj_wrist[:, :3, :3]).as_quat(scalar_first=True)
+        d.qpos[self.hand_root_qpos[:, None] + np.arange(3)] = d.mocap_pos[self.mocap_id]
+        d.qpos[self.hand_root_qpos[:, None] + np.arange(3, 7)] = d.mocap_quat[self.mocap_id]
         d.qpos[self.hand_qpos] = q_start
         d.ctrl[self.act] = q_start
         obj_pose = np.zeros((self.n, 7))
@@ -159,11 +172,11 @@ class _Batch:
             mujoco.mj_step(self.model, self.data, nstep=min(cfg.control_chunk, steps - k))
 
     def object_in_hand(self) -> np.ndarray:
-        """(n, 3) object origin expressed in the hand (mocap) frame."""
+        """(n, 3) object origin expressed in the hand's root frame."""
         d = self.data
         p_obj = d.xpos[self.obj_body]
-        R = Rotation.from_quat(d.mocap_quat[self.mocap_id], scalar_first=True).as_matrix()
-        return np.einsum("nji,nj->ni", R, p_obj - d.mocap_pos[self.mocap_id])
+        R = d.xmat[self.hand_body].reshape(-1, 3, 3)
+        return np.einsum("nji,nj->ni", R, p_obj - d.xpos[self.hand_body])
 
 
 def _targets(grasps: GraspBatch, flex: np.ndarray, cfg: ValidationConfig):
