@@ -94,3 +94,13 @@ def test_sphere_model_matches_link_frames_and_detects_points():
     # table clearance equals the lowest sphere bottom
     rep = model.check(q)
     np.testing.assert_allclose(rep.min_table_clearance_m, (c[..., 2] - model.radii_m).min(axis=1))
+
+
+def test_self_filter_drops_points_on_the_robot(planner):
+    c = planner.collision.sphere_centres(Q_READY)[0]  # (S, 3)
+    far = np.array([[0.3, 0.5, 0.2], [0.6, -0.4, 0.1]])
+    kept = planner.self_filter(Q_READY, np.concatenate([c, far]))
+    np.testing.assert_allclose(kept, far)
+    # the arm's own points do not block its plan
+    T = top_down_grasp(planner, [0.45, 0.05, 0.12])
+    planner.plan(Q_READY, T, np.zeros((1, 16)), cloud_base_m=c)

@@ -45,6 +45,8 @@ class PlannerConfig(Config):
     exclude_radius_m: float = Field(0.12, ge=0, description="cloud points this close to the grasp are the "
                                     "target itself, not obstacles")
     max_candidates: int = Field(16, gt=0, description="grasp candidates tried, best first")
+    self_filter_margin_m: float = Field(0.03, ge=0, description="cloud points this close to the robot's own "
+                                        "spheres at the current configuration are the robot, not obstacles")
 
 
 @dataclass
@@ -100,6 +102,14 @@ class GraspPlanner:
                                    hand_only_cloud)
         return bool(rep.any.any())
 
+    def self_filter(self, q: np.ndarray, cloud_base_m: np.ndarray) -> np.ndarray:
+        """(N, 3) -> (M, 3): drop points the robot itself produced (inside its spheres at ``q`` (7,)
+        grown by ``self_filter_margin_m``); a camera sees the arm too."""
+        pts = np.asarray(cloud_base_m, dtype=float).reshape(-1, 3)
+        centres = self.collision.sphere_centres(q)[0]  # (S, 3)
+        d = np.linalg.norm(pts[:, None, :] - centres[None], axis=-1) - self.collision.radii_m  # (N, S)
+        return pts[d.min(axis=1) > self.config.self_filter_margin_m]
+
     def plan(self, q_current: np.ndarray, T_base_hand: np.ndarray, hand_joints_rad: np.ndarray,
              cloud_base_m: np.ndarray | None = None, lift_height_m: float | None = None) -> GraspPlan:
         """Plan the first feasible candidate, best first.
@@ -128,6 +138,8 @@ class GraspPlanner:
                 f"none of {B} grasp candidates is reachable (IK found grasp {int(ok_g.sum())}, pre-grasp "
                 f"{int(ok_pl[:B].sum())}, lift {int(ok_pl[B:].sum())} of {B}); nearest grasp at "
                 f"{np.round(T[0, :3, 3], 3).tolist()} m in the base frame")
+        if cloud_base_m is not None:
+            cloud_base_m = self.self_filter(q0, cloud_base_m)
         reasons = []
         for i in np.flatnonzero(reachable):
             obst = None

@@ -1,0 +1,173 @@
+"""The pipeline's stages as plain objects with typed inputs and outputs (no ROS, no threads).
+
+ground:   instruction text (or object + part)              -> GroundedInstruction
+perceive: RGBDFrame + GroundedInstruction                  -> Perception (target cloud, camera frame)
+generate: ObjectCloud                                      -> GraspBatch, base frame, best first
+plan:     q_current + GraspBatch (base) + scene cloud      -> GraspPlan (approach, lift)
+execute / lift: the plan on an ``ArmDriver`` + ``HandDriver`` (``ifgrasp.drivers``)
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from ifgrasp.errors import InputError
+from ifgrasp.grounding import GroundedInstruction, check_part, parse_instruction
+from ifgrasp.grounding.vocabulary import category as category_spec
+from ifgrasp.perception import CloudConfig, build_object_cloud, depth_to_points, transform_points
+from ifgrasp.perception.segmentation import SegmentationBackend, make_backend
+from ifgrasp.pipeline.errors import NoGraspError
+from ifgrasp.pipeline.generator import GraspGenerator
+from ifgrasp.planning import GraspPlan, GraspPlanner
+from ifgrasp.types import GraspBatch, ObjectCloud, RGBDFrame
+
+PART_ID_STRIDE = 100  # global part id = object index * stride + the object's own part index
+
+
+def ground(instruction: str = "", object_name: str = "", part_name: str = "") -> GroundedInstruction:
+    """Parse ``instruction``; when it is empty, the explicit ``object_name`` (+ ``part_name``, default:
+    the category's default part) is checked against the vocabulary."""
+    if instruction.strip():
+        return parse_instruction(instruction)
+    if not object_name:
+        raise InputError("goal has neither an instruction nor an object_name")
+    spec = category_spec(object_name)  # UnknownObjectError lists the categories
+    part = check_part(object_name, part_name) if part_name else spec.default_part
+    return GroundedInstruction(text=f"{object_name} {part}", category=object_name, part=part,
+                               part_is_default=not part_name, contact_parts=(part,))
+
+
+def sim_oracle_backend(objects: list[tuple[str, tuple[str, ...]]]) -> SegmentationBackend:
+    """The oracle backend for a simulated scene: ``objects[i] = (category, part_names)`` in the
+    scene's object order; frames must carry part ids made global by ``globalize_part_ids``."""
+    cats = {i: cat for i, (cat, _) in enumerate(objects)}
+    parts = {i * PART_ID_STRIDE + j: p for i, (_, names) in enumerate(objects) for j, p in enumerate(names)}
+    return make_backend("oracle", object_categories=cats, part_names=parts)
+
+
+def globalize_part_ids(frame: RGBDFrame) -> RGBDFrame:
+    """Per-object part indices (the simulator's labels) -> ids unique across objects."""
+    if frame.part_ids is None or frame.object_ids is None:
+        return frame
+    g = np.where((frame.part_ids >= 0) & (frame.object_ids >= 0),
+                 frame.object_ids * PART_ID_STRIDE + frame.part_ids, -1).astype(np.int32)
+    return RGBDFrame(frame.color, frame.depth_m, frame.intrinsics, frame.T_base_camera, frame.stamp_s,
+                     frame.object_ids, g)
+
+
+@dataclass
+class Perception:
+    """``cloud``: the target (camera frame) with its part mask; ``scene_base_m`` (M, 3) every valid
+    depth point in the base frame (obstacles); ``overlay`` (H, W, 3) uint8 debug image."""
+
+    cloud: ObjectCloud
+    scene_base_m: np.ndarray
+    overlay: np.ndarray
+    T_base_camera: np.ndarray
+
+
+class PerceiveStage:
+    """Segment the instructed object and part and build its cloud (``ifgrasp.perception``)."""
+
+    def __init__(self, backend: SegmentationBackend, cloud: CloudConfig = CloudConfig(n_points=1024),
+                 scene_stride: int = 4, relabel: bool = True) -> None:
+        self.backend, self.cloud_cfg, self.stride, self.relabel = backend, cloud, scene_stride, relabel
+
+    def __call__(self, frame: RGBDFrame, grounded: GroundedInstruction) -> Perception:
+        if self.relabel:
+            frame = globalize_part_ids(frame)
+        seg = self.backend.segment(frame, grounded)
+        cloud = build_object_cloud(frame, seg.object_mask, seg.part_mask, self.cloud_cfg, grounded.category,
+                                   grounded.part)
+        s = self.stride
+        sub = np.zeros_like(frame.depth_m, dtype=bool)
+        sub[::s, ::s] = True
+        scene = transform_points(frame.T_base_camera, depth_to_points(frame.depth_m, frame.intrinsics, mask=sub))
+        return Perception(cloud, scene, seg.overlay, frame.T_base_camera)
+
+
+class GenerateStage:
+    """Sample ``k`` grasps in the camera frame, express them in the base frame, best first."""
+
+    def __init__(self, generator: GraspGenerator, k: int = 16) -> None:
+        self.generator, self.k = generator, k
+
+    def __call__(self, cloud: ObjectCloud, T_base_camera: np.ndarray) -> GraspBatch:
+        batch = self.generator.generate(cloud, self.k)
+        ok = np.isfinite(batch.wrist_pos_m).all(1) & np.isfinite(batch.joints_rad).all(1)  # (B,)
+        if not ok.any():
+            raise NoGraspError(f"the grasp generator returned no finite grasp for the {cloud.part_name} of "
+                               f"the {cloud.object_name} ({len(batch)} sampled)")
+        batch = batch.select(np.flatnonzero(ok))
+        if batch.scores is not None:
+            batch = batch.select(np.argsort(-batch.scores, kind="stable"))
+        return batch.transformed(T_base_camera, "base") if batch.frame != "base" else batch
+
+
+class PlanStage:
+    """``GraspPlanner.plan`` over a base-frame batch."""
+
+    def __init__(self, planner: GraspPlanner | None = None) -> None:
+        self.planner = planner or GraspPlanner()
+
+    def __call__(self, q_current: np.ndarray, grasps_base: GraspBatch, scene_base_m: np.ndarray | None,
+                 lift_height_m: float | None = None) -> GraspPlan:
+        return self.planner.plan(q_current, grasps_base.T_frame_wrist, grasps_base.joints_rad, scene_base_m,
+                                 lift_height_m)
+
+
+class ExecuteStage:
+    """Open the hand, run the approach, close the hand (in steps the hand's safety layer accepts)."""
+
+    def __init__(self, arm, hand, close_time_s: float = 0.6, rate_hz: float = 50.0) -> None:
+        self.arm, self.hand, self.close_time_s, self.rate_hz = arm, hand, close_time_s, rate_hz
+
+    def open_hand(self, should_cancel: Callable[[], bool]) -> None:
+        for _ in range(200):
+            q = self.hand.open_hand()
+            if np.max(np.abs(q - self.hand.q_open_rad)) < 1e-3 or should_cancel():
+                return
+            time.sleep(1.0 / self.rate_hz)
+
+    def close_hand(self, q_target: np.ndarray, should_cancel: Callable[[], bool]) -> None:
+        q0 = self.hand.read_state().position_rad
+        step = 0.8 * self.hand.safety.config.max_step_rad
+        n = max(int(np.ceil(np.max(np.abs(q_target - q0)) / step)), int(self.close_time_s * self.rate_hz), 1)
+        for s in np.arange(1, n + 1) / n:
+            if should_cancel():
+                return
+            self.hand.grasp(q0 + s * (q_target - q0))
+            time.sleep(1.0 / self.rate_hz)
+
+    def __call__(self, plan: GraspPlan, should_cancel: Callable[[], bool], on_motion: Callable[[], None]) -> bool:
+        """Returns False when cancelled (the arm then holds)."""
+        self.open_hand(should_cancel)
+        first = [True]
+
+        def feedback(_fb) -> None:
+            if first[0]:
+                first[0] = False
+                on_motion()
+
+        done = self.arm.execute_trajectory(plan.approach.times_s, plan.approach.q, feedback, should_cancel)
+        if not done:
+            return False
+        self.close_hand(plan.hand_joints_rad, should_cancel)
+        return not should_cancel()
+
+
+class LiftStage:
+    """Run the lift while re-sending the grasp so the hand's watchdog never releases it."""
+
+    def __init__(self, arm, hand) -> None:
+        self.arm, self.hand = arm, hand
+
+    def __call__(self, plan: GraspPlan, should_cancel: Callable[[], bool]) -> bool:
+        def keep_grasp(_fb) -> None:
+            self.hand.grasp(plan.hand_joints_rad)
+
+        return self.arm.execute_trajectory(plan.lift.times_s, plan.lift.q, keep_grasp, should_cancel)
