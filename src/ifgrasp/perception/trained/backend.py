@@ -1,0 +1,186 @@
+"""TRAINED backend: depth instances -> PartNet (category + part per point) -> the instructed target.
+
+    backend = make_backend("trained")                                  # committed weights
+    backend = make_backend("trained", config=TrainedConfig(weights="/path/trained.pt"))
+    result = backend.segment(frame, parse_instruction("the mug by its handle"))
+
+Per frame: ``find_instances`` (table plane + clustering, the same code the training views used);
+clusters outside the workspace box or not standing on the table (the robot, a hovering hand) are
+dropped; ``n_points`` random points of each cluster (base frame) go through the network in one
+batch; each pixel takes the category and part of its nearest sampled point. A cluster whose
+points vote for a second category (>= ``split_fraction``) is split (two touching objects);
+same-category pieces closer than ``merge_distance_m`` are joined (one object cut by an occluder).
+Candidates of the instructed category go through the shared ``select_target`` (colour, spatial
+words, refusing ties). Stage times (s) are in ``result.extras["stage_s"]``.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+from pydantic import Field
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
+
+from ifgrasp.config import Config
+from ifgrasp.errors import ModelError
+from ifgrasp.grounding import GroundedInstruction
+from ifgrasp.paths import REPO_ROOT
+from ifgrasp.perception.depth import backproject, transform_points
+from ifgrasp.perception.instances import InstanceConfig, find_instances
+from ifgrasp.perception.segmentation.base import SegmentationBackend, SegmentationResult, register_backend
+from ifgrasp.perception.segmentation.selection import SelectionConfig, describe_candidates, select_target
+from ifgrasp.perception.trained.network import PartNet
+from ifgrasp.perception.trained.vocab import PART_ALLOWED, normalise
+from ifgrasp.timing import StageTimer
+from ifgrasp.types import RGBDFrame
+
+log = logging.getLogger(__name__)
+
+STAGES = ("instances", "points", "network", "labels", "select")
+
+
+class TrainedConfig(Config):
+    """Section ``backend`` of ``config/perception_trained.yaml``."""
+
+    weights: str = Field("models/perception/trained.pt", description="checkpoint (relative to the repo root)")
+    min_pixels: int = Field(60, gt=0, description="clusters with fewer valid pixels are ignored")
+    workspace_x_m: tuple[float, float] = Field((0.12, 1.0), description="x range of cluster centroids, base frame")
+    workspace_y_m: tuple[float, float] = Field((-0.6, 0.6), description="y range of cluster centroids, base frame")
+    support_max_z_m: float = Field(0.04, gt=0, description="a cluster's lowest point must be below this "
+                                   "height (it stands on the table)")
+    split_fraction: float = Field(0.2, gt=0, le=1, description="a second category with this share of a "
+                                  "cluster's points splits it")
+    merge_distance_m: float = Field(0.04, ge=0, description="same-category pieces closer than this are one object")
+    seed: int = Field(0, description="seed of the point sampling")
+
+
+def load_model(path: Path) -> tuple[PartNet, dict]:
+    """The network of a checkpoint (float32, eval mode) and its metadata; ``ModelError`` if missing."""
+    if not path.is_file():
+        raise ModelError(f"trained perception weights missing: {path} not found; train them with "
+                         "ifgrasp.perception.trained.train.train() (`ifgrasp train-perception`) or check "
+                         "config/perception_trained.yaml backend.weights")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        net = ckpt["meta"]["network"]
+        model = PartNet(len(ckpt["meta"]["categories"]), len(ckpt["meta"]["parts"]), net["k"], net["width"],
+                        net["global_width"])
+        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()})
+    except (KeyError, RuntimeError, ValueError) as exc:
+        raise ModelError(f"could not load trained perception weights from {path}: {exc}") from exc
+    return model.eval(), ckpt["meta"]
+
+
+@register_backend("trained")
+class TrainedBackend(SegmentationBackend):
+    """Self-trained point-network backend (see the module docstring)."""
+
+    def __init__(self, config: TrainedConfig = TrainedConfig(), instances: InstanceConfig = InstanceConfig(),
+                 selection: SelectionConfig = SelectionConfig()):
+        path = Path(config.weights)
+        self.model, self.meta = load_model(path if path.is_absolute() else REPO_ROOT / path)
+        self.categories: tuple[str, ...] = tuple(self.meta["categories"])
+        self.parts: tuple[str, ...] = tuple(self.meta["parts"])
+        self.n_points = int(self.meta["network"]["n_points"])
+        self.config, self.instances, self.selection = config, instances, selection
+
+    # -- labelling ---------------------------------------------------------------------------------
+    def label_frame(self, frame: RGBDFrame, timer: StageTimer | None = None) -> dict[str, np.ndarray]:
+        """Objects and parts in view: ``masks`` (O, H, W) bool, ``category`` (O,) index into
+        ``categories``, ``score`` (O,), ``pixel_part`` (H, W) index into ``parts`` (-1 off objects)."""
+        timer = timer or StageTimer()
+        cfg = self.config
+        h, w = frame.depth_m.shape
+        with timer.stage("instances"):
+            inst = find_instances(frame, self.instances)
+        with timer.stage("points"):
+            flat = np.flatnonzero((inst.labels.ravel() >= 0) & (frame.depth_m.ravel() > 0))  # (M,)
+            lab = inst.labels.ravel()[flat]
+            pts = transform_points(frame.T_base_camera, backproject(frame.depth_m, frame.intrinsics).reshape(-1, 3)[flat])
+            k_all = inst.masks.shape[0]
+            count = np.bincount(lab, minlength=k_all)  # (K,)
+            cent = np.stack([np.bincount(lab, pts[:, i], k_all) for i in range(2)], 1) / np.maximum(count, 1)[:, None]
+            zmin = np.full(k_all, np.inf)
+            np.minimum.at(zmin, lab, pts[:, 2])
+            (x0, x1), (y0, y1) = cfg.workspace_x_m, cfg.workspace_y_m
+            keep = np.flatnonzero((count >= cfg.min_pixels) & (cent[:, 0] > x0) & (cent[:, 0] < x1)
+                                  & (cent[:, 1] > y0) & (cent[:, 1] < y1) & (zmin <= cfg.support_max_z_m))
+            order = np.argsort(lab, kind="stable")
+            start = np.concatenate([[0], np.cumsum(count)])[keep]  # (K,)
+            rng = np.random.default_rng(cfg.seed)
+            sel = order[start[:, None] + (rng.random((len(keep), self.n_points)) * count[keep, None]).astype(np.int64)]
+        if len(keep) == 0:
+            return dict(masks=np.zeros((0, h, w), bool), category=np.zeros(0, np.int64), score=np.zeros(0),
+                        pixel_part=np.full((h, w), -1, np.int64))
+        with timer.stage("network"), torch.inference_mode():
+            cl, pl = self.model(torch.from_numpy(normalise(pts[sel])))  # (K, n, C), (K, n, P)
+            prob = cl.softmax(-1).numpy()  # (K, n, C)
+            pl = pl.numpy()
+        with timer.stage("labels"):
+            return self._objects(frame, inst.labels, flat, lab, pts, keep, sel, prob, pl)
+
+    def _objects(self, frame, labels, flat, lab, pts, keep, sel, prob, pl) -> dict[str, np.ndarray]:
+        cfg = self.config
+        h, w = labels.shape
+        k = len(keep)
+        pcat = prob.argmax(-1)  # (K, n)
+        ppart = np.where(PART_ALLOWED[pcat], pl, -np.inf).argmax(-1)  # (K, n) part within the point's category
+        share = np.stack([np.bincount(r, minlength=prob.shape[-1]) for r in pcat]) / pcat.shape[1]  # (K, C)
+        main = share.argmax(1)
+        # Pixels of kept clusters take their nearest sampled point's labels (clusters offset apart).
+        slot = np.full(labels.max() + 2, -1)
+        slot[keep] = np.arange(k)
+        ps = slot[lab]
+        on = ps >= 0
+        off = np.array([100.0, 0.0, 0.0])
+        tree = cKDTree((pts[sel] + off * np.arange(k)[:, None, None]).reshape(-1, 3))
+        nn = tree.query(pts[on] + off * ps[on, None], k=1)[1]  # (M',) into K * n
+        pix = flat[on]
+        pix_part, pix_slot = ppart.ravel()[nn], ps[on]
+        allowed = (share >= cfg.split_fraction) | (np.arange(share.shape[1]) == main[:, None])  # (K, C)
+        pix_cat = pcat.ravel()[nn]
+        pix_cat = np.where(allowed[pix_slot, pix_cat], pix_cat, main[pix_slot])  # minor votes join the main object
+        objects = []  # (slot, category, score, sample mask)
+        for s in range(k):
+            for c in np.flatnonzero(allowed[s]):
+                objects.append((s, int(c), float(prob[s, :, c].mean()), pcat[s] == c))
+        # Join same-category pieces that nearly touch (one object split by an occluder).
+        n_obj = len(objects)
+        near = np.eye(n_obj, dtype=bool)
+        for i in range(n_obj):
+            for j in range(i):
+                (si, ci, _, mi), (sj, cj, _, mj) = objects[i], objects[j]
+                if ci == cj and si != sj and mi.any() and mj.any():
+                    d = cKDTree(pts[sel[si][mi]]).query(pts[sel[sj][mj]], k=1)[0].min()
+                    near[i, j] = near[j, i] = d < cfg.merge_distance_m
+        n_groups, group = connected_components(near, directed=False)
+        masks = np.zeros((n_groups, h * w), bool)
+        cats, scores = np.zeros(n_groups, np.int64), np.zeros(n_groups)
+        for i, (s, c, sc, _) in enumerate(objects):
+            g = group[i]
+            masks[g, pix[(pix_slot == s) & (pix_cat == c)]] = True
+            scores[g] = max(scores[g], sc)
+            cats[g] = c
+        pixel_part = np.full(h * w, -1, np.int64)
+        pixel_part[pix] = pix_part
+        return dict(masks=masks.reshape(-1, h, w), category=cats, score=scores, pixel_part=pixel_part.reshape(h, w))
+
+    # -- SegmentationBackend -----------------------------------------------------------------------
+    def segment(self, frame: RGBDFrame, grounded: GroundedInstruction) -> SegmentationResult:
+        timer = StageTimer()
+        objs = self.label_frame(frame, timer)
+        with timer.stage("select"):
+            c = self.categories.index(grounded.category)
+            mine = np.flatnonzero(objs["category"] == c)
+            cands = describe_candidates(frame, objs["masks"][mine], grounded.category, objs["score"][mine])
+            target = select_target(cands, grounded, self.selection)  # raises on none / ties
+            obj_mask = objs["masks"][mine[target.instance]]
+            part_mask = obj_mask & (objs["pixel_part"] == self.parts.index(grounded.part))
+        if not part_mask.any():
+            log.warning("trained: part '%s' of the %s not found", grounded.part, grounded.category)
+        return self._result(frame, grounded, obj_mask, part_mask, cands, target.instance,
+                            stage_s=dict(timer.durations_s), object_categories=[self.categories[i] for i in objs["category"]])
