@@ -15,7 +15,7 @@ setup(
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
         (f"share/{PACKAGE}/config", glob("config/*.yaml")),
-        (f"share/{PACKAGE}/launch", glob("launch/*.xml")),
+        (f"share/{PACKAGE}/launch", glob("launch/*.xml") + glob("../../../launch/*.launch.xml")),
     ],
     install_requires=["setuptools"],
     zip_safe=True,
@@ -27,6 +27,8 @@ setup(
         "console_scripts": [
             f"sim_camera = {PACKAGE}.sim_camera:main",
             f"bag_replay = {PACKAGE}.bag_replay:main",
+            f"sim_world = {PACKAGE}.sim_world:main",
+            f"commander = {PACKAGE}.commander:main",
         ],
     },
 )

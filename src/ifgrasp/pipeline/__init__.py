@@ -13,11 +13,11 @@ from ifgrasp.pipeline.errors import (BusyError, CancelledError, ErrorCode, NoCam
 from ifgrasp.pipeline.generator import GraspGenerator, generator_names, make_generator, register_generator
 from ifgrasp.pipeline.orchestrator import (RUN_ORDER, STAGES, GraspPipeline, PipelineRequest, PipelineResult,
                                            StageFeedback)
-from ifgrasp.pipeline.stages import (ExecuteStage, GenerateStage, LiftStage, PerceiveStage, Perception, PlanStage,
+from ifgrasp.pipeline.stages import (ExecuteStage, GenerateStage, HandActions, LiftStage, PerceiveStage, Perception, PlanStage,
                                      globalize_part_ids, ground, sim_oracle_backend)
 
 __all__ = ["BusyError", "CancelledError", "ErrorCode", "ExecuteStage", "GenerateStage", "GraspGenerator",
-           "GraspPipeline", "LiftStage", "NoCameraDataError", "NoGraspError", "PerceiveStage", "Perception",
+           "GraspPipeline", "HandActions", "LiftStage", "NoCameraDataError", "NoGraspError", "PerceiveStage", "Perception",
            "PipelineRequest", "PipelineResult", "PlanStage", "RUN_ORDER", "STAGES", "StageFailedError",
            "StageFeedback", "StageTimeoutError", "error_code", "generator_names", "globalize_part_ids", "ground",
            "make_generator", "register_generator", "sim_oracle_backend"]

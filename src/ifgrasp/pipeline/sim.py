@@ -19,7 +19,7 @@ import numpy as np
 from ifgrasp.drivers import make_driver
 from ifgrasp.pipeline.generator import GraspGenerator
 from ifgrasp.pipeline.orchestrator import GraspPipeline
-from ifgrasp.pipeline.stages import (ExecuteStage, GenerateStage, LiftStage, PerceiveStage, PlanStage,
+from ifgrasp.pipeline.stages import (ExecuteStage, GenerateStage, HandActions, LiftStage, PerceiveStage, PlanStage,
                                      sim_oracle_backend)
 from ifgrasp.planning import GraspPlanner, PlannerConfig
 from ifgrasp.types import RGBDFrame
@@ -78,9 +78,10 @@ class SimWorld:
 
     def pipeline(self, generator: GraspGenerator, k: int = 16, planner: PlannerConfig | None = None,
                  frame_timeout_s: float = 5.0) -> GraspPipeline:
+        hands = HandActions(self.hand)
         return GraspPipeline(self.render, self.arm_q, PerceiveStage(sim_oracle_backend(self.objects())),
                              GenerateStage(generator, k), PlanStage(GraspPlanner(planner)),
-                             ExecuteStage(self.arm, self.hand), LiftStage(self.arm, self.hand), frame_timeout_s)
+                             ExecuteStage(self.arm, hands), LiftStage(self.arm, hands), frame_timeout_s)
 
     def reset(self) -> None:
         """Scene back to its initial state; drivers re-synchronised to it (hand released)."""

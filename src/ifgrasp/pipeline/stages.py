@@ -120,32 +120,45 @@ class PlanStage:
                                  lift_height_m)
 
 
-class ExecuteStage:
-    """Open the hand, run the approach, close the hand (in steps the hand's safety layer accepts)."""
+class HandActions:
+    """Hand moves the stages need, over an in-process ``HandDriver``: ``open``, ``close`` (in steps
+    its safety layer accepts, latching the grasp) and ``hold`` (re-send the grasp: keeps the
+    watchdog from releasing it). The ROS commander's hand client offers the same three."""
 
-    def __init__(self, arm, hand, close_time_s: float = 0.6, rate_hz: float = 50.0) -> None:
-        self.arm, self.hand, self.close_time_s, self.rate_hz = arm, hand, close_time_s, rate_hz
+    def __init__(self, hand, close_time_s: float = 0.6, rate_hz: float = 50.0) -> None:
+        self.hand, self.close_time_s, self.rate_hz = hand, close_time_s, rate_hz
 
-    def open_hand(self, should_cancel: Callable[[], bool]) -> None:
+    def open(self, should_cancel: Callable[[], bool]) -> None:
         for _ in range(200):
             q = self.hand.open_hand()
             if np.max(np.abs(q - self.hand.q_open_rad)) < 1e-3 or should_cancel():
                 return
             time.sleep(1.0 / self.rate_hz)
 
-    def close_hand(self, q_target: np.ndarray, should_cancel: Callable[[], bool]) -> None:
+    def close(self, q_target: np.ndarray, should_cancel: Callable[[], bool]) -> None:
         q0 = self.hand.read_state().position_rad
         step = 0.8 * self.hand.safety.config.max_step_rad
         n = max(int(np.ceil(np.max(np.abs(q_target - q0)) / step)), int(self.close_time_s * self.rate_hz), 1)
         for s in np.arange(1, n + 1) / n:
             if should_cancel():
                 return
-            self.hand.grasp(q0 + s * (q_target - q0))
+            q = q0 + s * (q_target - q0)
+            self.hand.grasp(q) if s >= 1.0 else self.hand.send_command(q)  # latch only the final grasp
             time.sleep(1.0 / self.rate_hz)
+
+    def hold(self, q_target: np.ndarray) -> None:
+        self.hand.grasp(q_target)
+
+
+class ExecuteStage:
+    """Open the hand, run the approach on the arm, close the hand on the grasp's joints."""
+
+    def __init__(self, arm, hand: HandActions) -> None:
+        self.arm, self.hand = arm, hand
 
     def __call__(self, plan: GraspPlan, should_cancel: Callable[[], bool], on_motion: Callable[[], None]) -> bool:
         """Returns False when cancelled (the arm then holds)."""
-        self.open_hand(should_cancel)
+        self.hand.open(should_cancel)
         first = [True]
 
         def feedback(_fb) -> None:
@@ -156,18 +169,18 @@ class ExecuteStage:
         done = self.arm.execute_trajectory(plan.approach.times_s, plan.approach.q, feedback, should_cancel)
         if not done:
             return False
-        self.close_hand(plan.hand_joints_rad, should_cancel)
+        self.hand.close(plan.hand_joints_rad, should_cancel)
         return not should_cancel()
 
 
 class LiftStage:
     """Run the lift while re-sending the grasp so the hand's watchdog never releases it."""
 
-    def __init__(self, arm, hand) -> None:
+    def __init__(self, arm, hand: HandActions) -> None:
         self.arm, self.hand = arm, hand
 
     def __call__(self, plan: GraspPlan, should_cancel: Callable[[], bool]) -> bool:
         def keep_grasp(_fb) -> None:
-            self.hand.grasp(plan.hand_joints_rad)
+            self.hand.hold(plan.hand_joints_rad)
 
         return self.arm.execute_trajectory(plan.lift.times_s, plan.lift.q, keep_grasp, should_cancel)

@@ -37,12 +37,15 @@ def run_node(
     make_node: Callable[[], Node],
     args: Sequence[str] | None = None,
     default_params: str | None = None,
+    make_executor: Callable[[], object] | None = None,
 ) -> int:
     """Init rclpy, build the node, spin until shutdown, then destroy it and shut down.
 
     SIGINT and SIGTERM (rclpy's signal handlers) end the spin through KeyboardInterrupt or
     ExternalShutdownException; both are a normal exit. ``default_params`` names a YAML file in the
-    package's ``config/`` loaded before the command line's own parameters. Returns the exit code: 0, or 1
+    package's ``config/`` loaded before the command line's own parameters; ``make_executor`` builds the
+    executor after ``rclpy.init`` (default ``SingleThreadedExecutor``; nodes that block in callbacks
+    pass a ``MultiThreadedExecutor`` factory). Returns the exit code: 0, or 1
     after an ``IfgraspError`` (printed as one line).
     """
     argv = list(sys.argv if args is None else args)
@@ -50,7 +53,7 @@ def run_node(
         argv = with_default_params(argv, package_config(default_params))
     rclpy.init(args=argv)
     node = None
-    executor = SingleThreadedExecutor()
+    executor = make_executor() if make_executor is not None else SingleThreadedExecutor()
     code = 0
     try:
         node = make_node()

@@ -1,0 +1,110 @@
+"""``sim_world``: the one process that owns the MuJoCo scene (``ifgrasp.pipeline.sim.SimWorld``).
+
+Why one node: the simulated camera and the simulated arm and hand act on the same ``MjData``;
+MuJoCo data cannot be shared between processes, and stepping it from two would race. So this node
+publishes what ``sim_camera`` publishes (RealSense-named colour / aligned depth / CameraInfo, the
+oracle label images and names, ``/joint_states``) and hosts the sim arm and hand drivers behind
+the same ROS interface the hardware driver nodes offer (``ifgrasp_ros.driver_interface``:
+``/ifgrasp/{arm,hand}/joint_trajectory``, ``.../status``, ``.../stop``, ``.../recover``). Physics
+advances with the drivers' clock (virtual real time) at every driver tick, render and joint-state
+publication; everything runs on one executor thread. Parameters: config/sim_world.yaml.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile
+from sensor_msgs.msg import CameraInfo, Image, JointState
+from std_msgs.msg import Header, String
+
+from ifgrasp.errors import ConfigError
+
+from ifgrasp_ros.conversions import camera_info_from_intrinsics, image_from_array, image_from_depth_m, image_from_rgb
+from ifgrasp_ros.driver_interface import DriverEndpoint
+from ifgrasp_ros.node_main import run_node
+
+
+class SimWorldNode(Node):
+    def __init__(self) -> None:
+        super().__init__("sim_world")
+        p = {name: self.declare_parameter(name, default).value for name, default in (
+            ("scene_yaml", ""), ("width", 320), ("height", 240), ("rate_hz", 5.0), ("joint_state_rate_hz", 50.0),
+            ("driver_rate_hz", 100.0), ("publish_labels", True), ("frame_id", "camera_color_optical_frame"),
+            ("color_topic", "/camera/camera/color/image_raw"),
+            ("color_info_topic", "/camera/camera/color/camera_info"),
+            ("depth_topic", "/camera/camera/aligned_depth_to_color/image_raw"),
+            ("depth_info_topic", "/camera/camera/aligned_depth_to_color/camera_info"),
+            ("object_labels_topic", "/ifgrasp/sim/object_labels"),
+            ("part_labels_topic", "/ifgrasp/sim/part_labels"),
+            ("label_names_topic", "/ifgrasp/sim/label_names"),
+            ("object_poses_topic", "/ifgrasp/sim/object_poses"),
+        )}
+        for key in ("rate_hz", "joint_state_rate_hz", "driver_rate_hz"):
+            if p[key] <= 0:
+                raise ConfigError(f"parameter '{key}' must be > 0, got {p[key]}")
+        self.p = p
+        from ifgrasp.pipeline.sim import SimWorld
+        from ifgrasp.sim.scene_config import DEFAULT_SCENE_YAML, SceneConfig
+
+        scene_yaml = Path(p["scene_yaml"]) if p["scene_yaml"] else DEFAULT_SCENE_YAML
+        self.world = SimWorld.build(SceneConfig.from_yaml(scene_yaml), int(p["width"]), int(p["height"]))
+        s = self.world.scene
+        qos = QoSProfile(depth=5)
+        self.pub_color = self.create_publisher(Image, p["color_topic"], qos)
+        self.pub_color_info = self.create_publisher(CameraInfo, p["color_info_topic"], qos)
+        self.pub_depth = self.create_publisher(Image, p["depth_topic"], qos)
+        self.pub_depth_info = self.create_publisher(CameraInfo, p["depth_info_topic"], qos)
+        self.pub_objects = self.create_publisher(Image, p["object_labels_topic"], qos)
+        self.pub_parts = self.create_publisher(Image, p["part_labels_topic"], qos)
+        self.pub_poses = self.create_publisher(String, p["object_poses_topic"], qos)
+        latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        self.pub_names = self.create_publisher(String, p["label_names_topic"], latched)
+        objects = [{"name": n, "category": o.category, "parts": list(o.part_names)}
+                   for n, o in zip(s.object_names, s.objects)]
+        self.pub_names.publish(String(data=json.dumps({"objects": objects})))
+        self.joint_names = list(s.arm_joint_names) + list(s.hand_joint_names)
+        self.pub_joints = self.create_publisher(JointState, "/joint_states", QoSProfile(depth=10))
+        self.arm = DriverEndpoint(self, self.world.arm, "/ifgrasp/arm", "arm", p["driver_rate_hz"])
+        self.hand = DriverEndpoint(self, self.world.hand, "/ifgrasp/hand", "hand", p["driver_rate_hz"])
+        self.create_timer(1.0 / p["joint_state_rate_hz"], self.publish_joint_states)
+        self.create_timer(1.0 / p["rate_hz"], self.publish_frame)
+        self.get_logger().info(f"sim_world: {p['width']}x{p['height']} camera at {p['rate_hz']} Hz, objects "
+                               f"{', '.join(s.object_names)}; arm and hand on /ifgrasp/arm, /ifgrasp/hand")
+
+    def publish_frame(self) -> None:
+        frame = self.world.render()
+        h = Header(stamp=self.get_clock().now().to_msg(), frame_id=self.p["frame_id"])
+        info = camera_info_from_intrinsics(frame.intrinsics, h)
+        self.pub_color.publish(image_from_rgb(frame.color, h))
+        self.pub_color_info.publish(info)
+        self.pub_depth.publish(image_from_depth_m(frame.depth_m, h))
+        self.pub_depth_info.publish(info)
+        if self.p["publish_labels"]:
+            self.pub_objects.publish(image_from_array(frame.object_ids.astype(np.int32), "32SC1", h))
+            self.pub_parts.publish(image_from_array(frame.part_ids.astype(np.int32), "32SC1", h))
+        poses = {n: T.tolist() for n, T in zip(self.world.scene.object_names, self.world.scene.object_poses())}
+        self.pub_poses.publish(String(data=json.dumps(poses)))
+
+    def publish_joint_states(self) -> None:
+        arm, hand = self.world.arm.read_state(), self.world.hand.read_state()
+        msg = JointState(name=self.joint_names,
+                         position=np.concatenate([arm.position_rad, hand.position_rad]).tolist(),
+                         velocity=np.concatenate([arm.velocity_rad_s, hand.velocity_rad_s]).tolist())
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self.pub_joints.publish(msg)
+
+    def destroy_node(self) -> None:
+        self.world.close()
+        super().destroy_node()
+
+
+def main(args=None) -> int:
+    return run_node(SimWorldNode, args, default_params="sim_world.yaml")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,190 @@
+"""End to end on the graph sim.launch.xml describes (each node in its own process, real DDS on
+loopback, a private domain): "pick up the mug by its handle" through the ExecuteGrasp action, the
+GraspCommand service, and the faults (unknown object, BUSY, cancel mid-motion, a killed node).
+
+Until the lead's student model (models/student.pt) exists, the commander loads a checkpoint this
+test builds: a tiny random GraspDiffusion whose normaliser pins its samples to a palm-down grasp
+7 cm above the instructed part (so plan/execute/lift run for real); only the "mug >= 10 cm above
+the table" assertion depends on the real model and is an expected failure without it.
+"""
+
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("ifgrasp_interfaces", reason="ROS 2 workspace not built: run scripts/install.sh")
+
+from ifgrasp_ros.launch_xml import parse_launch  # noqa: E402
+from rclpy.action import ActionClient  # noqa: E402
+from sensor_msgs.msg import JointState  # noqa: E402
+from std_msgs.msg import String  # noqa: E402
+
+from ifgrasp_interfaces.action import ExecuteGrasp  # noqa: E402
+from ifgrasp_interfaces.srv import GraspCommand  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+SIM_LAUNCH = REPO / "launch" / "sim.launch.xml"
+STUDENT = REPO / "models" / "student.pt"
+STAGE_NAMES = ["perceive", "ground", "generate", "plan", "execute", "lift"]
+
+
+def pinned_checkpoint(path):
+    """A tiny GraspDiffusion whose samples are a palm-down grasp 7 cm above the part centre (camera frame)."""
+    import torch
+
+    from ifgrasp.arm import Xarm7Kinematics
+    from ifgrasp.geometry import matrix_to_rot6d
+    from ifgrasp.grasp.diffusion.policy import GraspDiffusion
+    from ifgrasp.pipeline.checkpoint import save_checkpoint
+    from ifgrasp.sim.scene_config import SceneConfig
+
+    cfg = SceneConfig.default()
+    R_cb = cfg.camera.T_base_camera[:3, :3].T
+    R_bh = Xarm7Kinematics().fk_hand(np.asarray(cfg.robot.arm_joints_rad))[0, :3, :3]
+    mean = np.concatenate([R_cb @ [0.0, 0.0, 0.07], matrix_to_rot6d(R_cb @ R_bh), np.full(16, 0.5)])
+    torch.manual_seed(0)
+    model = GraspDiffusion(n_basis=16, width=32, depth=1, num_train_steps=10)
+    model.grasp_mean.copy_(torch.as_tensor(mean, dtype=torch.float32))
+    model.grasp_std.fill_(1e-4)
+    return save_checkpoint(model, path)
+
+
+@pytest.fixture
+def graph(launch, tmp_path):
+    """Start exactly the nodes sim.launch.xml names, with its parameters; returns the processes."""
+    model = STUDENT if STUDENT.is_file() else pinned_checkpoint(tmp_path / "pinned.pt")
+    _, nodes = parse_launch(SIM_LAUNCH, {"model_path": str(model)})
+    procs = {n.name: launch(n.pkg, n.exe, args=n.ros_args()) for n in nodes}
+    return procs
+
+
+def wait_ready(ros_node, procs, action_client, timeout_s=90.0):
+    ros_node.spin_until(lambda: action_client.server_is_ready(), timeout_s, "the ExecuteGrasp action server",
+                        procs=list(procs.values()))
+
+
+def run_goal(ros_node, client, procs, goal, timeout_s=120.0, on_feedback=None):
+    feedback = []
+
+    def fb(msg):
+        feedback.append(msg.feedback)
+        if on_feedback is not None:
+            on_feedback(msg.feedback)
+
+    fut = client.send_goal_async(goal, feedback_callback=fb)
+    ros_node.spin_until(fut.done, 20.0, "goal acceptance", procs=list(procs.values()))
+    handle = fut.result()
+    res = handle.get_result_async()
+    ros_node.spin_until(res.done, timeout_s, "the ExecuteGrasp result", procs=list(procs.values()))
+    return handle, res.result().result, feedback
+
+
+def test_sim_graph_grasps_the_mug(graph, ros_node):
+    node = ros_node.node
+    poses = []
+    node.create_subscription(String, "/ifgrasp/sim/object_poses", lambda m: poses.append(json.loads(m.data)), 5)
+    client = ActionClient(node, ExecuteGrasp, "/ifgrasp/execute_grasp")
+    wait_ready(ros_node, graph, client)
+    t0 = time.monotonic()
+    _, result, feedback = run_goal(ros_node, client, graph, ExecuteGrasp.Goal(instruction="pick up the mug by its handle",
+                                                                             lift_height_m=0.12))
+    wall = time.monotonic() - t0
+    assert result.success and result.error_code == 0, result.message
+    assert sorted({f.stage_name for f in feedback}) == sorted(STAGE_NAMES)
+    assert all(STAGE_NAMES[f.stage] == f.stage_name for f in feedback)
+    lat = {s.stage: s.seconds for s in result.stage_latencies}
+    assert set(lat) == set(STAGE_NAMES) and all(v > 0 for v in lat.values())
+    assert 0 < result.command_to_motion_s < wall and result.command_to_motion_s >= lat["plan"]
+    assert (result.object_name, result.part_name) == ("mug", "handle")
+    assert result.grasp.header.frame_id == "link_base" and len(result.grasp.joint_positions) == 16
+
+    n = len(poses)
+    ros_node.spin_until(lambda: len(poses) > n, 10.0, "/ifgrasp/sim/object_poses")
+    mug = next(k for k in poses[-1] if k.startswith("mug"))
+    height = poses[-1][mug][2][3]
+    if height < 0.10 and not STUDENT.is_file():
+        pytest.xfail(f"mug at {height:.3f} m: lifting it needs the trained student ({STUDENT} not present yet)")
+    assert height >= 0.10, f"mug frame origin {height:.3f} m above the table after the lift"
+
+
+def test_service_unknown_object_and_part(graph, ros_node):
+    cli = ros_node.node.create_client(GraspCommand, "/ifgrasp/grasp_command")
+    ros_node.spin_until(cli.service_is_ready, 90.0, "/ifgrasp/grasp_command", procs=list(graph.values()))
+    for text, words in (("pick up the banana", "known:"), ("pick up the mug by its blade", "handle")):
+        fut = cli.call_async(GraspCommand.Request(instruction=text))
+        ros_node.spin_until(fut.done, 30.0, "the GraspCommand response")
+        resp = fut.result()
+        assert not resp.success and words in resp.message and resp.message.startswith("ground:")
+    fut = cli.call_async(GraspCommand.Request(instruction="grab the mug by the handle"))
+    ros_node.spin_until(fut.done, 60.0, "the GraspCommand response")
+    resp = fut.result()
+    assert resp.success, resp.message
+    assert (resp.object_name, resp.part_name) == ("mug", "handle") and resp.grasp.header.frame_id == "link_base"
+
+
+def test_busy_then_cancel_holds_the_arm(graph, ros_node):
+    node = ros_node.node
+    states = []
+    node.create_subscription(JointState, "/joint_states", states.append, 20)
+    client = ActionClient(node, ExecuteGrasp, "/ifgrasp/execute_grasp")
+    wait_ready(ros_node, graph, client)
+    seen = []
+    fut = client.send_goal_async(ExecuteGrasp.Goal(instruction="pick up the mug by its handle"),
+                                 feedback_callback=lambda m: seen.append(m.feedback.stage_name))
+    ros_node.spin_until(lambda: "execute" in seen, 60.0, "the execute stage", procs=list(graph.values()))
+    _, second, _ = run_goal(ros_node, client, graph, ExecuteGrasp.Goal(instruction="pick up the mug"), 20.0)
+    assert second.error_code == ExecuteGrasp.Result.BUSY and "already running" in second.message
+    # mid-motion: wait until the arm moves, then cancel
+    ros_node.spin_until(lambda: states and max(abs(v) for v in states[-1].velocity[:7]) > 0.05, 20.0, "arm motion")
+    handle = fut.result()
+    cancel = handle.cancel_goal_async()
+    ros_node.spin_until(cancel.done, 10.0, "the cancel response")
+    res = handle.get_result_async()
+    ros_node.spin_until(res.done, 20.0, "the cancelled goal's result")
+    result = res.result().result
+    assert result.error_code == ExecuteGrasp.Result.CANCELLED and result.failed_stage == "execute", result.message
+    t_end = time.monotonic()
+    ros_node.spin_until(lambda: time.monotonic() - t_end > 1.0, 5.0, "a second of joint states")
+    v = np.array([s.velocity[:7] for s in states[-10:]])
+    q = np.array([s.position[:7] for s in states[-10:]])
+    assert np.max(np.abs(v)) < 0.05 and np.ptp(q, axis=0).max() < 0.01  # holds: nothing left moving
+
+
+def test_killed_driver_is_reported_as_the_failed_stage(graph, ros_node):
+    client = ActionClient(ros_node.node, ExecuteGrasp, "/ifgrasp/execute_grasp")
+    wait_ready(ros_node, graph, client)
+    world = graph["sim_world"]
+
+    def kill_on_execute(f):
+        if f.stage_name == "execute" and world.proc.poll() is None:
+            world.proc.kill()
+
+    world.expect_exit = -9
+    _, result, _ = run_goal(ros_node, client, {"commander": graph["commander"]},
+                            ExecuteGrasp.Goal(instruction="pick up the mug by its handle"), 60.0, kill_on_execute)
+    assert not result.success and result.failed_stage == "execute", result.message
+    assert result.error_code == ExecuteGrasp.Result.STAGE_FAILED and "/ifgrasp/arm" in result.message
+
+
+def test_no_camera_data_names_the_topic(launch, ros_node, tmp_path):
+    _, nodes = parse_launch(SIM_LAUNCH, {"model_path": str(pinned_checkpoint(tmp_path / "p.pt"))})
+    cmd = next(n for n in nodes if n.exe == "commander")
+    proc = launch(cmd.pkg, cmd.exe, args=cmd.ros_args() + ["-p", "frame_timeout_s:=1.0"])
+    client = ActionClient(ros_node.node, ExecuteGrasp, "/ifgrasp/execute_grasp")
+    wait_ready(ros_node, {"commander": proc}, client)
+    _, result, _ = run_goal(ros_node, client, {"commander": proc}, ExecuteGrasp.Goal(instruction="pick up the mug"), 30.0)
+    assert result.error_code == ExecuteGrasp.Result.NO_CAMERA_DATA and result.failed_stage == "perceive"
+    assert "/camera/camera/color/image_raw" in result.message
+    assert math.isnan(result.command_to_motion_s)
+
+
+def test_commander_refuses_to_start_without_a_model(launch, tmp_path):
+    _, nodes = parse_launch(SIM_LAUNCH, {"model_path": str(tmp_path / "missing.pt")})
+    cmd = next(n for n in nodes if n.exe == "commander")
+    proc = launch(cmd.pkg, cmd.exe, args=cmd.ros_args(), expect_exit=1)
+    assert proc.wait(60.0) == 1
+    assert "grasp model file not found" in proc.stderr and "missing.pt" in proc.stderr
