@@ -94,7 +94,7 @@ def run_shard(hand, shard: Shard, cfg: DatasetConfig) -> dict[str, np.ndarray]:
     t0 = time.perf_counter()
     grasps = synthesize(hand, obj, shard.part, shard.avoid, cfg.synthesis, seed=seed)
     t1 = time.perf_counter()
-    result = validate(obj, grasps, cfg.validation, seed=seed)
+    result = validate(obj, grasps, cfg.validation, seed=seed, part=shard.part)
     t2 = time.perf_counter()
     out = {
         "wrist_pos_m": grasps.wrist_pos_m.astype(np.float32),
@@ -105,6 +105,7 @@ def run_shard(hand, shard: Shard, cfg: DatasetConfig) -> dict[str, np.ndarray]:
         "six_dir": result.six_dir,
         "label": result.label.astype(np.float32),
         "lift_displacement_m": result.lift_displacement_m.astype(np.float32),
+        "part_force_share": result.part_force_share.astype(np.float32),
         "synthesis_s": np.float32(t1 - t0),
         "validation_s": np.float32(t2 - t1),
     }

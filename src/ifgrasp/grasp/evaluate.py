@@ -16,7 +16,7 @@ from ifgrasp.config import Config
 
 class FilterConfig(Config):
     max_penetration_m: float = Field(0.002, ge=0, description="deepest allowed hand-object overlap")
-    min_part_share: float = Field(0.5, ge=0, le=1, description="share of contacts on the instructed part")
+    min_part_share: float = Field(0.1, ge=0, le=1, description="share of contacts on the instructed part (geometric)")
     min_contacts: int = Field(1, ge=0, description="hand surface samples touching the object")
 
 
@@ -52,6 +52,7 @@ def group_metrics(data: dict[str, np.ndarray], mask: np.ndarray) -> dict:
         "six_dir": float(sel["six_dir"].mean()),
         "label_under_perturbation": float(sel["label"].mean()),
         "part_contact_share": float(sel["part_share"].mean()),
+        "part_force_share": float(sel["part_force_share"].mean()) if "part_force_share" in sel else float("nan"),
         "all_contacts_on_part": float(sel["all_on_part"].mean()),
         "penetration_mean_mm": float(sel["max_penetration_m"].mean() * 1e3),
         "penetration_max_mm": float(sel["max_penetration_m"].max() * 1e3),
@@ -86,11 +87,11 @@ def report_table(report: dict) -> list[list[str]]:
 
     def row(name, group, m):
         if m.get("grasps", 0) == 0:
-            return [name, group, "0"] + ["-"] * 7
+            return [name, group, "0"] + ["-"] * 8
         pct = lambda x: f"{100 * x:.0f}%"  # noqa: E731
         return [
             name, group, str(m["grasps"]), pct(m["lift"]), pct(m["shake"]), pct(m["six_dir"]),
-            pct(m["part_contact_share"]), pct(m["all_contacts_on_part"]),
+            pct(m["part_contact_share"]), pct(m["all_contacts_on_part"]), pct(m["part_force_share"]),
             f"{m['penetration_mean_mm']:.2f}", f"{m['penetration_max_mm']:.2f}",
         ]
 
@@ -101,4 +102,5 @@ def report_table(report: dict) -> list[list[str]]:
     return rows
 
 
-TABLE_HEADER = ["category", "set", "N", "lift", "shake", "6-dir", "part share", "all on part", "pen mean mm", "pen max mm"]
+TABLE_HEADER = ["category", "set", "N", "lift", "shake", "6-dir", "part share", "all on part", "part force",
+                "pen mean mm", "pen max mm"]

@@ -23,37 +23,49 @@ from ifgrasp.geometry import matrix_to_rot6d
 
 class AntipodalConfig(Config):
     max_normal_angle_rad: float = Field(0.5, gt=0, description="allowed deviation of n2 from -n1")
-    width_m: tuple[float, float] = Field((0.01, 0.11), description="allowed grasp width (hand aperture)")
+    width_m: tuple[float, float] = Field((0.003, 0.11), description="allowed grasp width (hand aperture)")
     finger_spread_m: float = Field(0.022, ge=0, description="spacing of the finger targets around p2")
     standoff_m: float = Field(0.005, ge=0, description="targets this far outside the surface")
     palm_offset_m: tuple[float, float] = Field((0.03, 0.07), description="palm centre behind the grasp axis")
     min_approach_z: float = Field(-0.2, description="approach directions pointing up from below are dropped")
+    palm_clearance_m: float = Field(0.035, ge=0, description="palm centre at least this far outside the object")
     min_contact_height_m: float = Field(0.015, ge=0, description="with a table: both contacts at least this high")
     candidates_per_grasp: int = Field(8, gt=0, description="surface samples tried per requested grasp")
+    min_candidates: int = Field(2048, gt=0, description="surface samples tried at least, whatever the batch")
 
 
 def antipodal_pairs(sdf, points: np.ndarray, normals: np.ndarray, cfg: AntipodalConfig, part_faces=None):
-    """For surface points (N,3) with outward normals, the exit points of the inward rays.
+    """For surface points (N,3) with outward normals, opposite surface points along the inward line.
 
-    Returns (keep (N,) bool, p2 (N,3), n2 (N,3)); ``part_faces`` (F,) bool limits p2 to the part.
+    Two candidates per point: where the inward ray first leaves the material (a pinch across a wall
+    or a handle) and the farthest surface the line reaches within the hand's aperture (a grasp
+    across a hollow body). Returns (keep (2N,) bool, p1 (2N,3), p2 (2N,3), n2 (2N,3));
+    ``part_faces`` (F,) bool limits p2 to the part.
     """
     import open3d as o3d
 
+    scene = sdf.exact._scene
     eps = 1e-4
-    rays = np.concatenate([points - normals * eps, -normals], axis=1).astype(np.float32)
-    hit = sdf.exact._scene.cast_rays(o3d.core.Tensor(rays))
-    t = hit["t_hit"].numpy()
-    n2 = hit["primitive_normals"].numpy()
-    face = hit["primitive_ids"].numpy().astype(np.int64)
+    near = np.concatenate([points - normals * eps, -normals], axis=1).astype(np.float32)
+    far_origin = points - normals * cfg.width_m[1]
+    far = np.concatenate([far_origin, normals], axis=1).astype(np.float32)  # back toward p1
+    hits = [scene.cast_rays(o3d.core.Tensor(r)) for r in (near, far)]
+    t_near = hits[0]["t_hit"].numpy()
+    t_far = cfg.width_m[1] - hits[1]["t_hit"].numpy()  # distance from p1 of the farthest surface
+    t = np.concatenate([t_near, t_far])
+    n2 = np.concatenate([h["primitive_normals"].numpy() for h in hits])
+    face = np.concatenate([h["primitive_ids"].numpy().astype(np.int64) for h in hits])
+    p1 = np.concatenate([points, points])
+    n1 = np.concatenate([normals, normals])
     finite = np.isfinite(t)
-    p2 = points - normals * np.where(finite, t, 0.0)[:, None]
+    p2 = p1 - n1 * np.where(finite, t, 0.0)[:, None]
     n2 = n2 / np.maximum(np.linalg.norm(n2, axis=-1, keepdims=True), 1e-9)
-    cos = -(normals * n2).sum(-1)
+    cos = -(n1 * n2).sum(-1)
     keep = finite & (cos >= np.cos(cfg.max_normal_angle_rad))
     keep &= (t >= cfg.width_m[0]) & (t <= cfg.width_m[1])
     if part_faces is not None:
         keep &= np.where(finite, part_faces[np.clip(face, 0, len(part_faces) - 1)], False)
-    return keep, p2, n2
+    return keep, p1, p2, n2
 
 
 def _hand_geometry(hand):
@@ -82,11 +94,11 @@ def antipodal_targets(hand, obj, sdf, part: str, batch: int, rng: np.random.Gene
 
     part_idx = obj.part_index(part)
     part_faces = obj.face_part == part_idx
-    n_try = batch * cfg.candidates_per_grasp
-    pts, nrm, lab = obj.sample_surface(n_try * 4, rng)
+    n_try = max(batch * cfg.candidates_per_grasp, cfg.min_candidates)
+    pts, nrm, lab = obj.sample_surface(n_try * 8, rng)  # oversampled: the part is a fraction of the surface
     on = lab == part_idx
     pts, nrm = pts[on][:n_try], nrm[on][:n_try]
-    keep, p2, n2 = antipodal_pairs(sdf, pts, nrm, cfg, part_faces)
+    keep, pts, p2, n2 = antipodal_pairs(sdf, pts, nrm, cfg, part_faces)
     if has_table:
         keep &= (pts[:, 2] >= cfg.min_contact_height_m) & (p2[:, 2] >= cfg.min_contact_height_m)
     if not keep.any():
@@ -112,6 +124,8 @@ def antipodal_targets(hand, obj, sdf, part: str, batch: int, rng: np.random.Gene
         mid = (a + b) / 2
         palm = mid - approach * rng.uniform(*cfg.palm_offset_m, size=(len(pick), 1))
         wrist = palm - R @ np.asarray(PALM_CENTER_IN_HAND)
+        # the palm sits on the free side of the pair (not against the rest of the object)
+        ok &= sdf(torch.as_tensor(palm, dtype=torch.float32)).numpy() >= cfg.palm_clearance_m
         if has_table:
             ok &= palm[:, 2] > 0.02
         spread = cfg.finger_spread_m * np.array([0.0, 1.0, 0.0, -1.0])  # thumb, index, middle, ring
