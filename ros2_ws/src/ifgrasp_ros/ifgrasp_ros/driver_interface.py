@@ -49,6 +49,7 @@ class DriverEndpoint:
         node.create_service(Trigger, f"{prefix}/recover", self._on_recover)
         self.active: dict | None = None  # {"id", "t", "q", "t0"} (arm) or {"id", "target", ...} (hand)
         self.hold_target: np.ndarray | None = None  # hand: grasp re-sent every tick (watchdog)
+        self.period_s = 1.0 / rate_hz
         node.create_timer(1.0 / rate_hz, self._tick)
 
     def _status(self, cid: int, state: str, message: str = "") -> None:
@@ -63,7 +64,7 @@ class DriverEndpoint:
             now = self.driver.clock()
             if self.kind == "arm":
                 t, q = self.driver.safety.check_trajectory(t, q, self.driver.read_state().position_rad)
-                self.active = {"id": cid, "t": t, "q": q, "t0": now}
+                self.active = {"id": cid, "t": t, "q": q, "t0": now, "s": 0.0, "tick": now}
             elif len(q) == 0:  # open the hand
                 self.hold_target = None
                 self.active = {"id": cid, "open": True, "t0": now}
@@ -101,8 +102,21 @@ class DriverEndpoint:
             return
         s = now - a["t0"]
         if self.kind == "arm":
+            # trajectory time follows the clock, but after a stall (a slow render, a busy CPU) it
+            # advances only as far as one command may jump: the arm slows down instead of jumping
             t, q = a["t"], a["q"]
-            d.send_command(np.array([np.interp(s, t, q[:, j]) for j in range(q.shape[1])]))
+            last = a.get("last", q[0])
+            elapsed = now - a["tick"]
+            desired = np.array([np.interp(a["s"] + elapsed, t, q[:, j]) for j in range(q.shape[1])])
+            jump = np.max(np.abs(desired - last))
+            limit = 0.8 * d.safety.config.max_step_rad
+            a["s"] += elapsed * min(1.0, limit / jump) if jump > 0 else elapsed
+            a["tick"], s = now, a["s"]
+            a["last"] = np.array([np.interp(s, t, q[:, j]) for j in range(q.shape[1])])
+            d.send_command(a["last"])
+            if now - a.get("beat", a["t0"]) > 0.5:  # heartbeat: the commander knows the driver is alive
+                a["beat"] = now
+                self._status(a["id"], "running", f"t = {s:.2f} of {t[-1]:.2f} s")
             if s >= t[-1] and np.max(np.abs(d.read_state().position_rad - q[-1])) < 0.02:
                 self.active = None
                 self._status(a["id"], "done")

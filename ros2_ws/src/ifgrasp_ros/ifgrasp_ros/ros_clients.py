@@ -148,13 +148,19 @@ class DriverClient:
         return cid
 
     def wait(self, cid: int, states: tuple[str, ...], timeout_s: float, should_cancel=None) -> dict | None:
-        """The first status of ``cid`` in ``states``; None when cancelled (the driver is then stopped)."""
+        """The first status of ``cid`` in ``states``; None when cancelled (the driver is then stopped).
+        ``timeout_s`` runs from the last status heard for ``cid`` (drivers send a heartbeat while
+        streaming), so a long motion never times out but a dead driver does."""
         deadline = time.monotonic() + timeout_s
+        heard = 0
         with self._cv:
             while True:
-                hit = next((s for s in self._status.get(cid, []) if s["state"] in states), None)
+                got = self._status.get(cid, [])
+                hit = next((s for s in got if s["state"] in states), None)
                 if hit is not None:
                     return hit
+                if len(got) > heard:
+                    heard, deadline = len(got), time.monotonic() + timeout_s
                 if should_cancel is not None and should_cancel():
                     break
                 if time.monotonic() > deadline:
@@ -183,7 +189,7 @@ class DriverClient:
             raise DriverError(f"{self.prefix} refused the command: {first['message']}")
         if on_running is not None:
             on_running(None)
-        end = self.wait(cid, ("done", "stopped", "error"), timeout_s, should_cancel)
+        end = self.wait(cid, ("done", "stopped", "error"), self.status_timeout_s + timeout_s, should_cancel)
         if end is None or end["state"] == "stopped":
             return False
         if end["state"] == "error":
@@ -195,7 +201,7 @@ class ArmClient(DriverClient):
     """``execute_trajectory`` like ``ifgrasp.drivers.ArmDriver``, over the driver node."""
 
     def execute_trajectory(self, times_s, q, feedback_cb=None, should_cancel=None) -> bool:
-        return self.run(times_s, q, float(times_s[-1]) + 5.0, should_cancel, feedback_cb)
+        return self.run(times_s, q, 1.0, should_cancel, feedback_cb)
 
 
 class HandClient(DriverClient):
