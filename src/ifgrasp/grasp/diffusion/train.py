@@ -1,0 +1,149 @@
+"""Distil the teacher's validated grasps into the diffusion student (``ifgrasp train``).
+
+Each training pair is (one camera view of an object, one validated grasp of one of its parts): the
+view's partial cloud and the part's points condition the model, the grasp expressed in that camera
+frame (relative to the observed part's centroid) is the target. BPS features depend only on
+(view, part), so they are computed once and the loop trains the denoiser alone: minutes on a CPU.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from pydantic import Field
+
+from ifgrasp.config import Config
+from ifgrasp.errors import InputError, ModelError
+from ifgrasp.geometry import matrix_to_rot6d
+from ifgrasp.grasp.diffusion.policy import GraspDiffusion
+
+#: Identifies the hand a checkpoint was trained for; a checkpoint for another hand is refused.
+HAND_ID = "leap_hand_right/v1"
+
+
+class ModelConfig(Config):
+    n_basis: int = Field(512, gt=0, description="BPS basis points")
+    radius_m: float = Field(0.15, gt=0, description="BPS ball radius around the part centroid")
+    width: int = Field(384, gt=0, description="denoiser MLP width")
+    depth: int = Field(4, gt=0, description="residual blocks")
+    num_train_steps: int = Field(100, gt=1, description="diffusion steps of the training schedule")
+
+
+class TrainConfig(Config):
+    dataset: str = Field("data/teacher", description="teacher dataset folder")
+    views: str = Field("data/views/train", description="camera views of the training objects")
+    steps: int = Field(20000, gt=0, description="optimiser steps")
+    batch_size: int = Field(256, gt=0, description="pairs per step")
+    lr: float = Field(1e-3, gt=0, description="AdamW learning rate (cosine decay)")
+    weight_decay: float = Field(1e-4, ge=0, description="AdamW weight decay")
+    seed: int = Field(0, description="seed of initialisation, sampling and pairs")
+    checkpoint_every: int = Field(5000, gt=0, description="steps between checkpoints")
+    min_part_points: int = Field(16, gt=0, description="views showing fewer part points are skipped")
+    model: ModelConfig = Field(default_factory=ModelConfig)
+
+
+def save_checkpoint(policy: GraspDiffusion, path: Path, extra: dict | None = None) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"hand": HAND_ID, "hyper": policy.hyper, "state_dict": policy.state_dict(), "extra": extra or {}},
+               path)
+
+
+def load_checkpoint(path: str | Path) -> GraspDiffusion:
+    """Load a student checkpoint; ``ModelError`` when missing, corrupt, or for another hand."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"student model not found: {path} (train one with `ifgrasp train`)")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises several types for a corrupt file
+        raise ModelError(f"cannot read student model {path}: {exc}") from exc
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
+        raise ModelError(f"{path} is not an ifgrasp student checkpoint")
+    if ckpt.get("hand") != HAND_ID:
+        raise ModelError(f"{path} was trained for hand '{ckpt.get('hand')}', this build drives '{HAND_ID}'")
+    policy = GraspDiffusion(**ckpt["hyper"])
+    policy.load_state_dict(ckpt["state_dict"])
+    return policy.eval()
+
+
+def build_pairs(data: dict[str, np.ndarray], views: dict, policy: GraspDiffusion, keep: np.ndarray,
+                min_part_points: int):
+    """Features (F, C) per (object, view, part), and per pair the feature index and grasp vector (P, 25)."""
+    from ifgrasp.sim.objects import make_object
+
+    feats, vectors, feat_of_pair = [], [], []
+    for (category, seed), v in views.items():
+        sel = keep & (data["category"] == category) & (data["object_seed"] == seed)
+        if not sel.any():
+            continue
+        obj = make_object(category, seed)
+        for part in np.unique(data["part"][sel]):
+            g = np.flatnonzero(sel & (data["part"] == part))
+            part_idx = obj.part_index(str(part))
+            for view in range(v["points"].shape[0]):
+                mask = v["point_part"][view] == part_idx
+                if mask.sum() < min_part_points:
+                    continue
+                pts = torch.as_tensor(v["points"][view])[None]
+                with torch.no_grad():
+                    f, center = policy.encoder(pts, torch.as_tensor(mask)[None])
+                T = v["T_camera_object"][view]
+                pos_c = data["wrist_pos_m"][g] @ T[:3, :3].T + T[:3, 3]
+                rot_c = np.einsum("ij,bjk->bik", T[:3, :3], data["wrist_rot"][g])
+                vec = np.concatenate([pos_c - center.numpy(), matrix_to_rot6d(rot_c), data["joints_rad"][g]], -1)
+                feat_of_pair.append(np.full(len(g), len(feats)))
+                feats.append(f[0].numpy())
+                vectors.append(vec.astype(np.float32))
+    if not feats:
+        raise InputError("no (view, validated grasp) pair: is the teacher dataset empty, or do the views miss its objects?")
+    return np.stack(feats), np.concatenate(feat_of_pair), np.concatenate(vectors)
+
+
+def train(cfg: TrainConfig, out: Path, progress: bool = True) -> dict:
+    """Train the student; writes ``out/student.pt`` (+ ``out/train_log.json``) and returns a summary."""
+    from rich.progress import Progress
+
+    from ifgrasp.grasp.dataset import load_dataset
+    from ifgrasp.grasp.diffusion.views import load_views
+    from ifgrasp.grasp.evaluate import validated_mask
+
+    torch.manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    data = load_dataset(Path(cfg.dataset))
+    if not data:
+        raise InputError(f"teacher dataset {cfg.dataset} is empty (run `ifgrasp synth` first)")
+    views = load_views(Path(cfg.views))
+    policy = GraspDiffusion(**cfg.model.model_dump())
+    t0 = time.perf_counter()
+    feats, feat_idx, vectors = build_pairs(data, views, policy, validated_mask(data), cfg.min_part_points)
+    policy.set_normalizer(torch.as_tensor(vectors))
+    feats_t, idx_t, vec_t = torch.as_tensor(feats), torch.as_tensor(feat_idx), torch.as_tensor(vectors)
+    opt = torch.optim.AdamW(policy.denoiser.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.steps)
+    log = []
+    policy.train()
+    with Progress(disable=not progress) as bar:
+        task = bar.add_task("train student", total=cfg.steps)
+        for step in range(cfg.steps):
+            pick = torch.randint(0, len(vec_t), (cfg.batch_size,), generator=gen)
+            loss = policy.loss_from_features(feats_t[idx_t[pick]], vec_t[pick], gen)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            if step % 100 == 0:
+                log.append({"step": step, "loss": float(loss)})
+                bar.update(task, description=f"train student (loss {float(loss):.3f})")
+            if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps:
+                save_checkpoint(policy, out / "student.pt", {"step": step + 1, "train_config": cfg.model_dump()})
+            bar.advance(task)
+    policy.eval()
+    summary = {"pairs": int(len(vec_t)), "views_features": int(len(feats_t)), "steps": cfg.steps,
+               "final_loss": log[-1]["loss"] if log else None, "train_s": time.perf_counter() - t0,
+               "params": sum(p.numel() for p in policy.parameters())}
+    (out / "train_log.json").write_text(json.dumps({"summary": summary, "log": log}, indent=1))
+    return summary

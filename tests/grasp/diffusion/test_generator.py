@@ -1,0 +1,101 @@
+"""GraspGenerator: one interface over torch and ONNX, clear errors for bad input and bad models."""
+
+import numpy as np
+import pytest
+import torch
+
+from ifgrasp.errors import InputError, ModelError
+from ifgrasp.grasp.diffusion.export import export_onnx, max_abs_difference
+from ifgrasp.grasp.diffusion.generator import GraspGenerator
+from ifgrasp.grasp.diffusion.policy import GraspDiffusion
+from ifgrasp.grasp.diffusion.train import save_checkpoint
+from ifgrasp.types import ObjectCloud
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("student")
+    policy = GraspDiffusion(n_basis=32, width=32, depth=1)
+    save_checkpoint(policy, folder / "student.pt")
+    export_onnx(policy, folder / "student.onnx", steps=4, n_points=256, k=16)
+    return policy, folder
+
+
+def _cloud(n=500, seed=0):
+    rng = np.random.default_rng(seed)
+    pts = rng.normal(scale=0.03, size=(n, 3)) + [0.0, 0.0, 0.6]
+    return pts, rng.random(n) < 0.3
+
+
+def test_onnx_matches_torch(tiny):
+    policy, folder = tiny
+    assert max_abs_difference(policy, folder / "student.onnx", steps=4, n_points=256, k=16) < 1e-4
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_generate_returns_k_ranked_camera_frame_grasps(tiny, backend):
+    _, folder = tiny
+    gen = GraspGenerator.from_checkpoint(folder / "student.pt", backend=backend, steps=4, num_candidates=16,
+                                         n_points=256, onnx_path=folder / "student.onnx")
+    pts, mask = _cloud()
+    result = gen.generate(ObjectCloud(pts.astype(np.float32), mask), k=5)
+    assert len(result.grasps) == 5 and result.grasps.frame == "camera"
+    assert np.all(np.diff(result.grasps.scores) <= 0)
+    assert set(result.timings_s) == {"prepare", "sample", "rank"}
+
+
+def test_backends_agree(tiny):
+    _, folder = tiny
+    pts, mask = _cloud()
+    outs = [GraspGenerator.from_checkpoint(folder / "student.pt", backend=b, steps=4, num_candidates=16, n_points=256,
+                                           onnx_path=folder / "student.onnx").generate(pts, mask, k=16).candidates
+            for b in ("torch", "onnx")]
+    np.testing.assert_allclose(outs[0].wrist_pos_m, outs[1].wrist_pos_m, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "points, mask, message",
+    [
+        (np.zeros((0, 3)), np.zeros(0, bool), "empty"),
+        (np.full((10, 3), np.nan), np.ones(10, bool), "empty"),
+        (_cloud()[0], np.zeros(500, bool), "no point"),
+        (_cloud()[0] * 1000.0, _cloud()[1], "millimetres"),
+        (_cloud()[0], np.ones(3, bool), "entries"),
+    ],
+)
+def test_bad_clouds_are_refused_clearly(tiny, points, mask, message):
+    _, folder = tiny
+    gen = GraspGenerator.from_checkpoint(folder / "student.pt", backend="torch", steps=2, num_candidates=4, n_points=64)
+    with pytest.raises(InputError, match=message):
+        gen.generate(points, mask)
+
+
+def test_nan_holes_are_dropped_not_fatal(tiny):
+    _, folder = tiny
+    pts, mask = _cloud()
+    pts[:100] = np.nan
+    gen = GraspGenerator.from_checkpoint(folder / "student.pt", backend="torch", steps=2, num_candidates=4, n_points=64)
+    assert np.isfinite(gen.generate(pts, mask, k=2).grasps.wrist_pos_m).all()
+
+
+def test_missing_and_foreign_models(tmp_path, tiny):
+    with pytest.raises(ModelError, match="not found"):
+        GraspGenerator.from_checkpoint(tmp_path / "nope.pt")
+    policy, _ = tiny
+    torch.save({"hand": "shadow_hand", "hyper": policy.hyper, "state_dict": policy.state_dict()}, tmp_path / "x.pt")
+    with pytest.raises(ModelError, match="shadow_hand"):
+        GraspGenerator.from_checkpoint(tmp_path / "x.pt")
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ModelError, match="cannot read"):
+        GraspGenerator.from_checkpoint(tmp_path / "junk.pt")
+
+
+def test_tensorrt_needs_a_gpu(tiny):
+    import onnxruntime as ort
+
+    if "TensorrtExecutionProvider" in ort.get_available_providers():
+        pytest.skip("TensorRT is available here; the refusal path cannot be exercised")
+    policy, folder = tiny
+    with pytest.raises(ModelError, match="TensorRT backend unavailable"):
+        GraspGenerator(policy, backend="tensorrt", onnx_path=folder / "student.onnx")
