@@ -2,8 +2,14 @@
 
 Examples::
 
-    ifgrasp demo                       # render the default simulated scene (more stages as they land)
-    ifgrasp bench foundation           # FK throughput, IK solve rate, render time
+    ifgrasp demo                           # render the default simulated scene (more stages as they land)
+    ifgrasp bench foundation               # FK throughput, IK solve rate, render time
+    ifgrasp bench perception               # per-stage perception latency on simulated frames
+    ifgrasp render-objects --split heldout # picture of one object per category
+    ifgrasp record-sim --duration 2        # simulated camera + joint states to an MCAP bag
+    ifgrasp replay out/bags/sim --loop     # play a bag on ROS 2 (needs the colcon workspace)
+    ifgrasp hw dry-run hand --emulate      # first power-on check: read, move nothing
+    ifgrasp download-models                # pretrained OWLv2 + SAM weights (needs a network)
 
 Each verb is a thin shell over a core function; the work lives in the modules it imports, which are
 imported lazily so that ``ifgrasp --help`` stays fast.
@@ -13,15 +19,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import os
+import sys
+from enum import Enum
+
 import typer
 
-from ifgrasp.paths import OUT_DIR
+from ifgrasp.errors import InputError, IfgraspError
+from ifgrasp.paths import OUT_DIR, REPO_ROOT
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__.split("\n\n")[0])
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks: medians, p95 and ratios (never asserted in tests).")
 app.add_typer(bench_app, name="bench")
 eval_app = typer.Typer(no_args_is_help=True, help="Evaluations: tables printed and written as JSON.")
 app.add_typer(eval_app, name="eval")
+hw_app = typer.Typer(no_args_is_help=True, help="Hardware checks for the robot PC (xArm7, LEAP Hand).")
+app.add_typer(hw_app, name="hw")
 
 
 @app.command()
@@ -107,8 +120,157 @@ def bench_teacher(
     bench_teacher_command(batch, steps, objects)
 
 
+class Split(str, Enum):
+    train = "train"
+    heldout = "heldout"
+
+
+class Device(str, Enum):
+    hand = "hand"
+    arm = "arm"
+
+
+@app.command("render-objects")
+def render_objects(
+    split: Split = typer.Option(Split.train, help="object family"),
+    index: int = typer.Option(0, min=0, help="which instance of each category (0 = first seed of the family)"),
+    cols: int = typer.Option(4, min=1, help="tiles per row"),
+    out: Path = typer.Option(None, help="PNG to write (default: out/objects_<split>.png)"),
+) -> None:
+    """One picture of every object category, coloured by part, captioned with name, parts and mass.
+
+    Example: ``ifgrasp render-objects --split heldout --out out/heldout.png``
+    """
+    from ifgrasp.sim.objects import render_object_gallery
+
+    path = render_object_gallery(out or OUT_DIR / f"objects_{split.value}.png", split=split.value, index=index, cols=cols)
+    typer.echo(f"wrote {path}")
+
+
+@hw_app.command("dry-run")
+def hw_dry_run(
+    device: Device = typer.Argument(..., help="hand (LEAP Hand over Dynamixel) or arm (xArm7 over Ethernet)"),
+    port: str = typer.Option("/dev/ttyUSB0", help="hand: serial port of the U2D2 adapter"),
+    ip: str = typer.Option("192.168.1.209", help="arm: controller IP address"),
+    seconds: float = typer.Option(10.0, min=0.0, help="how long to print joint readings"),
+    emulate: bool = typer.Option(False, help="hand only: run against the emulated Dynamixel bus"),
+) -> None:
+    """Connect, read, move nothing: the hand is configured then torque is turned off; the arm is only read.
+
+    Examples: ``ifgrasp hw dry-run hand --port /dev/serial/by-id/usb-FTDI...``,
+    ``ifgrasp hw dry-run hand --emulate --seconds 2``, ``ifgrasp hw dry-run arm --ip 192.168.1.209``
+    (docs/hardware.md walks through the first power-on).
+    """
+    from ifgrasp.drivers.dry_run import run_arm, run_hand
+
+    if emulate and device is Device.arm:
+        raise InputError("--emulate works for the hand only (the xArm7 protocol is closed); known devices "
+                         "for --emulate: hand")
+    run_hand(port, seconds, emulate) if device is Device.hand else run_arm(ip, seconds)
+
+
+@app.command("record-sim")
+def record_sim(
+    out: Path = typer.Option(OUT_DIR / "bags" / "sim", help="bag directory to write (rosbag2, MCAP)"),
+    duration: float = typer.Option(2.0, help="simulated seconds to record"),
+    fps: float = typer.Option(15.0, help="colour + depth frames per second"),
+    joint_rate: float = typer.Option(50.0, help="joint states per second"),
+    overwrite: bool = typer.Option(False, help="replace an existing bag at OUT"),
+) -> None:
+    """Simulated RealSense topics and /joint_states of the default scene into an MCAP bag.
+
+    Example: ``ifgrasp record-sim --out out/bags/sim --duration 2 --fps 15`` then
+    ``ifgrasp replay out/bags/sim``.
+    """
+    from ifgrasp.io.record_sim import record_sim as run
+
+    summary = run(out, duration_s=duration, fps=fps, joint_rate_hz=joint_rate, overwrite=overwrite)
+    counts = ", ".join(f"{t} {n}" for t, n in sorted(summary.counts.items()))
+    typer.echo(f"wrote {summary.path}: {summary.duration_s:.2f} s; {counts}")
+
+
+def replay_invocation(bag: Path, rate: float, loop: bool, topics: list[str],
+                      install_dir: Path | None = None) -> tuple[list[str], dict[str, str]]:
+    """(argv, env) that start the colcon-installed ``bag_replay`` node on ``bag`` with loopback-only
+    DDS discovery; ``install_dir`` defaults to ``<repo>/install`` (``scripts/install.sh`` builds it)."""
+    if not bag.is_dir():
+        raise InputError(f"no bag directory at '{bag}' (a rosbag2 folder with metadata.yaml; "
+                         "`ifgrasp record-sim` writes one)")
+    if not rate > 0:
+        raise InputError(f"--rate must be > 0 (1.0 = recorded timing), got {rate}")
+    install_dir = install_dir or REPO_ROOT / "install"
+    setup, exe = install_dir / "setup.bash", install_dir / "ifgrasp_ros" / "lib" / "ifgrasp_ros" / "bag_replay"
+    if not (setup.is_file() and exe.is_file()):
+        raise InputError(
+            f"the ROS 2 workspace is not built ({exe} missing). Build it with `bash scripts/install.sh` "
+            "(ROS 2 Jazzy wheels + colcon), or on a robot PC with apt ROS 2: `source /opt/ros/jazzy/setup.bash "
+            "&& colcon build --base-paths ros2_ws/src` at the repo root (docs/ros2.md)")
+    params = [f"bag_path:={bag.resolve()}", f"rate:={rate!r}", f"loop:={'true' if loop else 'false'}"]
+    if topics:
+        params.append(f"topics:=[{','.join(topics)}]")
+    argv = ["bash", "-c", 'set +u; . "$0" >/dev/null; exec "$@"', str(setup), str(exe), "--ros-args"]
+    for p in params:
+        argv += ["-p", p]
+    env = {**os.environ, "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"}
+    return argv, env
+
+
+@app.command()
+def replay(
+    bag: Path = typer.Argument(..., help="rosbag2 directory (e.g. from `ifgrasp record-sim`)"),
+    rate: float = typer.Option(1.0, help="playback speed factor, 1.0 = recorded timing"),
+    loop: bool = typer.Option(False, help="start again after the last message"),
+    topic: list[str] = typer.Option([], help="topic to play (repeatable); none = all"),
+) -> None:
+    """Publish a bag on ROS 2 with its recorded timing (the ``bag_replay`` node; DDS on loopback only).
+
+    Example: ``ifgrasp replay out/bags/sim --rate 2 --loop --topic /joint_states``. Ctrl-C stops it.
+    """
+    argv, env = replay_invocation(bag, rate, loop, topic)
+    sys.stdout.flush()
+    os.execvpe(argv[0], argv, env)  # the node gets Ctrl-C directly and exits cleanly
+
+
+@app.command("download-models")
+def download_models(
+    dest: Path = typer.Option(None, help="folder for owlv2/ and sam/ (default: models/pretrained)"),
+    timeout: float = typer.Option(3.0, min=0.1, help="seconds to wait for the network before giving up"),
+) -> None:
+    """Fetch the pretrained OWLv2 + SAM checkpoints for the ``pretrained`` perception backend.
+
+    Example: ``ifgrasp download-models`` on a machine with a network (fails in seconds without one,
+    saying which folders to copy instead).
+    """
+    from ifgrasp.perception.segmentation import download_models as run
+
+    typer.echo(f"models in {run(dest, timeout_s=timeout)}")
+
+
+@bench_app.command("perception")
+def bench_perception(
+    instruction: str = typer.Option("pick up the mug by its handle", help="what to segment"),
+    frames: int = typer.Option(5, help="simulated 640x480 frames of the default scene"),
+    repeats: int = typer.Option(2, help="passes over the frames"),
+    backend: list[str] = typer.Option([], help="segmentation backend (repeatable); none = every registered one"),
+    points: int = typer.Option(2048, help="points in the object cloud"),
+) -> None:
+    """Per-frame perception latency (validate, segment, cloud, total) per segmentation backend.
+
+    Example: ``ifgrasp bench perception --backend oracle --frames 10``; backends that cannot be
+    built here (e.g. ``pretrained`` without weights) are listed as skipped.
+    """
+    from ifgrasp.bench import bench_perception as run
+
+    run(instruction=instruction, frames=frames, repeats=repeats, backends=backend or None, n_points=points)
+
+
 def main() -> None:
-    app()
+    """Entry point: ifgrasp's own errors end with one red line and exit code 1, not a traceback."""
+    try:
+        app()
+    except IfgraspError as exc:
+        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

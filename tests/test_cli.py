@@ -1,0 +1,177 @@
+"""The `ifgrasp` command line: every verb has help, the benchmarks print their tables at tiny
+sizes, the thin verbs reach their core functions, and bad arguments end with a clear message and a
+non-zero exit code (typer's own usage errors: 2; ifgrasp's errors through ``main``: 1, no traceback)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import typer
+from rich.console import Console
+from typer.testing import CliRunner
+
+from ifgrasp import bench
+from ifgrasp.cli import app, replay_invocation
+from ifgrasp.errors import InputError
+from ifgrasp.paths import MODELS_DIR
+
+runner = CliRunner()
+
+#: Every verb the README's CLI table lists (group verbs as "group verb").
+VERBS = {
+    "demo", "synth", "render-grasps", "render-objects", "record-sim", "replay", "download-models",
+    "bench foundation", "bench teacher", "bench perception", "eval teacher", "hw dry-run",
+}
+
+
+def _leaves(cmd, prefix: tuple[str, ...] = ()) -> dict:
+    if hasattr(cmd, "commands"):  # a group (typer may carry its own click classes)
+        out = {}
+        for name, sub in cmd.commands.items():
+            out.update(_leaves(sub, prefix + (name,)))
+        return out
+    return {" ".join(prefix): cmd}
+
+
+def _main(*args: str, env: dict | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+    """Run ``python -m ifgrasp.cli ARGS`` (the installed entry point's ``main``) in a subprocess."""
+    return subprocess.run([sys.executable, "-m", "ifgrasp.cli", *args], capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})})
+
+
+def test_every_verb_is_registered_and_has_help_with_its_docstring():
+    leaves = _leaves(typer.main.get_command(app))
+    assert set(leaves) == VERBS
+    for path, cmd in leaves.items():
+        res = runner.invoke(app, [*path.split(), "--help"])
+        assert res.exit_code == 0, (path, res.output)
+        first_line = (cmd.help or "").strip().splitlines()[0]
+        assert first_line and first_line[:30] in " ".join(res.output.split()), (path, res.output)
+    for group in ("bench", "eval", "hw"):
+        assert runner.invoke(app, [group, "--help"]).exit_code == 0
+
+
+def test_bench_foundation_tiny_prints_one_table_with_every_row():
+    res = runner.invoke(app, ["bench", "foundation", "--fk-batch", "8", "--ik-poses", "3", "--renders", "1"])
+    assert res.exit_code == 0, res.output
+    text = res.output
+    assert "ifgrasp bench foundation" in text
+    for needle in ("LEAP FK", "B=8", "1 pose/call (N=3)", "batched (N=3)", "render RGB-D+seg 640x480",
+                   "configs/s", "poses/s", "frames/s", "solve rate"):
+        assert needle in text, needle
+
+
+def test_ik_rows_turn_the_benchmark_dict_into_rates_and_the_batched_speedup(monkeypatch):
+    fake = dict(n_poses=10, solve_rate=0.9, median_ms=4.0, p95_ms=9.0, max_pos_err_m=2e-4, max_rot_err_rad=1e-3,
+                batched_solve_rate=1.0, batched_s_per_1000=0.5, fk_us_per_pose=20.0)
+    import ifgrasp.arm.bench
+
+    monkeypatch.setattr(ifgrasp.arm.bench, "ik_benchmark", lambda n_poses, seed: fake)
+    single, batched, fk = bench.ik_rows(10)
+    assert single.median_ms == 4.0 and single.p95_ms == 9.0 and single.rate == pytest.approx(250.0)
+    assert "90.0%" in single.note and "0.200 mm" in single.note
+    assert batched.median_ms == pytest.approx(0.5) and batched.rate == pytest.approx(2000.0)
+    assert "8.0x" in batched.note and np.isnan(batched.p95_ms)
+    assert fk.rate == pytest.approx(5e4) and fk.median_ms == pytest.approx(0.02)
+
+
+def test_print_table_formats_numbers_and_missing_values():
+    console = Console(record=True, width=200)
+    rows = [bench.BenchRow("a", 1.23456, float("nan"), 12345.67, "x/s", "note!")]
+    bench.print_table(rows, "title", console)
+    out = console.export_text()
+    assert "1.235" in out and "12,345.7 x/s" in out and "note!" in out and " - " in out
+    with pytest.raises(InputError, match="renders"):
+        bench.bench_foundation(renders=0)
+
+
+def test_bench_perception_oracle_rows_and_refusals():
+    res = runner.invoke(app, ["bench", "perception", "--backend", "oracle", "--frames", "1", "--repeats", "1",
+                              "--points", "128"])
+    assert res.exit_code == 0, res.output
+    for stage in ("validate", "segment", "cloud", "total"):
+        assert f"oracle: {stage}" in res.output
+    assert "mug/handle" in res.output
+    res = runner.invoke(app, ["bench", "perception", "--backend", "magic", "--frames", "1"])
+    assert isinstance(res.exception, InputError) and "known:" in str(res.exception) and "oracle" in str(res.exception)
+
+
+def test_bench_perception_reports_a_backend_without_weights_as_skipped():
+    if (MODELS_DIR / "pretrained" / "owlv2" / "config.json").is_file():
+        pytest.skip("pretrained weights are present here, so the backend is not skipped")
+    res = runner.invoke(app, ["bench", "perception", "--backend", "pretrained", "--frames", "1"])
+    assert isinstance(res.exception, InputError) and "no segmentation backend could be built" in str(res.exception)
+    assert "skipped backend 'pretrained'" in res.output and "download-models" in res.output
+
+
+def test_errors_end_with_one_line_and_exit_1_not_a_traceback():
+    res = _main("bench", "foundation", "--ik-poses", "0")
+    assert res.returncode == 1 and "error: benchmark sizes must be >= 1" in res.stderr
+    assert "Traceback" not in res.stderr + res.stdout
+    res = _main("render-objects", "--split", "nope")
+    assert res.returncode == 2 and "'train'" in res.stderr and "'heldout'" in res.stderr
+
+
+def test_download_models_fails_fast_offline():
+    res = _main("download-models", "--timeout", "1", env={"HF_HUB_OFFLINE": "1"}, timeout=30)
+    assert res.returncode == 1 and "no network" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_record_sim_writes_a_bag_that_replay_would_play(tmp_path):
+    bag = tmp_path / "bag"
+    res = runner.invoke(app, ["record-sim", "--out", str(bag), "--duration", "0.1", "--fps", "10",
+                              "--joint-rate", "20"])
+    assert res.exit_code == 0, res.output
+    assert (bag / "metadata.yaml").is_file() and "/joint_states 3" in res.output  # t = 0, 0.05, 0.1 s
+    assert "image_raw 2" in res.output  # colour frames at t = 0 and 0.1 s
+
+    install = tmp_path / "install"
+    exe = install / "ifgrasp_ros" / "lib" / "ifgrasp_ros" / "bag_replay"
+    exe.parent.mkdir(parents=True)
+    exe.touch()
+    (install / "setup.bash").touch()
+    argv, env = replay_invocation(bag, 2.0, True, ["/joint_states"], install_dir=install)
+    assert argv[:2] == ["bash", "-c"] and argv[3:5] == [str(install / "setup.bash"), str(exe)]
+    assert f"bag_path:={bag.resolve()}" in argv and "rate:=2.0" in argv and "loop:=true" in argv
+    assert "topics:=[/joint_states]" in argv and env["ROS_AUTOMATIC_DISCOVERY_RANGE"] == "LOCALHOST"
+
+
+def test_replay_refuses_missing_bags_bad_rates_and_explains_an_unbuilt_workspace(tmp_path):
+    with pytest.raises(InputError, match="no bag directory"):
+        replay_invocation(tmp_path / "nope", 1.0, False, [])
+    with pytest.raises(InputError, match="rate must be > 0"):
+        replay_invocation(tmp_path, 0.0, False, [])
+    with pytest.raises(InputError, match="not built.*scripts/install.sh.*colcon build"):
+        replay_invocation(tmp_path, 1.0, False, [], install_dir=tmp_path / "empty")
+    res = runner.invoke(app, ["replay", str(tmp_path / "nope")])
+    assert isinstance(res.exception, InputError)
+
+
+def test_render_objects_writes_the_gallery(tmp_path):
+    out = tmp_path / "g.png"
+    res = runner.invoke(app, ["render-objects", "--split", "heldout", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    from PIL import Image
+
+    img = np.asarray(Image.open(out))
+    assert img.ndim == 3 and img.shape[0] > 100 and img.std() > 5  # a real picture, not a blank sheet
+
+
+def test_hw_dry_run_reads_the_emulated_hand_and_refuses_arm_emulation():
+    res = runner.invoke(app, ["hw", "dry-run", "hand", "--emulate", "--seconds", "0.3"])
+    assert res.exit_code == 0, res.output
+    assert "q_rad" in res.output and "errors none" in res.output
+    res = runner.invoke(app, ["hw", "dry-run", "arm", "--emulate"])
+    assert isinstance(res.exception, InputError) and "hand only" in str(res.exception)
+    res = runner.invoke(app, ["hw", "dry-run", "finger"])
+    assert res.exit_code == 2 and "'hand'" in res.output
+
+
+def test_main_module_is_the_console_script():
+    text = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
+    assert 'ifgrasp = "ifgrasp.cli:main"' in text
