@@ -47,22 +47,44 @@ fi
 VENV="$PWD/.venv"
 PIP=("$VENV/bin/python" -m pip --disable-pip-version-check -q)
 
-stamp_inputs() { cat pyproject.toml scripts/install.sh scripts/install_ros.sh 2>/dev/null | sha256sum | cut -c1-16; }
-STAMP="$VENV/.ifgrasp-install-stamp"
-if [ "$(cat "$STAMP" 2>/dev/null)" != "$(stamp_inputs)" ]; then
-  echo "[install] Python packages into .venv (torch 2.13.0 CPU build, MuJoCo, ...)"
-  "${PIP[@]}" install --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
-  # torch first and pinned: an unpinned torch would pull the multi-GB CUDA build.
-  "${PIP[@]}" install "torch==2.13.0" 2>&1 | grep -v "^WARNING: Location" || true
-  "${PIP[@]}" install -e ".[hardware,perception,dev]" 2>&1 | grep -v "^WARNING: Location" || true
-  "$VENV/bin/python" -c "import torch, mujoco, ifgrasp" || { echo "[install] Python install failed" >&2; exit 1; }
-  if [ -f scripts/install_ros.sh ]; then
-    echo "[install] ROS 2 Jazzy wheels and colcon build of ros2_ws/"
-    VIRTUAL_ENV="$VENV" bash scripts/install_ros.sh
+# pip, quiet; its output is shown only when it fails (and then the install stops).
+pip_install() {
+  local log; log="$(mktemp -t ifgrasp-pip.XXXXXX)"
+  if ! "${PIP[@]}" install "$@" >"$log" 2>&1; then
+    echo "[install] pip install $* failed; its output:" >&2; tail -n 40 "$log" >&2; rm -f "$log"; exit 1
   fi
-  stamp_inputs >"$STAMP"
+  rm -f "$log"
+}
+
+# Stamps record the inputs of each step, so a second run with nothing changed takes seconds.
+py_inputs() { cat pyproject.toml scripts/install.sh | sha256sum | cut -c1-16; }
+ros_inputs() {
+  { cat scripts/install_ros.sh 2>/dev/null
+    find ros2_ws/src -type f -not -path '*/__pycache__/*' 2>/dev/null | LC_ALL=C sort | xargs -r sha256sum
+  } | sha256sum | cut -c1-16
+}
+PY_STAMP="$VENV/.ifgrasp-install-stamp"
+ROS_STAMP="$VENV/.ifgrasp-ros-stamp"
+if [ "$(cat "$PY_STAMP" 2>/dev/null)" != "$(py_inputs)" ]; then
+  echo "[install] Python packages into .venv (torch 2.13.0 CPU build, MuJoCo, ...)"
+  pip_install --upgrade pip
+  # torch first and pinned: an unpinned torch would pull the multi-GB CUDA build.
+  pip_install "torch==2.13.0"
+  pip_install -e ".[hardware,perception,dev]"
+  "$VENV/bin/python" -c "import torch, mujoco, ifgrasp" || { echo "[install] Python install failed" >&2; exit 1; }
+  py_inputs >"$PY_STAMP"
+  rm -f "$ROS_STAMP"  # the ROS wheels go into the same venv: check them again
 else
   echo "[install] .venv is up to date"
+fi
+if [ -f scripts/install_ros.sh ]; then
+  if [ "$(cat "$ROS_STAMP" 2>/dev/null)" != "$(ros_inputs)" ] || [ ! -f install/setup.bash ]; then
+    echo "[install] ROS 2 Jazzy wheels and colcon build of ros2_ws/ into install/"
+    VIRTUAL_ENV="$VENV" bash scripts/install_ros.sh
+    ros_inputs >"$ROS_STAMP"
+  else
+    echo "[install] ROS 2 workspace is up to date"
+  fi
 fi
 
 if ((RUN_DEMO)); then
