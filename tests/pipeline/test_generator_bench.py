@@ -56,3 +56,11 @@ def test_stage_stats_rows():
     stats = {s.name: s for s in stage_stats([ok, failed, ({"ground": 0.002}, math.nan)])}
     assert stats["ground"].median_s == pytest.approx(0.002) and len(stats["perceive"].samples_s) == 1
     assert len(stats["command_to_motion"].samples_s) == 1 and stats["total"].samples_s.max() == pytest.approx(0.201)
+
+
+def test_diffusion_backend_is_the_students_generator(tmp_path):
+    with pytest.raises(ModelError, match="not found"):
+        make_generator("diffusion", model_path=str(tmp_path / "none.pt"))
+    from ifgrasp.grasp.diffusion import generator as student
+
+    assert callable(student.GraspGenerator.from_checkpoint)

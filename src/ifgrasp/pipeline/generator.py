@@ -4,7 +4,7 @@
     batch = gen.generate(cloud, k=16)   # GraspBatch in the cloud's (camera) frame, best first
 
 Backends are imported only when asked for: ``diffusion`` is the student's own generator
-(``ifgrasp.grasp.diffusion.generator.GraspGenerator``, the lead's), ``checkpoint`` loads a
+(``ifgrasp.grasp.diffusion.generator.GraspGenerator.from_checkpoint``, the lead's), ``checkpoint`` loads a
 ``GraspDiffusion`` state_dict file (``ifgrasp.pipeline.checkpoint``).
 """
 
@@ -26,9 +26,21 @@ class GraspGenerator(Protocol):
 
 
 _GENERATORS: dict[str, str] = {
-    "diffusion": "ifgrasp.grasp.diffusion.generator:GraspGenerator",
+    "diffusion": "ifgrasp.pipeline.generator:student_from_checkpoint",
     "checkpoint": "ifgrasp.pipeline.checkpoint:CheckpointGenerator",
 }
+
+
+def student_from_checkpoint(model_path: str, steps: int = 8, **kwargs):
+    """The student's own generator (``ifgrasp.grasp.diffusion.generator.GraspGenerator``) from a file."""
+    from pathlib import Path
+
+    if not Path(model_path).is_file():
+        raise ModelError(f"grasp model file not found: {model_path} (train one with the student, or pass "
+                         "model_path)")
+    from ifgrasp.grasp.diffusion.generator import GraspGenerator as StudentGenerator
+
+    return StudentGenerator.from_checkpoint(model_path, steps=steps, **kwargs)
 
 
 def register_generator(name: str, target: str) -> None:
