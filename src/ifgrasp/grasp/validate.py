@@ -51,7 +51,7 @@ class ValidationConfig(Config):
     lift_s: float = Field(1.0, gt=0, description="duration of the lift")
     shake_amplitude_m: float = Field(0.03, gt=0, description="shake amplitude per axis")
     shake_frequency_hz: float = Field(2.0, gt=0, description="shake frequency")
-    shake_s_per_axis: float = Field(0.75, gt=0, description="shake duration per axis")
+    shake_s_per_axis: float = Field(0.5, gt=0, description="shake duration per axis")
     gravity_test_s: float = Field(1.0, gt=0, description="duration of each 6-direction gravity test")
     success_displacement_m: float = Field(0.02, gt=0, description="object motion relative to the hand allowed")
     friction: float = Field(1.0, gt=0, description="sliding friction of the fingertips and palm")
@@ -60,7 +60,7 @@ class ValidationConfig(Config):
     perturb_rot_rad: float = Field(0.05, ge=0, description="std of the wrist rotation perturbation")
     impratio: float = Field(10.0, ge=1, description="frictional-to-normal impedance ratio (anti-creep)")
     noslip_iterations: int = Field(0, ge=0, description="MuJoCo no-slip solver iterations")
-    control_chunk: int = Field(5, gt=0, description="physics steps per control update")
+    control_chunk: int = Field(10, gt=0, description="physics steps per control update")
     weld_timeconst_s: float = Field(0.02, gt=0, description="stiffness of the hand-to-target weld (time constant)")
 
 

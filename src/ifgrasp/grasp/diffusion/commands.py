@@ -1,0 +1,136 @@
+"""The student's command-line verbs: ``views``, ``train``, ``export``, ``eval student``, ``bench generate``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from rich.console import Console
+from rich.table import Table
+
+from ifgrasp.grasp.diffusion.train import TrainConfig, load_checkpoint, train
+from ifgrasp.paths import CONFIG_DIR, DATA_DIR, MODELS_DIR
+from ifgrasp.timing import LatencyStats, measure
+
+console = Console()
+DEFAULT_CHECKPOINT = MODELS_DIR / "student" / "student.pt"
+DEFAULT_ONNX = MODELS_DIR / "student" / "student.onnx"
+
+
+def views_command(split: str, views_per_object: int, out: Path | None) -> Path:
+    from ifgrasp.grasp.diffusion.views import ViewConfig, build_view_set
+    from ifgrasp.sim.objects import object_family
+
+    out = out or DATA_DIR / "views" / split
+    build_view_set(object_family(split), ViewConfig(views_per_object=views_per_object), out,
+                   seed=0 if split == "train" else 1)
+    console.print(f"views -> {out}")
+    return out
+
+
+def train_command(config: Path | None, out: Path | None, steps: int | None) -> dict:
+    path = config or CONFIG_DIR / "student.yaml"
+    cfg = TrainConfig.from_yaml(path) if path.exists() else TrainConfig()
+    if steps is not None:
+        cfg = cfg.replace(steps=steps)
+    out = out or DEFAULT_CHECKPOINT.parent
+    summary = train(cfg, out)
+    console.print(f"trained: {json.dumps(summary)} -> {out / 'student.pt'}")
+    return summary
+
+
+def export_command(checkpoint: Path | None, out: Path | None, steps: int) -> None:
+    from ifgrasp.grasp.diffusion.export import OPSET, export_onnx, max_abs_difference
+
+    policy = load_checkpoint(checkpoint or DEFAULT_CHECKPOINT)
+    path = export_onnx(policy, out or DEFAULT_ONNX, steps=steps)
+    diff = max_abs_difference(policy, path, steps)
+    console.print(f"ONNX (opset {OPSET}, {steps} DDIM steps) -> {path}; max |torch - onnxruntime| = {diff:.2e}")
+
+
+def _bench_cloud(seed: int = 0):
+    """A real 2,048-point partial view of a held-out mug (its handle as the part)."""
+    from ifgrasp.grasp.diffusion.views import ViewConfig, render_object_views
+    from ifgrasp.sim.objects import make_object, object_family
+
+    seed_obj = next(s for c, s in object_family("heldout") if c == "mug")
+    views = render_object_views("mug", seed_obj, ViewConfig(views_per_object=1), np.random.default_rng(seed))
+    part = make_object("mug", seed_obj).part_index("handle")
+    return views["points"][0], views["point_part"][0] == part
+
+
+def bench_generate_command(checkpoint: Path | None, onnx: Path | None, candidates: int, steps: int,
+                           repeats: int) -> list[LatencyStats]:
+    from ifgrasp.grasp.diffusion.export import export_onnx
+    from ifgrasp.grasp.diffusion.generator import GraspGenerator
+
+    torch.set_num_threads(2)
+    policy = load_checkpoint(checkpoint or DEFAULT_CHECKPOINT)
+    onnx = onnx or DEFAULT_ONNX
+    if not Path(onnx).is_file():
+        export_onnx(policy, onnx, steps=steps)
+    points, mask = _bench_cloud()
+    import onnxruntime as ort
+
+    backends = ["torch", "onnx"] + (["tensorrt"] if "TensorrtExecutionProvider" in ort.get_available_providers() else [])
+    rows: list[LatencyStats] = []
+    for backend in backends:
+        gen = GraspGenerator(policy, backend=backend, steps=steps, num_candidates=candidates, onnx_path=onnx)
+        stages: dict[str, list[float]] = {}
+
+        def once():
+            r = gen.generate(points, mask, k=8)
+            for name, t in r.timings_s.items():
+                stages.setdefault(name, []).append(t)
+
+        total = measure(f"{backend} total", once, repeats=repeats)
+        rows.append(total)
+        for name, samples in stages.items():
+            rows.append(LatencyStats(f"{backend} {name}", np.asarray(samples[-repeats:])))
+    enc = policy.encoder
+    pts_t, mask_t = torch.as_tensor(points)[None], torch.as_tensor(mask)[None]
+    with torch.no_grad():
+        rows.append(measure("torch BPS encoding alone", lambda: enc(pts_t, mask_t), repeats=repeats))
+    table = Table(title=f"ifgrasp bench generate: {candidates} candidates, 2,048-point cloud, {steps} DDIM steps")
+    for h in ("stage", "median ms", "p95 ms", "runs"):
+        table.add_column(h)
+    for r in rows:
+        table.add_row(*r.row())
+    console.print(table)
+    t = {r.name: r.median_s for r in rows}
+    if "onnx total" in t:
+        console.print(f"ratio torch/onnx (total): {t['torch total'] / t['onnx total']:.2f}")
+    if "tensorrt total" not in t:
+        console.print("TensorRT: skipped (no CUDA GPU / TensorRT execution provider on this machine)")
+    console.print("'sample' includes the BPS encoding (one graph per backend); 'encoding alone' shows its share.")
+    return rows
+
+
+def eval_student_command(checkpoint: Path | None, views: Path | None, k: int, views_per_object: int,
+                         steps_list: list[int], out: Path) -> dict:
+    from ifgrasp.grasp.diffusion.evaluate import evaluate_student
+    from ifgrasp.grasp.diffusion.generator import GraspGenerator
+
+    policy = load_checkpoint(checkpoint or DEFAULT_CHECKPOINT)
+    views = views or DATA_DIR / "views" / "heldout"
+    report = {}
+    for steps in steps_list:
+        gen = GraspGenerator(policy, backend="torch", steps=steps)
+        report[f"steps_{steps}"] = evaluate_student(gen, views, k=k, views_per_object=views_per_object)
+    table = Table(title=f"student on held-out objects, single partial view (top-1 / top-{k} lift, part share)")
+    for h in ("steps", "category", "cases", "top-1 lift", f"top-{k} lift", "part share", "part force (lifted)", "ms"):
+        table.add_column(h)
+    for key, rep in report.items():
+        for cat, m in [("ALL", rep["overall"])] + list(rep["per_category"].items()):
+            if m.get("cases", 0) == 0:
+                continue
+            table.add_row(key.split("_")[1], cat, str(m["cases"]), f"{m['top1_lift']:.0%}", f"{m[f'top{k}_lift']:.0%}",
+                          f"{m['part_contact_share']:.0%}", f"{m['part_force_share_lifted']:.0%}",
+                          f"{m['latency_median_ms']:.0f}")
+    console.print(table)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2))
+    console.print(f"report -> {out}")
+    return report
