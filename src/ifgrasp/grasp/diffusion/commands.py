@@ -81,8 +81,8 @@ def bench_generate_command(checkpoint: Path | None, onnx: Path | None, candidate
         stages: dict[str, list[float]] = {}
 
         def once():
-            r = gen.generate(points, mask, k=8)
-            for name, t in r.timings_s.items():
+            gen.generate(points, mask, k=8)
+            for name, t in gen.last.timings_s.items():
                 stages.setdefault(name, []).append(t)
 
         total = measure(f"{backend} total", once, repeats=repeats)

@@ -42,10 +42,10 @@ def evaluate_student(generator: GraspGenerator, views_dir: Path, k: int = 8, vie
                 if mask.sum() < 16:
                     continue  # the part is hidden in this view: not a fair question
                 t0 = time.perf_counter()
-                result = generator.generate(v["points"][view], mask, k=k)
+                top = generator.generate(v["points"][view], mask, k=k)
                 latency = time.perf_counter() - t0
                 T_object_camera = np.linalg.inv(v["T_camera_object"][view])
-                grasps = result.grasps.transformed(T_object_camera, "object")
+                grasps = top.transformed(T_object_camera, "object")
                 check = validate(obj, grasps, validation, six_dir=False, part=part)
                 stats = contact_stats(generator.hand, sdf, obj.face_part, part_idx, grasps, surface)
                 rows.append({

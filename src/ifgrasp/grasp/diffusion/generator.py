@@ -76,6 +76,7 @@ class GraspGenerator:
         self.rng = np.random.default_rng(seed)
         self.gen = torch.Generator().manual_seed(seed)
         self._hand = None
+        self.last: GenerationResult | None = None
         self.backend, self._session = self._open(backend, onnx_path, engine_cache)
 
     @classmethod
@@ -119,11 +120,12 @@ class GraspGenerator:
 
     # --- the interface ------------------------------------------------------------------------
     def generate(self, cloud: ObjectCloud | np.ndarray, part_mask: np.ndarray | None = None, k: int = 8,
-                 T_base_camera: np.ndarray | None = None, table_z_m: float = 0.0) -> GenerationResult:
-        """Top-``k`` grasps (camera frame) for an observed cloud and its part mask.
+                 T_base_camera: np.ndarray | None = None, table_z_m: float = 0.0) -> GraspBatch:
+        """Top-``k`` grasps (camera frame, best first, ``scores`` set) for an observed cloud.
 
         ``cloud``: an :class:`ObjectCloud` in the camera frame, or (N, 3) points with ``part_mask``.
         ``T_base_camera`` (optional) lets the ranking reject grasps through the table (z = table_z_m).
+        Every candidate and the per-stage timings of the call stay in ``self.last``.
         """
         if isinstance(cloud, ObjectCloud):
             if cloud.frame != "camera":
@@ -145,7 +147,8 @@ class GraspGenerator:
         candidates.scores = scores
         candidates.extras.update(details)
         order = np.argsort(-scores)[:k]
-        return GenerationResult(candidates.select(order), candidates, dict(timer.durations_s))
+        self.last = GenerationResult(candidates.select(order), candidates, dict(timer.durations_s))
+        return self.last.grasps
 
     @property
     def hand(self):
