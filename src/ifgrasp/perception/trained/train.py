@@ -35,7 +35,7 @@ DEFAULT_YAML = CONFIG_DIR / "perception_trained.yaml"
 class NetworkConfig(Config):
     """Section ``network``: PartNet hyper-parameters (stored in the checkpoint)."""
 
-    n_points: int = Field(512, gt=16, description="points per instance fed to the network")
+    n_points: int = Field(256, gt=16, description="points per instance fed to the network")
     k: int = Field(16, gt=1, description="neighbours per point in the edge convolutions")
     width: int = Field(64, gt=0, description="per-point feature width")
     global_width: int = Field(256, gt=0, description="global (max-pooled) feature width")
@@ -45,7 +45,7 @@ class TrainConfig(Config):
     """Section ``train``."""
 
     seed: int = Field(0, description="torch / numpy seed")
-    epochs: int = Field(30, gt=0, description="passes over the training instances")
+    epochs: int = Field(20, gt=0, description="passes over the training instances")
     batch_size: int = Field(32, gt=0, description="instances per step")
     lr: float = Field(2e-3, gt=0, description="AdamW peak learning rate (cosine decay to 5%)")
     weight_decay: float = Field(1e-4, ge=0, description="AdamW weight decay")
@@ -55,6 +55,7 @@ class TrainConfig(Config):
     max_minutes: float = Field(30.0, gt=0, description="stop after this wall time (the schedule is epochs)")
     threads: int = Field(1, gt=0, description="torch CPU threads")
     out: str = Field(str(MODELS_DIR / "perception" / "trained.pt"), description="checkpoint path")
+    init: str | None = Field(None, description="checkpoint to start from (fine-tuning); None: random init")
 
 
 def _instances(data: dict[str, np.ndarray]) -> list[np.ndarray]:
@@ -149,6 +150,11 @@ def train(config_path: Path | str = DEFAULT_YAML, data_dir: Path | str | None = 
     val = load_shards(val_paths) if val_paths else None
     rows = _instances(data)
     model = PartNet(len(CATEGORIES), len(PART_VOCAB), net.k, net.width, net.global_width)
+    if cfg.init:
+        from ifgrasp.perception.trained.backend import load_model
+
+        init = Path(cfg.init)
+        model.load_state_dict(load_model(init if init.is_absolute() else REPO_ROOT / init)[0].state_dict())
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps = cfg.epochs * max(1, len(rows) // cfg.batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=steps, pct_start=0.05, final_div_factor=20)
