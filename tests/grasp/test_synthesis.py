@@ -52,3 +52,11 @@ def test_unknown_part_names_the_known_ones(hand):
 def test_avoiding_the_target_is_refused(hand):
     with pytest.raises(InputError, match="both the target and a part to avoid"):
         synthesize(hand, make_object("knife", 0), "handle", ("handle",))
+
+
+def test_annealing_method_runs_and_lowers_the_energy(hand):
+    """DexGraspNet's annealing is kept as the reference method (slow; not the default)."""
+    cfg = SynthesisConfig(batch=3, method="annealing").replace(annealing={"steps": 30})
+    start = synthesize(hand, make_object("box", 0), "body", (), cfg.replace(annealing={"steps": 1}), seed=0)
+    end = synthesize(hand, make_object("box", 0), "body", (), cfg, seed=0)
+    assert end.extras["energy_total"].mean() < start.extras["energy_total"].mean()
