@@ -44,7 +44,8 @@ def test_replay_publishes_recorded_messages_in_order_and_timing(launch, ros_node
     colour, joint_msgs = [], []
     subscribe(ros_node, Image, bags.COLOR_TOPIC, colour)
     subscribe(ros_node, JointState, bags.JOINT_STATES_TOPIC, joint_msgs)
-    node = launch("ifgrasp_ros", "bag_replay", params={"bag_path": str(path), "start_delay_s": 1.5})
+    # no fixed start delay: the node waits until both topics have a matched subscriber (this test's)
+    node = launch("ifgrasp_ros", "bag_replay", params={"bag_path": str(path)})
     ros_node.spin_until(lambda: len(colour) == N_FRAMES and len(joint_msgs) == len(joints.stamps_s),
                         timeout_s=20.0, what="every replayed colour image and joint state", procs=[node])
 
@@ -68,7 +69,7 @@ def test_replay_rate_and_topic_selection(launch, ros_node, recorded):
     subscribe(ros_node, Image, bags.DEPTH_TOPIC, depth)
     subscribe(ros_node, JointState, bags.JOINT_STATES_TOPIC, joint_msgs)
     node = launch("ifgrasp_ros", "bag_replay", params={
-        "bag_path": str(path), "rate": 4.0, "loop": True, "topics": [bags.DEPTH_TOPIC], "start_delay_s": 1.5})
+        "bag_path": str(path), "rate": 4.0, "loop": True, "topics": [bags.DEPTH_TOPIC]})
     ros_node.spin_until(lambda: len(depth) >= 2 * N_FRAMES, timeout_s=20.0,
                         what="two loops of replayed depth images", procs=[node])
     assert joint_msgs == []  # not selected
@@ -81,6 +82,17 @@ def test_replay_rate_and_topic_selection(launch, ros_node, recorded):
     # 4x faster than recorded: frames 0.2 s apart in the bag arrive ~0.05 s apart (median, not a bound)
     gaps = [b[0] - a[0] for (a, b, sa, sb) in zip(depth, depth[1:], stamps, stamps[1:]) if sb > sa]
     assert np.median(gaps) < 0.5 * FRAME_DT_S, gaps
+
+
+def test_without_subscribers_it_waits_at_most_the_timeout_then_plays(launch, recorded):
+    path, _, _ = recorded
+    node = launch("ifgrasp_ros", "bag_replay", params={"bag_path": str(path), "wait_for_subscribers_s": 0.5})
+    deadline = time.monotonic() + 20.0
+    while "bag finished" not in node.stderr and time.monotonic() < deadline:
+        node.assert_running()
+        time.sleep(0.1)
+    assert "no subscriber after 0.5 s on" in node.stderr and bags.COLOR_TOPIC in node.stderr
+    assert f"bag finished: {len(list(bags.read_bag(path)))} messages published" in node.stderr
 
 
 def test_bad_parameters_exit_with_one_clear_line(launch, recorded, tmp_path):

@@ -11,8 +11,15 @@ Parameters (defaults in config/bag_replay.yaml):
     rate (float)            playback speed factor, 1.0 = recorded timing
     loop (bool)             start again after the last message
     topics (str[])          topics to play; empty = all
-    start_delay_s (float)   wait before the first message so subscribers can connect
+    wait_for_subscribers_s (float)  before the first message, wait until every played topic has a
+                            matched subscriber, at most this long (then play anyway, warning which
+                            topics have none); 0 = do not wait
+    start_delay_s (float)   extra fixed wait before the first message (after the wait above)
     qos_depth (int)         publisher queue depth (reliable, volatile)
+
+Volatile publishers drop what they publish before a subscriber is matched, so without the wait a
+replay that starts with its subscribers (a test, a launch file) can lose the first messages, or all
+of a short bag, when discovery is slow (a loaded machine).
 
     install/ifgrasp_ros/lib/ifgrasp_ros/bag_replay --ros-args -p bag_path:=out/bags/demo -p rate:=2.0
 """
@@ -52,12 +59,16 @@ class BagReplayNode(Node):
         self.rate = float(self.declare_parameter("rate", 1.0).value)
         self.loop = bool(self.declare_parameter("loop", False).value)
         topics = list(self.declare_parameter("topics", [""]).value)
-        self.start_delay_s = float(self.declare_parameter("start_delay_s", 0.5).value)
+        self.wait_for_subscribers_s = float(self.declare_parameter("wait_for_subscribers_s", 10.0).value)
+        self.start_delay_s = float(self.declare_parameter("start_delay_s", 0.0).value)
         depth = int(self.declare_parameter("qos_depth", 10).value)
         if not str(self.bag_path) or str(self.bag_path) == ".":
             raise ConfigError("parameter 'bag_path' is required (a rosbag2 directory)")
         if not self.bag_path.exists():
             raise InputError(f"no bag at '{self.bag_path}'")
+        if self.wait_for_subscribers_s < 0.0 or self.start_delay_s < 0.0:
+            raise ConfigError("parameters 'wait_for_subscribers_s' and 'start_delay_s' must be >= 0 s, got "
+                              f"{self.wait_for_subscribers_s} and {self.start_delay_s}")
         if self.rate <= 0.0:
             raise ConfigError(f"parameter 'rate' must be > 0, got {self.rate}")
         available = bag_topics(self.bag_path)
@@ -83,7 +94,21 @@ class BagReplayNode(Node):
         except Exception as exc:  # noqa: BLE001 - a worker thread must report, not vanish
             self.get_logger().error(f"replay stopped: {type(exc).__name__}: {exc}")
 
+    def wait_for_subscribers(self, timeout_s: float, poll_s: float = 0.02) -> list[str]:
+        """Block until every publisher has a matched subscriber or ``timeout_s`` passes; returns the
+        topics still without one (empty when all matched)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            missing = [t for t, pub in self._pubs.items() if pub.get_subscription_count() == 0]
+            if not missing or time.monotonic() >= deadline or self._stop.wait(poll_s):
+                return missing
+
     def _play_loop(self) -> None:
+        if self.wait_for_subscribers_s > 0.0:
+            missing = self.wait_for_subscribers(self.wait_for_subscribers_s)
+            if missing:
+                self.get_logger().warning(f"no subscriber after {self.wait_for_subscribers_s} s on "
+                                          f"{', '.join(missing)}; playing anyway")
         if self._stop.wait(self.start_delay_s):
             return
         while not self._stop.is_set():
