@@ -26,6 +26,7 @@ runner = CliRunner()
 VERBS = {
     "demo", "synth", "render-grasps", "render-objects", "record-sim", "replay", "download-models",
     "bench foundation", "bench teacher", "bench perception", "eval teacher", "hw dry-run",
+    "views", "train", "export", "eval student", "bench generate", "bench graph",
 }
 
 
@@ -175,3 +176,50 @@ def test_hw_dry_run_reads_the_emulated_hand_and_refuses_arm_emulation():
 def test_main_module_is_the_console_script():
     text = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
     assert 'ifgrasp = "ifgrasp.cli:main"' in text
+
+
+@pytest.mark.parametrize("argv, target, expected", [
+    (["views", "--split", "heldout", "--views-per-object", "3"], "views_command", ("heldout", 3, None)),
+    (["train", "--steps", "5", "--out", "o"], "train_command", (None, Path("o"), 5)),
+    (["train"], "train_command", (None, None, None)),
+    (["export", "--checkpoint", "c.pt", "--steps", "4"], "export_command", (Path("c.pt"), None, 4)),
+    (["eval", "student", "--steps", "1,8", "--k", "4", "--out", "r.json"], "eval_student_command",
+     (None, None, 4, 2, [1, 8], Path("r.json"))),
+    (["bench", "generate", "--candidates", "16", "--repeats", "3"], "bench_generate_command", (None, None, 16, 8, 3)),
+])
+def test_student_verbs_are_thin_shells_over_the_students_commands(monkeypatch, argv, target, expected):
+    import ifgrasp.grasp.diffusion.commands as commands
+
+    calls = []
+    monkeypatch.setattr(commands, target, lambda *a: calls.append(a))
+    res = runner.invoke(app, argv)
+    assert res.exit_code == 0, res.output
+    assert calls == [expected]
+
+
+def test_student_verbs_refuse_bad_arguments():
+    res = runner.invoke(app, ["eval", "student", "--steps", "1,x"])
+    assert isinstance(res.exception, InputError) and "1,2,4,8,50" in str(res.exception)
+    res = runner.invoke(app, ["views", "--split", "test"])
+    assert res.exit_code == 2 and "'heldout'" in res.output
+    res = runner.invoke(app, ["bench", "generate", "--candidates", "0"])
+    assert res.exit_code == 2
+
+
+def test_bench_graph_prints_stage_rows(monkeypatch):
+    import ifgrasp.pipeline.bench as pb
+    import ifgrasp.pipeline.generator as pg
+    from ifgrasp.pipeline import ErrorCode, PipelineResult
+
+    fake = [PipelineResult(True, ErrorCode.OK, "grasped", stage_latencies_s={"ground": 0.001 * i, "perceive": 0.1,
+                                                                             "generate": 0.05},
+                           command_to_motion_s=0.4) for i in (1, 2, 3)]
+    seen = {}
+    monkeypatch.setattr(pg, "make_generator", lambda name, **kw: seen.update(name=name, **kw) or "gen")
+    monkeypatch.setattr(pb, "run_sim_bench", lambda gen, instruction, repeats, execute: fake[:repeats])
+    res = runner.invoke(app, ["bench", "graph", "--repeats", "3", "--checkpoint", "m.pt", "--steps", "4"])
+    assert res.exit_code == 0, res.output
+    assert seen == {"name": "diffusion", "model_path": "m.pt", "steps": 4}
+    for row in ("ground", "perceive", "generate", "command_to_motion", "total"):
+        assert row in res.output
+    assert "2.00" in res.output and "400.00" in res.output and res.output.count("OK: grasped") == 3

@@ -13,7 +13,7 @@ class TopDownGenerator:
     def __init__(self, T_base_camera: np.ndarray, R_base_hand: np.ndarray, offset_base_m=(0.0, 0.0, 0.07)):
         self.T, self.R, self.offset = T_base_camera, R_base_hand, np.asarray(offset_base_m)
 
-    def generate(self, cloud, k):
+    def generate(self, cloud, k, T_base_camera=None):
         R_cb = self.T[:3, :3].T
         pos = cloud.points_m[cloud.part_mask].mean(0) + R_cb @ self.offset
         return GraspBatch(np.tile(pos, (k, 1)), np.tile(R_cb @ self.R, (k, 1, 1)), np.full((k, 16), 0.6),

@@ -1,53 +1,98 @@
-"""Generator registry and the checkpoint loader (a tiny random GraspDiffusion saved by the test);
-benchmark rows from pipeline results."""
+"""Generator registry over the student's own loader (tiny random models saved with the student's
+``save_checkpoint``), a normaliser-pinned model as an independent reference for where the samples
+land, and benchmark rows from pipeline results."""
 
 import math
 
 import numpy as np
 import pytest
+import torch
 
 from ifgrasp.errors import ConfigError, ModelError
-from ifgrasp.pipeline import ErrorCode, PipelineResult, generator_names, make_generator
+from ifgrasp.geometry import matrix_to_rot6d
+from ifgrasp.grasp.diffusion.policy import GraspDiffusion
+from ifgrasp.grasp.diffusion.train import save_checkpoint
+from ifgrasp.pipeline import ErrorCode, GenerateStage, PipelineResult, generator_names, make_generator
 from ifgrasp.pipeline.bench import stage_stats
-from ifgrasp.pipeline.checkpoint import save_checkpoint
 from ifgrasp.types import ObjectCloud
 
 
-def tiny_model():
-    from ifgrasp.grasp.diffusion.policy import GraspDiffusion
-
-    return GraspDiffusion(n_basis=16, radius_m=0.15, width=32, depth=1, num_train_steps=10)
-
-
-def test_checkpoint_round_trip(tmp_path):
-    torch = pytest.importorskip("torch")
+def tiny_model() -> GraspDiffusion:
     torch.manual_seed(0)
+    return GraspDiffusion(n_basis=32, width=32, depth=1, num_train_steps=10)
+
+
+def pinned_model(offset_m, R, joints) -> GraspDiffusion:
+    """A tiny model whose normaliser pins every sample to (part centre + offset_m, R, joints)."""
     model = tiny_model()
-    path = save_checkpoint(model, tmp_path / "student.pt")
-    gen = make_generator("checkpoint", model_path=str(path), steps=3, seed=1)
-    rng = np.random.default_rng(0)
-    pts = (rng.normal(scale=0.03, size=(200, 3)) + [0, 0, 0.6]).astype(np.float32)
-    cloud = ObjectCloud(pts.astype(np.float32), pts[:, 0] > 0, frame="camera", object_name="mug", part_name="handle")
-    batch = gen.generate(cloud, 5)
-    assert len(batch) == 5 and batch.frame == "camera"
+    v = np.concatenate([offset_m, matrix_to_rot6d(R[None])[0], joints])
+    model.set_normalizer(torch.as_tensor(np.tile(v, (4, 1)), dtype=torch.float32))  # std 0 -> clamped 1e-3
+    return model
+
+
+def cloud_of(seed=0):
+    rng = np.random.default_rng(seed)
+    pts = (rng.normal(scale=0.03, size=(300, 3)) + [0.0, 0.0, 0.6]).astype(np.float32)
+    return ObjectCloud(pts, pts[:, 0] > 0.01, frame="camera", object_name="mug", part_name="handle")
+
+
+def test_registry_builds_the_students_generator_with_the_requested_settings(tmp_path):
+    from ifgrasp.grasp.diffusion.generator import GraspGenerator as Student
+
+    save_checkpoint(tiny_model(), tmp_path / "student.pt")
+    gen = make_generator("diffusion", model_path=str(tmp_path / "student.pt"), steps=3, num_candidates=12,
+                         runtime="torch", seed=5)
+    assert isinstance(gen, Student) and (gen.steps, gen.num_candidates, gen.backend) == (3, 12, "torch")
+    batch = gen.generate(cloud_of(), k=5)
+    assert len(batch) == 5 and batch.frame == "camera" and len(gen.last.candidates) == 12
     np.testing.assert_allclose(np.linalg.det(batch.wrist_rot), 1.0, atol=1e-4)
-    # same as sampling the saved model directly with the same noise
-    noise = torch.randn((5, 25), generator=torch.Generator().manual_seed(1))
-    with torch.no_grad():
-        pos, _, joints = model.eval().sample(torch.as_tensor(pts[None]), torch.as_tensor((pts[:, 0] > 0)[None]).float(),
-                                             noise, 3)
-    np.testing.assert_allclose(batch.wrist_pos_m, pos.numpy(), atol=1e-5)
-    np.testing.assert_allclose(batch.joints_rad, joints.numpy(), atol=1e-5)
+    assert np.all(np.diff(batch.scores) <= 0)  # best first
+    # the same as the student's own generator built directly with the same seed
+    direct = Student.from_checkpoint(tmp_path / "student.pt", backend="torch", steps=3, num_candidates=12, seed=5)
+    np.testing.assert_allclose(direct.generate(cloud_of(), k=5).wrist_pos_m, batch.wrist_pos_m, atol=1e-6)
 
 
-def test_missing_model_and_unknown_backend(tmp_path):
-    with pytest.raises(ModelError, match="not found"):
-        make_generator("checkpoint", model_path=str(tmp_path / "none.pt"))
+def test_pinned_samples_land_where_the_normaliser_says(tmp_path):
+    R = np.array([[1.0, 0, 0], [0, -1.0, 0], [0, 0, -1.0]])  # palm facing the camera
+    offset = np.array([0.0, 0.02, -0.07])
+    save_checkpoint(pinned_model(offset, R, np.full(16, 0.4)), tmp_path / "p.pt")
+    gen = make_generator("diffusion", model_path=str(tmp_path / "p.pt"), steps=2, runtime="torch")
+    cloud = cloud_of(1)
+    centre = cloud.points_m[cloud.part_mask].mean(0)
+    batch = gen.generate(cloud, k=4)
+    np.testing.assert_allclose(batch.wrist_pos_m, np.tile(centre + offset, (4, 1)), atol=0.01)
+    np.testing.assert_allclose(batch.wrist_rot, np.tile(R, (4, 1, 1)), atol=0.02)
+    np.testing.assert_allclose(batch.joints_rad, 0.4, atol=0.01)
+    # through the pipeline's stage: expressed in the base frame by T_base_camera
+    T = np.eye(4)
+    T[:3, 3] = [0.1, -0.2, 0.5]
+    base = GenerateStage(gen, k=3)(cloud, T)
+    assert base.frame == "base" and len(base) == 3
+    np.testing.assert_allclose(base.wrist_pos_m, np.tile(centre + offset + T[:3, 3], (3, 1)), atol=0.01)
+
+
+def test_missing_or_foreign_models_and_unknown_backend(tmp_path):
+    with pytest.raises(ModelError, match="student model not found.*none.pt"):
+        make_generator("diffusion", model_path=str(tmp_path / "none.pt"))
     (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(ModelError, match="cannot load"):
-        make_generator("checkpoint", model_path=str(tmp_path / "bad.pt"))
+    with pytest.raises(ModelError, match="cannot read"):
+        make_generator("diffusion", model_path=str(tmp_path / "bad.pt"))
+    torch.save({"hand": "shadow_hand", "hyper": {}, "state_dict": {}}, tmp_path / "other.pt")
+    with pytest.raises(ModelError, match="shadow_hand"):
+        make_generator("diffusion", model_path=str(tmp_path / "other.pt"))
     with pytest.raises(ConfigError, match="known: " + ", ".join(generator_names())):
         make_generator("nope")
+    assert generator_names() == ["diffusion"]
+
+
+def test_relative_model_paths_resolve_against_the_repo_root(tmp_path, monkeypatch):
+    from ifgrasp.paths import REPO_ROOT
+    from ifgrasp.pipeline.generator import resolve_model_path
+
+    monkeypatch.chdir(tmp_path)
+    assert resolve_model_path("models/student/student.pt") == REPO_ROOT / "models/student/student.pt"
+    (tmp_path / "here.pt").touch()
+    assert resolve_model_path("here.pt") == (tmp_path / "here.pt").relative_to(tmp_path)
 
 
 def test_stage_stats_rows():
@@ -56,11 +101,3 @@ def test_stage_stats_rows():
     stats = {s.name: s for s in stage_stats([ok, failed, ({"ground": 0.002}, math.nan)])}
     assert stats["ground"].median_s == pytest.approx(0.002) and len(stats["perceive"].samples_s) == 1
     assert len(stats["command_to_motion"].samples_s) == 1 and stats["total"].samples_s.max() == pytest.approx(0.201)
-
-
-def test_diffusion_backend_is_the_students_generator(tmp_path):
-    with pytest.raises(ModelError, match="not found"):
-        make_generator("diffusion", model_path=str(tmp_path / "none.pt"))
-    from ifgrasp.grasp.diffusion import generator as student
-
-    assert callable(student.GraspGenerator.from_checkpoint)

@@ -2,10 +2,11 @@
 loopback, a private domain): "pick up the mug by its handle" through the ExecuteGrasp action, the
 GraspCommand service, and the faults (unknown object, BUSY, cancel mid-motion, a killed node).
 
-Until the lead's student model (models/student.pt) exists, the commander loads a checkpoint this
-test builds: a tiny random GraspDiffusion whose normaliser pins its samples to a palm-down grasp
-7 cm above the instructed part (so plan/execute/lift run for real); only the "mug >= 10 cm above
-the table" assertion depends on the real model and is an expected failure without it.
+Until the trained student (models/student/student.pt) exists, the commander loads a checkpoint this
+test builds with the student's own ``save_checkpoint``: a tiny random GraspDiffusion whose
+normaliser (``set_normalizer``) pins its samples to a palm-down grasp 7 cm above the instructed part
+(so plan/execute/lift run for real); only the "mug >= 10 cm above the table" assertion depends on
+the real model and is an expected failure without it.
 """
 
 import json
@@ -28,7 +29,7 @@ from ifgrasp_interfaces.srv import GraspCommand  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 SIM_LAUNCH = REPO / "launch" / "sim.launch.xml"
-STUDENT = REPO / "models" / "student.pt"
+STUDENT = REPO / "models" / "student" / "student.pt"
 STAGE_NAMES = ["perceive", "ground", "generate", "plan", "execute", "lift"]
 
 
@@ -39,7 +40,7 @@ def pinned_checkpoint(path):
     from ifgrasp.arm import Xarm7Kinematics
     from ifgrasp.geometry import matrix_to_rot6d
     from ifgrasp.grasp.diffusion.policy import GraspDiffusion
-    from ifgrasp.pipeline.checkpoint import save_checkpoint
+    from ifgrasp.grasp.diffusion.train import save_checkpoint
     from ifgrasp.sim.scene_config import SceneConfig
 
     cfg = SceneConfig.default()
@@ -47,10 +48,10 @@ def pinned_checkpoint(path):
     R_bh = Xarm7Kinematics().fk_hand(np.asarray(cfg.robot.arm_joints_rad))[0, :3, :3]
     mean = np.concatenate([R_cb @ [0.0, 0.0, 0.07], matrix_to_rot6d(R_cb @ R_bh), np.full(16, 0.5)])
     torch.manual_seed(0)
-    model = GraspDiffusion(n_basis=16, width=32, depth=1, num_train_steps=10)
-    model.grasp_mean.copy_(torch.as_tensor(mean, dtype=torch.float32))
-    model.grasp_std.fill_(1e-4)
-    return save_checkpoint(model, path)
+    model = GraspDiffusion(n_basis=32, width=32, depth=1, num_train_steps=10)
+    model.set_normalizer(torch.as_tensor(np.tile(mean, (4, 1)), dtype=torch.float32))  # std clamped to 1e-3
+    save_checkpoint(model, path)
+    return path
 
 
 @pytest.fixture
@@ -188,4 +189,4 @@ def test_commander_refuses_to_start_without_a_model(launch, tmp_path):
     cmd = next(n for n in nodes if n.exe == "commander")
     proc = launch(cmd.pkg, cmd.exe, args=cmd.ros_args(), expect_exit=1)
     assert proc.wait(60.0) == 1
-    assert "grasp model file not found" in proc.stderr and "missing.pt" in proc.stderr
+    assert "student model not found" in proc.stderr and "missing.pt" in proc.stderr

@@ -52,3 +52,36 @@ def run_sim_bench(generator, instruction: str = "pick up the mug by its handle",
         return results
     finally:
         world.close()
+
+
+def print_stage_table(stats: list[LatencyStats], title: str, console=None) -> None:
+    """One row per stage (run order), then ``command_to_motion`` and ``total``: median and p95 in ms."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for h in ("stage", "median ms", "p95 ms", "runs"):
+        table.add_column(h)
+    for s in stats:
+        table.add_row(*s.row())
+    (console or Console()).print(table)
+
+
+def bench_graph_command(checkpoint, repeats: int, instruction: str, steps: int = 8, execute: bool = True,
+                        echo=print) -> list[LatencyStats]:
+    """``ifgrasp bench graph``: the in-process pipeline on the simulated scene with the student,
+    ``repeats`` runs; prints the per-stage table and the outcome of each run."""
+    from ifgrasp.errors import InputError
+    from ifgrasp.grasp.diffusion.commands import DEFAULT_CHECKPOINT
+    from ifgrasp.pipeline.generator import make_generator
+
+    if repeats < 1:
+        raise InputError(f"--repeats must be >= 1, got {repeats}")
+    gen = make_generator("diffusion", model_path=str(checkpoint or DEFAULT_CHECKPOINT), steps=steps)
+    results = run_sim_bench(gen, instruction=instruction, repeats=repeats, execute=execute)
+    for i, r in enumerate(results):
+        echo(f"run {i + 1}: {r.error_code.name}: {r.message}")
+    stats = stage_stats(results)
+    print_stage_table(stats, f"ifgrasp bench graph: '{instruction}', {repeats} runs, sim 320x240, student "
+                      f"{steps} steps (in-process stages; the ROS graph adds transport)")
+    return stats

@@ -1,17 +1,21 @@
 """The grasp generator seen by the pipeline: a protocol and backends chosen by a registered name.
 
-    gen = make_generator("checkpoint", model_path="models/student.pt")
+    gen = make_generator("diffusion", model_path="models/student/student.pt", steps=8)
     batch = gen.generate(cloud, k=16)   # GraspBatch in the cloud's (camera) frame, best first
 
-Backends are imported only when asked for: ``diffusion`` is the student's own generator
-(``ifgrasp.grasp.diffusion.generator.GraspGenerator.from_checkpoint``, the lead's), ``checkpoint`` loads a
-``GraspDiffusion`` state_dict file (``ifgrasp.pipeline.checkpoint``).
+One backend today: ``diffusion``, the student's own generator
+(``ifgrasp.grasp.diffusion.generator.GraspGenerator.from_checkpoint``; its checkpoint format and
+loader are the only ones). The registry stays so that another generator (a teacher-in-the-loop,
+a remote service) can be added by name without touching the stages or the nodes.
 """
 
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 from typing import Protocol, runtime_checkable
+
+import numpy as np
 
 from ifgrasp.errors import ConfigError, ModelError, known
 from ifgrasp.types import GraspBatch, ObjectCloud
@@ -19,28 +23,40 @@ from ifgrasp.types import GraspBatch, ObjectCloud
 
 @runtime_checkable
 class GraspGenerator(Protocol):
-    """``generate(cloud, k)``: ``k`` LEAP grasps for ``cloud`` (its instructed part marked), in
-    ``cloud.frame``, scores set when the generator ranks them."""
+    """``generate(cloud, k=..., T_base_camera=...)``: ``k`` LEAP grasps for ``cloud`` (its instructed
+    part marked), in ``cloud.frame``, best first, scores set when the generator ranks them.
+    ``T_base_camera`` (4, 4), optional, lets a generator reject grasps through the table (z = 0)."""
 
-    def generate(self, cloud: ObjectCloud, k: int) -> GraspBatch: ...
+    def generate(self, cloud: ObjectCloud, k: int, T_base_camera: np.ndarray | None = None) -> GraspBatch: ...
 
 
 _GENERATORS: dict[str, str] = {
     "diffusion": "ifgrasp.pipeline.generator:student_from_checkpoint",
-    "checkpoint": "ifgrasp.pipeline.checkpoint:CheckpointGenerator",
 }
 
 
-def student_from_checkpoint(model_path: str, steps: int = 8, **kwargs):
-    """The student's own generator (``ifgrasp.grasp.diffusion.generator.GraspGenerator``) from a file."""
-    from pathlib import Path
+def resolve_model_path(model_path: str | Path) -> Path:
+    """``model_path`` as given when it exists (absolute or relative to the working directory), else
+    relative to the repository root (so ``models/student/student.pt`` works from any directory)."""
+    from ifgrasp.paths import REPO_ROOT
 
-    if not Path(model_path).is_file():
-        raise ModelError(f"grasp model file not found: {model_path} (train one with the student, or pass "
-                         "model_path)")
+    path = Path(model_path)
+    if path.is_absolute() or path.exists() or not str(model_path):
+        return path
+    return REPO_ROOT / path
+
+
+def student_from_checkpoint(model_path: str, steps: int = 8, runtime: str = "auto", onnx_path: str = "",
+                            num_candidates: int = 64, seed: int = 0):
+    """The student's ``GraspGenerator`` from a checkpoint (``ModelError`` when missing, corrupt or for
+    another hand). ``runtime``: auto | torch | onnx | tensorrt; ``onnx_path`` "" = the checkpoint's
+    sibling ``.onnx`` when there is one (auto picks TensorRT only when a CUDA GPU offers it)."""
     from ifgrasp.grasp.diffusion.generator import GraspGenerator as StudentGenerator
 
-    return StudentGenerator.from_checkpoint(model_path, steps=steps, **kwargs)
+    path = resolve_model_path(model_path)
+    onnx = resolve_model_path(onnx_path) if onnx_path else path.with_suffix(".onnx")
+    return StudentGenerator.from_checkpoint(path, backend=runtime, steps=int(steps), num_candidates=int(num_candidates),
+                                            onnx_path=onnx if onnx.is_file() else None, seed=seed)
 
 
 def register_generator(name: str, target: str) -> None:

@@ -97,7 +97,7 @@ class GenerateStage:
         self.generator, self.k = generator, k
 
     def __call__(self, cloud: ObjectCloud, T_base_camera: np.ndarray) -> GraspBatch:
-        batch = self.generator.generate(cloud, k=self.k)
+        batch = self.generator.generate(cloud, k=self.k, T_base_camera=T_base_camera)
         ok = np.isfinite(batch.wrist_pos_m).all(1) & np.isfinite(batch.joints_rad).all(1)  # (B,)
         if not ok.any():
             raise NoGraspError(f"the grasp generator returned no finite grasp for the {cloud.part_name} of "

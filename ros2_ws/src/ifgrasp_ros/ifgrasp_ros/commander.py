@@ -39,8 +39,9 @@ class CommanderNode(Node):
     def __init__(self) -> None:
         super().__init__("commander")
         p = {name: self.declare_parameter(name, default).value for name, default in (
-            ("backend", "oracle"), ("generator", "checkpoint"), ("model_path", ""), ("num_grasps", 16),
-            ("sampling_steps", 10), ("T_base_camera", [0.0] * 16), ("frame_timeout_s", 5.0),
+            ("backend", "oracle"), ("generator", "diffusion"), ("model_path", "models/student/student.pt"),
+            ("runtime", "auto"), ("onnx_path", ""), ("num_candidates", 64), ("num_grasps", 16),
+            ("sampling_steps", 8), ("T_base_camera", [0.0] * 16), ("frame_timeout_s", 5.0),
             ("lift_height_m", 0.12), ("planning_yaml", ""), ("base_frame", "link_base"),
             ("color_topic", "/camera/camera/color/image_raw"),
             ("info_topic", "/camera/camera/color/camera_info"),
@@ -57,7 +58,9 @@ class CommanderNode(Node):
             raise ConfigError(f"unknown perception backend '{p['backend']}'; known: oracle, pretrained, trained")
         self.p = p
         self.group = ReentrantCallbackGroup()
-        generator = make_generator(p["generator"], model_path=p["model_path"], steps=int(p["sampling_steps"]))
+        generator = make_generator(p["generator"], model_path=p["model_path"], steps=int(p["sampling_steps"]),
+                                   runtime=p["runtime"], onnx_path=p["onnx_path"],
+                                   num_candidates=int(p["num_candidates"]))
         topics = {"color": p["color_topic"], "info": p["info_topic"], "depth": p["depth_topic"],
                   "objects": p["object_labels_topic"], "parts": p["part_labels_topic"], "names": p["label_names_topic"]}
         oracle = p["backend"] == "oracle"
