@@ -1,11 +1,19 @@
-"""The main job, v0: build the simulated xArm7 + LEAP Hand table scene, render one RGB-D frame and
-write pictures of it. Later issues add perception, grounding, grasping and execution as stages.
+"""The main job: ``ifgrasp demo "pick up the mug by its handle"``.
+
+v1 (when the student model ``models/student/student.pt`` exists): the whole pipeline on the default
+simulated scene through ``ifgrasp.pipeline.SimWorld``: ground -> perceive (the simulator's labels:
+the *oracle* segmentation backend) -> generate (the student) -> plan -> execute -> lift, each
+stage's time printed, a picture per stage written, and the outcome measured in MuJoCo (object
+height above the table, which of its parts the robot touches).
+
+v0 (no model file): render the scene to colour, depth, part overlay and overview pictures, and say
+why the pipeline did not run and how to get the model.
 
     ifgrasp demo "pick up the mug by its handle" --out out/demo --seed 0
 
-Writes ``color.png`` (the camera's colour image), ``depth.png`` (colour-mapped metric depth with a
-scale), ``parts.png`` (objects and parts overlaid, with a legend) and ``scene_overview.png`` (a
-second viewpoint showing the robot), and prints each stage with its wall time.
+v0 writes ``color.png``, ``depth.png`` (colour-mapped metric depth with a scale), ``parts.png``
+(objects and parts overlaid, with a legend) and ``scene_overview.png``; v1's pictures are listed in
+``ifgrasp.pipeline.demo_run``.
 """
 
 from __future__ import annotations
@@ -24,11 +32,13 @@ SETTLE_S = 0.3  # let the objects come to rest before the picture
 
 
 class DemoResult(NamedTuple):
-    """What ``run_demo`` produced: image paths by name, wall time per stage (s), the scene's objects."""
+    """What ``run_demo`` produced: image paths by name, wall time per stage (s), the scene's objects,
+    and for the full pipeline its outcome (``None`` for the render-only v0)."""
 
     images: dict[str, Path]
     durations_s: dict[str, float]
     object_names: tuple[str, ...]
+    outcome: dict | None = None
 
 
 def _demo_scene_config(seed: int):
@@ -40,8 +50,24 @@ def _demo_scene_config(seed: int):
 
 
 def run_demo(instruction: str = "pick up the mug by its handle", out_dir: Path = OUT_DIR / "demo",
-             seed: int = 0, echo=print) -> DemoResult:
-    """Render the default scene (object shapes varied by ``seed``) and write the pictures to ``out_dir``."""
+             seed: int = 0, echo=print, model_path: Path | None = None) -> DemoResult:
+    """The full pipeline when the student checkpoint ``model_path`` (default
+    ``models/student/student.pt``) exists, else the render-only v0; pictures go to ``out_dir``."""
+    from ifgrasp.grasp.diffusion.commands import DEFAULT_CHECKPOINT
+
+    model_path = Path(model_path or DEFAULT_CHECKPOINT)
+    if model_path.is_file():
+        from ifgrasp.pipeline.demo_run import run_pipeline_demo
+
+        return run_pipeline_demo(instruction, Path(out_dir), _demo_scene_config(seed), model_path, echo)
+    echo(f"student model {model_path} not found, so only the scene is rendered (v0). Get the model: "
+         "`ifgrasp views --split train && ifgrasp train` (teacher dataset from `ifgrasp synth`), or copy a "
+         "trained student.pt there")
+    return render_scene_only(instruction, Path(out_dir), seed, echo)
+
+
+def render_scene_only(instruction: str, out_dir: Path, seed: int = 0, echo=print) -> DemoResult:
+    """v0: render the default scene (object shapes varied by ``seed``) and write the pictures to ``out_dir``."""
     from PIL import Image
 
     from ifgrasp.sim import viz  # imports ifgrasp.sim first: headless GL default before MuJoCo loads
@@ -99,6 +125,6 @@ def run_demo(instruction: str = "pick up the mug by its handle", out_dir: Path =
            + f" -> {out_dir}")
     camera.close()
 
-    echo(f"instruction {instruction!r} not executed yet: perception, grounding and grasping land in later issues")
+    echo(f"instruction {instruction!r} not executed: no student model (see above)")
     echo(f"total {timer.total_s:.2f} s")
     return DemoResult(images=images, durations_s=dict(timer.durations_s), object_names=scene.object_names)

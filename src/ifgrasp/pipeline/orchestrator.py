@@ -64,6 +64,9 @@ class PipelineResult:
     plan: GraspPlan | None = None
     stage_latencies_s: dict[str, float] = field(default_factory=dict)
     command_to_motion_s: float = math.nan
+    #: intermediate products of the stages that ran, for pictures and debugging: ``frame``
+    #: (RGBDFrame), ``perception`` (Perception), ``grasps`` (GraspBatch, base frame, best first)
+    artifacts: dict = field(default_factory=dict)
 
 
 class GraspPipeline:
@@ -134,6 +137,7 @@ class GraspPipeline:
         res.plan = state.get("plan")
         res.stage_latencies_s = dict(timer.durations_s)
         res.command_to_motion_s = motion_t[0]
+        res.artifacts = {k: state[k] for k in ("frame", "perception", "grasps") if k in state}
         return res
 
     def _stage(self, stage: str, req: PipelineRequest, st: dict, on_motion) -> None:
@@ -141,7 +145,7 @@ class GraspPipeline:
         if stage == "ground":
             st["grounded"] = ground(req.instruction, req.object_name, req.part_name)
         elif stage == "perceive":
-            frame = self.get_frame(self.frame_timeout_s)
+            st["frame"] = frame = self.get_frame(self.frame_timeout_s)
             st["perception"] = self.perceive(frame, st["grounded"])
         elif stage == "generate":
             p = st["perception"]

@@ -147,7 +147,15 @@ class HandActions:
             time.sleep(1.0 / self.rate_hz)
 
     def hold(self, q_target: np.ndarray) -> None:
-        self.hand.grasp(q_target)
+        """Re-send the grasp, at most one safe step from the driver's reference (the last command while
+        fresh, else the measured position, which fingers blocked by the object leave far from the
+        target after a pause): the squeeze is restored over a few calls instead of being refused."""
+        h = self.hand
+        safety = h.safety
+        fresh = safety.is_fresh(h.clock()) and not safety.holding and safety.last_command is not None
+        q_ref = safety.last_command if fresh else h.read_state().position_rad
+        step = 0.8 * safety.config.max_step_rad
+        h.grasp(q_ref + np.clip(q_target - q_ref, -step, step))
 
 
 class ExecuteStage:
