@@ -46,7 +46,8 @@ def run_node(
     package's ``config/`` loaded before the command line's own parameters; ``make_executor`` builds the
     executor after ``rclpy.init`` (default ``SingleThreadedExecutor``; nodes that block in callbacks
     pass a ``MultiThreadedExecutor`` factory). Returns the exit code: 0, or 1
-    after an ``IfgraspError`` (printed as one line).
+    after an ``IfgraspError`` (printed as one line). An exception from a callback after shutdown
+    began (the context already invalid) counts as the normal exit; before it, it propagates.
     """
     argv = list(sys.argv if args is None else args)
     if default_params is not None:
@@ -64,6 +65,11 @@ def run_node(
     except IfgraspError as exc:  # bad parameters, missing files: one clear line, no traceback
         print(f"[{Path(argv[0]).name}] error: {exc}", file=sys.stderr)
         code = 1
+    except Exception:  # noqa: BLE001
+        # A callback racing the signal handler's shutdown (a timer publishing on the context just
+        # invalidated: RCLError "publisher's context is invalid") is the normal end, not a crash.
+        if rclpy.ok():
+            raise
     finally:
         executor.shutdown()
         if node is not None:
