@@ -223,6 +223,10 @@ def build_spec(cfg: SceneConfig, urdf_dir: Path = URDF_DIR) -> tuple[mujoco.MjSp
     spec.modelname = "ifgrasp_table"
     spec.option.timestep = cfg.timestep_s
     spec.option.integrator = mujoco.mjtIntegrator.mjINT_IMPLICITFAST
+    # The same contact model as the teacher's validation (ifgrasp.grasp.validate): elliptic friction
+    # cones with a high impedance ratio, so a held object does not creep out of the fingers.
+    spec.option.cone = mujoco.mjtCone.mjCONE_ELLIPTIC
+    spec.option.impratio = 10.0
     spec.compiler.degree = False
     add_stage(spec, cfg)
     objects, object_names = _add_objects(spec, cfg)
