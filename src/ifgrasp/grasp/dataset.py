@@ -24,6 +24,7 @@ import numpy as np
 from pydantic import Field
 
 from ifgrasp.config import Config
+from ifgrasp.errors import InputError
 from ifgrasp.grasp.synthesis.synthesize import SynthesisConfig, synthesize
 from ifgrasp.grasp.validate import ValidationConfig, validate
 
@@ -127,7 +128,9 @@ def generate(hand, cfg: DatasetConfig, out_dir: Path, progress: bool = True) -> 
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "config.yaml").write_text(cfg.to_yaml())
     shards = plan_shards(cfg)
-    todo = [s for s in shards if not (out_dir / f"{s.key}.npz").exists()]
+    skipped_file = out_dir / "skipped.json"
+    skipped: dict[str, str] = json.loads(skipped_file.read_text()) if skipped_file.exists() else {}
+    todo = [s for s in shards if not (out_dir / f"{s.key}.npz").exists() and s.key not in skipped]
     with Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
         disable=not progress,
@@ -135,12 +138,20 @@ def generate(hand, cfg: DatasetConfig, out_dir: Path, progress: bool = True) -> 
         task = bar.add_task("synth", total=len(shards), completed=len(shards) - len(todo))
         for shard in todo:
             bar.update(task, description=f"synth {shard.key}")
-            arrays = run_shard(hand, shard, cfg)
+            try:
+                arrays = run_shard(hand, shard, cfg)
+            except InputError as exc:  # e.g. no antipodal pair fits: record it, go on with the rest
+                skipped[shard.key] = str(exc)
+                (out_dir / "skipped.json").write_text(json.dumps(skipped, indent=1))
+                bar.advance(task)
+                continue
             meta = {"category": shard.category, "object_seed": shard.object_seed, "part": shard.part,
                     "avoid": list(shard.avoid), "round": shard.round, "split": cfg.split}
             _write_atomic(out_dir / f"{shard.key}.npz", arrays, meta)
             bar.advance(task)
-    return summarize(load_dataset(out_dir))
+    summary = summarize(load_dataset(out_dir))
+    summary["skipped_shards"] = skipped
+    return summary
 
 
 def load_dataset(folder: Path, files: Iterable[Path] | None = None) -> dict[str, np.ndarray]:

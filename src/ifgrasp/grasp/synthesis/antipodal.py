@@ -29,7 +29,8 @@ class AntipodalConfig(Config):
     palm_offset_m: tuple[float, float] = Field((0.03, 0.07), description="palm centre behind the grasp axis")
     min_approach_z: float = Field(-0.2, description="approach directions pointing up from below are dropped")
     palm_clearance_m: float = Field(0.035, ge=0, description="palm centre at least this far outside the object")
-    min_contact_height_m: float = Field(0.015, ge=0, description="with a table: both contacts at least this high")
+    min_contact_height_m: float = Field(0.006, ge=0, description="with a table: both contacts at least this high "
+                                        "(a lying hammer's handle is pinched ~1 cm above the table)")
     candidates_per_grasp: int = Field(8, gt=0, description="surface samples tried per requested grasp")
     min_candidates: int = Field(2048, gt=0, description="surface samples tried at least, whatever the batch")
 
