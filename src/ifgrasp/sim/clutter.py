@@ -128,7 +128,16 @@ def clutter_scene(seed: int, split: Split = "train", cfg: ClutterConfig = Clutte
     placed: list[tuple[GraspObject, np.ndarray, float]] = []
     for cat in cats:
         seeds = [s for c, s in family if c == cat]
-        obj = _object(str(cat), int(rng.choice(seeds)))
+        first = seeds.index(int(rng.choice(seeds)))
+        obj = None
+        for s in seeds[first:] + seeds[:first]:  # a seed whose shape is degenerate is skipped
+            try:
+                obj = _object(str(cat), int(s))
+                break
+            except InputError:
+                continue
+        if obj is None:
+            continue
         pose = _place(obj, placed, rng, cfg)
         if pose is not None:
             placed.append((obj, *pose))
