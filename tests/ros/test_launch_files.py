@@ -38,6 +38,8 @@ def test_launch_file_names_only_what_exists(path):
         if installed.is_dir():
             assert (installed / "lib" / "ifgrasp_ros" / node.exe).is_file(), f"{node.exe} not installed: rebuild"
         source = (PKG / "ifgrasp_ros" / f"{eps[node.exe]}.py").read_text()
+        for mod in re.findall(r"^from ifgrasp_ros\.(\w+) import", source, re.M):  # shared declarations
+            source += (PKG / "ifgrasp_ros" / f"{mod}.py").read_text()
         declared = set(re.findall(r'\("(\w+)", ', source))
         for f in node.param_files:
             rel = f.relative_to(f.parents[1])  # config/<name>.yaml

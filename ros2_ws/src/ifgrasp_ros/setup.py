@@ -29,6 +29,8 @@ setup(
             f"bag_replay = {PACKAGE}.bag_replay:main",
             f"sim_world = {PACKAGE}.sim_world:main",
             f"commander = {PACKAGE}.commander:main",
+            f"arm_driver = {PACKAGE}.arm_driver:main",
+            f"hand_driver = {PACKAGE}.hand_driver:main",
         ],
     },
 )
