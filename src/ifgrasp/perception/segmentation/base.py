@@ -82,12 +82,16 @@ def register_backend(name: str):
 
 
 def backend_names() -> list[str]:
+    import ifgrasp.perception.segmentation  # noqa: F401  (registers the built-in backends)
+    import ifgrasp.perception.trained  # noqa: F401
+
     return sorted(_REGISTRY)
 
 
 def make_backend(name: str, **kwargs) -> SegmentationBackend:
     """Construct a registered backend by name; ``IfgraspError`` lists the known names."""
     import ifgrasp.perception.segmentation  # noqa: F401  (registers the built-in backends)
+    import ifgrasp.perception.trained  # noqa: F401  (registers "trained"; imported here to avoid a cycle)
 
     if name not in _REGISTRY:
         raise IfgraspError(f"unknown segmentation backend '{name}'; known: {known(_REGISTRY)}")
