@@ -9,6 +9,8 @@ Fixtures:
     ros_node     an rclpy node of the test on that context, and ``spin_until`` to wait on it
     launch       start ``install/<pkg>/lib/<pkg>/<exe>`` in its own process; at teardown it gets
                  SIGINT and must exit 0 with no traceback on stderr
+    pinned_model a tiny student checkpoint whose samples are a palm-down grasp above the part
+    student_model  models/student/student.pt when it exists, else ``pinned_model``
 """
 
 from __future__ import annotations
@@ -24,11 +26,13 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 INSTALL = REPO / "install"
 SETUP_BASH = INSTALL / "setup.bash"
+STUDENT = REPO / "models" / "student" / "student.pt"
 NOT_BUILT = f"ROS 2 workspace not built ({SETUP_BASH} missing): run scripts/install.sh"
 PY_SITE = f"lib/python{sys.version_info.major}.{sys.version_info.minor}/site-packages"
 _DOMAINS = itertools.count()
@@ -223,3 +227,34 @@ def _param_literal(value) -> str:
     if isinstance(value, str):
         return f"'{value}'" if value == "" or value[0] in "[{" else value
     return repr(value)
+
+
+def pinned_checkpoint(path):
+    """A tiny GraspDiffusion whose samples are a palm-down grasp 7 cm above the part centre (camera frame)."""
+    import torch
+
+    from ifgrasp.arm import Xarm7Kinematics
+    from ifgrasp.geometry import matrix_to_rot6d
+    from ifgrasp.grasp.diffusion.policy import GraspDiffusion
+    from ifgrasp.grasp.diffusion.train import save_checkpoint
+    from ifgrasp.sim.scene_config import SceneConfig
+
+    cfg = SceneConfig.default()
+    R_cb = cfg.camera.T_base_camera[:3, :3].T
+    R_bh = Xarm7Kinematics().fk_hand(np.asarray(cfg.robot.arm_joints_rad))[0, :3, :3]
+    mean = np.concatenate([R_cb @ [0.0, 0.0, 0.07], matrix_to_rot6d(R_cb @ R_bh), np.full(16, 0.5)])
+    torch.manual_seed(0)
+    model = GraspDiffusion(n_basis=32, width=32, depth=1, num_train_steps=10)
+    model.set_normalizer(torch.as_tensor(np.tile(mean, (4, 1)), dtype=torch.float32))  # std clamped to 1e-3
+    save_checkpoint(model, path)
+    return path
+
+
+@pytest.fixture
+def pinned_model(tmp_path) -> Path:
+    return pinned_checkpoint(tmp_path / "pinned.pt")
+
+
+@pytest.fixture
+def student_model(tmp_path) -> Path:
+    return STUDENT if STUDENT.is_file() else pinned_checkpoint(tmp_path / "pinned.pt")

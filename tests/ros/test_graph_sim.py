@@ -2,8 +2,8 @@
 loopback, a private domain): "pick up the mug by its handle" through the ExecuteGrasp action, the
 GraspCommand service, and the faults (unknown object, BUSY, cancel mid-motion, a killed node).
 
-Until the trained student (models/student/student.pt) exists, the commander loads a checkpoint this
-test builds with the student's own ``save_checkpoint``: a tiny random GraspDiffusion whose
+Until the trained student (models/student/student.pt) exists, the commander loads a checkpoint
+conftest's ``student_model`` builds with the student's own ``save_checkpoint``: a tiny random GraspDiffusion whose
 normaliser (``set_normalizer``) pins its samples to a palm-down grasp 7 cm above the instructed part
 (so plan/execute/lift run for real); only the "mug >= 10 cm above the table" assertion depends on
 the real model and is an expected failure without it.
@@ -33,31 +33,10 @@ STUDENT = REPO / "models" / "student" / "student.pt"
 STAGE_NAMES = ["perceive", "ground", "generate", "plan", "execute", "lift"]
 
 
-def pinned_checkpoint(path):
-    """A tiny GraspDiffusion whose samples are a palm-down grasp 7 cm above the part centre (camera frame)."""
-    import torch
-
-    from ifgrasp.arm import Xarm7Kinematics
-    from ifgrasp.geometry import matrix_to_rot6d
-    from ifgrasp.grasp.diffusion.policy import GraspDiffusion
-    from ifgrasp.grasp.diffusion.train import save_checkpoint
-    from ifgrasp.sim.scene_config import SceneConfig
-
-    cfg = SceneConfig.default()
-    R_cb = cfg.camera.T_base_camera[:3, :3].T
-    R_bh = Xarm7Kinematics().fk_hand(np.asarray(cfg.robot.arm_joints_rad))[0, :3, :3]
-    mean = np.concatenate([R_cb @ [0.0, 0.0, 0.07], matrix_to_rot6d(R_cb @ R_bh), np.full(16, 0.5)])
-    torch.manual_seed(0)
-    model = GraspDiffusion(n_basis=32, width=32, depth=1, num_train_steps=10)
-    model.set_normalizer(torch.as_tensor(np.tile(mean, (4, 1)), dtype=torch.float32))  # std clamped to 1e-3
-    save_checkpoint(model, path)
-    return path
-
-
 @pytest.fixture
-def graph(launch, tmp_path):
+def graph(launch, student_model):
     """Start exactly the nodes sim.launch.xml names, with its parameters; returns the processes."""
-    model = STUDENT if STUDENT.is_file() else pinned_checkpoint(tmp_path / "pinned.pt")
+    model = student_model
     _, nodes = parse_launch(SIM_LAUNCH, {"model_path": str(model)})
     procs = {n.name: launch(n.pkg, n.exe, args=n.ros_args()) for n in nodes}
     return procs
@@ -172,8 +151,8 @@ def test_killed_driver_is_reported_as_the_failed_stage(graph, ros_node):
     assert "stopped answering" in result.message and ("/ifgrasp/arm" in result.message or "/ifgrasp/hand" in result.message)
 
 
-def test_no_camera_data_names_the_topic(launch, ros_node, tmp_path):
-    _, nodes = parse_launch(SIM_LAUNCH, {"model_path": str(pinned_checkpoint(tmp_path / "p.pt"))})
+def test_no_camera_data_names_the_topic(launch, ros_node, pinned_model):
+    _, nodes = parse_launch(SIM_LAUNCH, {"model_path": str(pinned_model)})
     cmd = next(n for n in nodes if n.exe == "commander")
     proc = launch(cmd.pkg, cmd.exe, args=cmd.ros_args() + ["-p", "frame_timeout_s:=1.0"])
     client = ActionClient(ros_node.node, ExecuteGrasp, "/ifgrasp/execute_grasp")

@@ -6,6 +6,9 @@ to start when the model is missing), plans, and drives the arm and hand through 
 interface (``ifgrasp_ros.driver_interface``; ``sim_world`` or the hardware driver nodes). Feedback
 per stage; a second goal while one runs ends at once with BUSY; cancel stops the arm (it holds);
 a silent driver or camera ends the goal with the stage and the topic named, never a hang.
+After every command it publishes what perception and generation produced (latched, for RViz and
+tests): ``/ifgrasp/target_cloud`` (ObjectCloud, camera optical frame, part field = instructed part)
+and ``/ifgrasp/grasp_candidates`` (GraspCandidates, base frame, best first).
 Parameters: config/commander.yaml.
 """
 
@@ -17,6 +20,7 @@ import numpy as np
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile
 from std_msgs.msg import Header
 
 from ifgrasp.errors import ConfigError, IfgraspError
@@ -25,10 +29,10 @@ from ifgrasp.pipeline import (GenerateStage, GraspPipeline, PerceiveStage, Pipel
 from ifgrasp.pipeline.stages import ExecuteStage, LiftStage
 from ifgrasp.planning import GraspPlanner, PlannerConfig
 from ifgrasp_interfaces.action import ExecuteGrasp
-from ifgrasp_interfaces.msg import StageLatency
+from ifgrasp_interfaces.msg import GraspCandidates, ObjectCloud, StageLatency
 from ifgrasp_interfaces.srv import GraspCommand
 
-from ifgrasp_ros.conversions import hand_grasp_msgs
+from ifgrasp_ros.conversions import grasp_candidates_from_batch, hand_grasp_msgs, object_cloud_to_msg
 from ifgrasp_ros.node_main import run_node
 from ifgrasp_ros.ros_clients import ArmClient, CameraCache, HandClient, JointStateCache
 
@@ -49,6 +53,9 @@ class CommanderNode(Node):
             ("object_labels_topic", "/ifgrasp/sim/object_labels"),
             ("part_labels_topic", "/ifgrasp/sim/part_labels"),
             ("label_names_topic", "/ifgrasp/sim/label_names"),
+            ("camera_frame", "camera_color_optical_frame"),
+            ("target_cloud_topic", "/ifgrasp/target_cloud"),
+            ("candidates_topic", "/ifgrasp/grasp_candidates"),
         )}
         T = np.asarray(p["T_base_camera"], dtype=float)
         if T.shape != (16,) or not np.allclose(T.reshape(4, 4)[3], [0, 0, 0, 1]):
@@ -78,6 +85,9 @@ class CommanderNode(Node):
             self.camera.get_frame, self.joints.get, PerceiveStage(_LazyBackend(self)),
             GenerateStage(generator, int(p["num_grasps"])), PlanStage(GraspPlanner(planner_cfg)),
             ExecuteStage(self.arm, self.hand), LiftStage(self.arm, self.hand), float(p["frame_timeout_s"]))
+        latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        self.pub_cloud = self.create_publisher(ObjectCloud, p["target_cloud_topic"], latched)
+        self.pub_candidates = self.create_publisher(GraspCandidates, p["candidates_topic"], latched)
         self.create_service(GraspCommand, "/ifgrasp/grasp_command", self.on_command, callback_group=self.group)
         self.action = ActionServer(self, ExecuteGrasp, "/ifgrasp/execute_grasp", self.on_execute,
                                    goal_callback=lambda _g: GoalResponse.ACCEPT,
@@ -90,6 +100,8 @@ class CommanderNode(Node):
         if self._backend is None:
             from ifgrasp.perception.segmentation import make_backend
 
+            if self._backend_name == "trained":
+                import ifgrasp.perception.trained.backend  # noqa: F401  (registers "trained")
             if self._backend_name == "oracle":
                 objs = self.camera.label_names or []
                 self._backend = sim_oracle_backend([(o["category"], tuple(o["parts"])) for o in objs])
@@ -100,6 +112,7 @@ class CommanderNode(Node):
     # --- service: plan only ------------------------------------------------------------------
     def on_command(self, req, resp):
         res = self.pipeline.run(PipelineRequest(instruction=req.instruction), execute=False)
+        self.publish_artifacts(res)
         resp.success, resp.message = res.success, res.message
         if res.grounded is not None:
             resp.object_name, resp.part_name = res.grounded.category, res.grounded.part
@@ -121,6 +134,7 @@ class CommanderNode(Node):
             goal_handle.publish_feedback(msg)
 
         res = self.pipeline.run(PipelineRequest(g.instruction, g.object_name, g.part_name, g.lift_height_m), feedback)
+        self.publish_artifacts(res)
         out = ExecuteGrasp.Result(success=res.success, error_code=int(res.error_code), message=res.message,
                                   failed_stage=res.failed_stage,
                                   command_to_motion_s=float(res.command_to_motion_s))
@@ -138,6 +152,16 @@ class CommanderNode(Node):
         level = self.get_logger().info if res.success else self.get_logger().warning
         level(f"goal '{g.instruction or g.object_name}': {res.error_code.name}: {res.message}")
         return out
+
+    def publish_artifacts(self, res) -> None:
+        """The target cloud and the candidates of a run, where its stages got that far."""
+        perception, grasps = res.artifacts.get("perception"), res.artifacts.get("grasps")
+        obj, part = (res.grounded.category, res.grounded.part) if res.grounded is not None else ("", "")
+        if perception is not None:
+            h = Header(stamp=self.get_clock().now().to_msg(), frame_id=self.p["camera_frame"])
+            self.pub_cloud.publish(object_cloud_to_msg(perception.cloud, h))
+        if grasps is not None:
+            self.pub_candidates.publish(grasp_candidates_from_batch(grasps, self._header(), obj, part))
 
     def _header(self) -> Header:
         return Header(stamp=self.get_clock().now().to_msg(), frame_id=self.p["base_frame"])
