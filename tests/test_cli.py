@@ -27,6 +27,7 @@ VERBS = {
     "demo", "synth", "render-grasps", "render-objects", "record-sim", "replay", "download-models",
     "bench foundation", "bench teacher", "bench perception", "eval teacher", "hw dry-run",
     "views", "train", "export", "eval student", "bench generate", "bench graph",
+    "eval perception", "train-perception",
 }
 
 

@@ -196,6 +196,40 @@ def synth(
     synth_command(config, out, per_category, rounds, batch, steps, categories)
 
 
+@eval_app.command("perception")
+def eval_perception(
+    backend: str = typer.Option("trained", help="segmentation backend: trained | oracle | pretrained"),
+    split: str = typer.Option("heldout", help="scene family: train | heldout"),
+    scenes: int = typer.Option(50, min=1, help="cluttered scenes to render and evaluate"),
+    first_seed: int = typer.Option(1000, help="seed of the first scene"),
+    out: Path = typer.Option(None, help="JSON report (default out/perception_eval_<backend>_<split>.json)"),
+) -> None:
+    """Object selection accuracy, part mIoU and per-stage latency on cluttered single views.
+
+    Example: ifgrasp eval perception --backend trained --scenes 50
+    """
+    from ifgrasp.perception.evaluate import evaluate_perception
+    from ifgrasp.perception.segmentation import make_backend
+
+    chosen = "oracle" if backend == "oracle" else make_backend(backend)
+    evaluate_perception(chosen, split, scenes, first_seed, out_json=out)
+
+
+@app.command("train-perception")
+def train_perception(
+    config: Path = typer.Option(None, help="config (default config/perception_trained.yaml)"),
+) -> None:
+    """Render cluttered training scenes (resumable) and train the self-trained perception network.
+
+    Example: ifgrasp train-perception
+    """
+    from ifgrasp.perception.trained.dataset import build_dataset
+    from ifgrasp.perception.trained.train import DEFAULT_YAML, train
+
+    build_dataset()
+    typer.echo(f"weights -> {train(config or DEFAULT_YAML)}")
+
+
 @eval_app.command("teacher")
 def eval_teacher(
     dataset: Path = typer.Option(None, help="evaluate an existing dataset folder instead of generating"),
