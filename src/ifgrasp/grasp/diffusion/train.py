@@ -136,8 +136,9 @@ def train(cfg: TrainConfig, out: Path, progress: bool = True) -> dict:
             opt.step()
             sched.step()
             if step % 100 == 0:
-                log.append({"step": step, "loss": float(loss)})
-                bar.update(task, description=f"train student (loss {float(loss):.3f})")
+                value = float(loss.detach())
+                log.append({"step": step, "loss": value})
+                bar.update(task, description=f"train student (loss {value:.3f})")
             if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps:
                 save_checkpoint(policy, out / "student.pt", {"step": step + 1, "train_config": cfg.model_dump()})
             bar.advance(task)
