@@ -115,6 +115,13 @@ class SafetyFilter:
     def is_fresh(self, now_s: float) -> bool:
         return self.last_time_s is not None and now_s - self.last_time_s <= self.config.watchdog_timeout_s
 
+    def reference(self, q_measured: np.ndarray, now_s: float) -> np.ndarray:
+        """What the next command's jump is measured from (J,): the last command while commands are
+        fresh and not holding, else the measured position. Streams that must never be refused
+        start their steps from here."""
+        fresh = self.is_fresh(now_s) and not self.holding and self.last_command is not None
+        return self.last_command.copy() if fresh else np.asarray(q_measured, dtype=float)
+
     def watchdog_expired(self, now_s: float) -> bool:
         """True once when commands stopped arriving: the driver must hold the measured position."""
         return self.last_time_s is not None and not self.holding and not self.is_fresh(now_s)
@@ -136,8 +143,8 @@ class SafetyFilter:
         q_measured = self._check_shape(q_measured, "measured position")
         lim = self.limits
         q = clip_to_limits(q_target, lim.lower_rad, lim.upper_rad)
-        fresh = self.is_fresh(now_s) and not self.holding
-        q_ref = self.last_command if fresh else q_measured
+        fresh = self.is_fresh(now_s) and not self.holding and self.last_command is not None
+        q_ref = self.reference(q_measured, now_s)
         if jump_violations(q[None], q_ref[None], self.config.max_step_rad)[0]:
             j = int(np.argmax(np.abs(q - q_ref)))
             raise SafetyError(

@@ -136,7 +136,7 @@ class HandActions:
             time.sleep(1.0 / self.rate_hz)
 
     def close(self, q_target: np.ndarray, should_cancel: Callable[[], bool]) -> None:
-        q0 = self.hand.read_state().position_rad
+        q0 = self.hand.safety.reference(self.hand.read_state().position_rad, self.hand.clock())
         step = 0.8 * self.hand.safety.config.max_step_rad
         n = max(int(np.ceil(np.max(np.abs(q_target - q0)) / step)), int(self.close_time_s * self.rate_hz), 1)
         for s in np.arange(1, n + 1) / n:
@@ -151,10 +151,8 @@ class HandActions:
         fresh, else the measured position, which fingers blocked by the object leave far from the
         target after a pause): the squeeze is restored over a few calls instead of being refused."""
         h = self.hand
-        safety = h.safety
-        fresh = safety.is_fresh(h.clock()) and not safety.holding and safety.last_command is not None
-        q_ref = safety.last_command if fresh else h.read_state().position_rad
-        step = 0.8 * safety.config.max_step_rad
+        q_ref = h.safety.reference(h.read_state().position_rad, h.clock())
+        step = 0.8 * h.safety.config.max_step_rad
         h.grasp(q_ref + np.clip(q_target - q_ref, -step, step))
 
 

@@ -70,7 +70,9 @@ class DriverEndpoint:
                 self.active = {"id": cid, "open": True, "t0": now}
             else:
                 self.hold_target = None
-                q0 = self.driver.read_state().position_rad
+                # steps start where the safety layer measures jumps from (not the measured fingers,
+                # which lag the last command): the first step is never refused
+                q0 = self.driver.safety.reference(self.driver.read_state().position_rad, now)
                 self.active = {"id": cid, "open": False, "q0": q0, "target": q[-1], "t0": now,
                                "T": max(float(t[-1]), 0.3)}
             self._status(cid, "running")
