@@ -25,15 +25,14 @@ from pathlib import Path
 import numpy as np
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile
-from sensor_msgs.msg import CameraInfo, Image, JointState
+from sensor_msgs.msg import JointState
 from std_msgs.msg import Header, String
 
 from ifgrasp.errors import ConfigError
 from ifgrasp.types import CameraIntrinsics
 
-from ifgrasp_ros.conversions import (camera_info_from_intrinsics, image_from_array,
-                                     image_from_depth_m, image_from_rgb)
 from ifgrasp_ros.node_main import run_node
+from ifgrasp_ros.rgbd_publishers import RGBDPublishers
 
 MAX_STEP_S = 0.25  # never simulate more than this per tick (after a stall), seconds
 
@@ -80,13 +79,8 @@ class SimCameraNode(Node):
         self.camera = SimRGBDCamera(self.scene, intrinsics=intr)
 
         qos = QoSProfile(depth=5)
-        self.pub_color = self.create_publisher(Image, p["color_topic"], qos)
-        self.pub_color_info = self.create_publisher(CameraInfo, p["color_info_topic"], qos)
-        self.pub_depth = self.create_publisher(Image, p["depth_topic"], qos)
-        self.pub_depth_info = self.create_publisher(CameraInfo, p["depth_info_topic"], qos)
+        self.rgbd = RGBDPublishers(self, p, qos, labels=p["publish_labels"])
         if p["publish_labels"]:
-            self.pub_objects = self.create_publisher(Image, p["object_labels_topic"], qos)
-            self.pub_parts = self.create_publisher(Image, p["part_labels_topic"], qos)
             latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
             self.pub_names = self.create_publisher(String, p["label_names_topic"], latched)
             self.pub_names.publish(String(data=self.label_names_json()))
@@ -118,15 +112,7 @@ class SimCameraNode(Node):
     def publish_frame(self) -> None:
         self._advance_physics()
         frame = self.camera.render()
-        h = Header(stamp=self.get_clock().now().to_msg(), frame_id=self.p["frame_id"])
-        info = camera_info_from_intrinsics(frame.intrinsics, h)
-        self.pub_color.publish(image_from_rgb(frame.color, h))
-        self.pub_color_info.publish(info)
-        self.pub_depth.publish(image_from_depth_m(frame.depth_m, h))
-        self.pub_depth_info.publish(info)
-        if self.p["publish_labels"] and frame.object_ids is not None:
-            self.pub_objects.publish(image_from_array(frame.object_ids.astype(np.int32), "32SC1", h))
-            self.pub_parts.publish(image_from_array(frame.part_ids.astype(np.int32), "32SC1", h))
+        self.rgbd.publish(frame, Header(stamp=self.get_clock().now().to_msg(), frame_id=self.p["frame_id"]))
         self.frames_published += 1
 
     def publish_joint_states(self) -> None:

@@ -18,14 +18,14 @@ from pathlib import Path
 import numpy as np
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile
-from sensor_msgs.msg import CameraInfo, Image, JointState
+from sensor_msgs.msg import JointState
 from std_msgs.msg import Header, String
 
 from ifgrasp.errors import ConfigError
 
-from ifgrasp_ros.conversions import camera_info_from_intrinsics, image_from_array, image_from_depth_m, image_from_rgb
 from ifgrasp_ros.driver_interface import DriverEndpoint
 from ifgrasp_ros.node_main import run_node
+from ifgrasp_ros.rgbd_publishers import RGBDPublishers
 
 
 class SimWorldNode(Node):
@@ -54,12 +54,7 @@ class SimWorldNode(Node):
         self.world = SimWorld.build(SceneConfig.from_yaml(scene_yaml), int(p["width"]), int(p["height"]))
         s = self.world.scene
         qos = QoSProfile(depth=5)
-        self.pub_color = self.create_publisher(Image, p["color_topic"], qos)
-        self.pub_color_info = self.create_publisher(CameraInfo, p["color_info_topic"], qos)
-        self.pub_depth = self.create_publisher(Image, p["depth_topic"], qos)
-        self.pub_depth_info = self.create_publisher(CameraInfo, p["depth_info_topic"], qos)
-        self.pub_objects = self.create_publisher(Image, p["object_labels_topic"], qos)
-        self.pub_parts = self.create_publisher(Image, p["part_labels_topic"], qos)
+        self.rgbd = RGBDPublishers(self, p, qos, labels=p["publish_labels"])
         self.pub_poses = self.create_publisher(String, p["object_poses_topic"], qos)
         latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
         self.pub_names = self.create_publisher(String, p["label_names_topic"], latched)
@@ -77,15 +72,7 @@ class SimWorldNode(Node):
 
     def publish_frame(self) -> None:
         frame = self.world.render()
-        h = Header(stamp=self.get_clock().now().to_msg(), frame_id=self.p["frame_id"])
-        info = camera_info_from_intrinsics(frame.intrinsics, h)
-        self.pub_color.publish(image_from_rgb(frame.color, h))
-        self.pub_color_info.publish(info)
-        self.pub_depth.publish(image_from_depth_m(frame.depth_m, h))
-        self.pub_depth_info.publish(info)
-        if self.p["publish_labels"]:
-            self.pub_objects.publish(image_from_array(frame.object_ids.astype(np.int32), "32SC1", h))
-            self.pub_parts.publish(image_from_array(frame.part_ids.astype(np.int32), "32SC1", h))
+        self.rgbd.publish(frame, Header(stamp=self.get_clock().now().to_msg(), frame_id=self.p["frame_id"]))
         poses = {n: T.tolist() for n, T in zip(self.world.scene.object_names, self.world.scene.object_poses())}
         self.pub_poses.publish(String(data=json.dumps(poses)))
 
