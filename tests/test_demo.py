@@ -4,8 +4,6 @@ here is tiny and random with a pinned normaliser (a palm-down grasp 7 cm above t
 not lift anything, but every stage must run and the report must say what happened."""
 
 import numpy as np
-import pytest
-import torch
 from PIL import Image
 
 from ifgrasp.demo import run_demo
@@ -34,26 +32,6 @@ def test_without_a_model_it_renders_only_and_says_why(tmp_path):
     assert "missing.pt not found" in text and "ifgrasp train" in text and "not executed" in text
     for stage in ("scene", "render", "overview", "write"):
         assert f"[{stage}" in text and result.durations_s[stage] > 0
-
-
-@pytest.fixture(scope="module")
-def pinned_model(tmp_path_factory):
-    from ifgrasp.arm import Xarm7Kinematics
-    from ifgrasp.geometry import matrix_to_rot6d
-    from ifgrasp.grasp.diffusion.policy import GraspDiffusion
-    from ifgrasp.grasp.diffusion.train import save_checkpoint
-    from ifgrasp.sim.scene_config import SceneConfig
-
-    cfg = SceneConfig.default()
-    R_cb = cfg.camera.T_base_camera[:3, :3].T
-    R_bh = Xarm7Kinematics().fk_hand(np.asarray(cfg.robot.arm_joints_rad))[0, :3, :3]
-    mean = np.concatenate([R_cb @ [0.0, 0.0, 0.07], matrix_to_rot6d(R_cb @ R_bh), np.full(16, 0.5)])
-    torch.manual_seed(0)
-    model = GraspDiffusion(n_basis=32, width=32, depth=1, num_train_steps=10)
-    model.set_normalizer(torch.as_tensor(np.tile(mean, (4, 1)), dtype=torch.float32))
-    path = tmp_path_factory.mktemp("model") / "student.pt"
-    save_checkpoint(model, path)
-    return path
 
 
 def test_with_a_model_every_stage_runs_and_the_outcome_is_reported(tmp_path, pinned_model):

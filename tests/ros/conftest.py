@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -229,32 +228,6 @@ def _param_literal(value) -> str:
     return repr(value)
 
 
-def pinned_checkpoint(path):
-    """A tiny GraspDiffusion whose samples are a palm-down grasp 7 cm above the part centre (camera frame)."""
-    import torch
-
-    from ifgrasp.arm import Xarm7Kinematics
-    from ifgrasp.geometry import matrix_to_rot6d
-    from ifgrasp.grasp.diffusion.policy import GraspDiffusion
-    from ifgrasp.grasp.diffusion.train import save_checkpoint
-    from ifgrasp.sim.scene_config import SceneConfig
-
-    cfg = SceneConfig.default()
-    R_cb = cfg.camera.T_base_camera[:3, :3].T
-    R_bh = Xarm7Kinematics().fk_hand(np.asarray(cfg.robot.arm_joints_rad))[0, :3, :3]
-    mean = np.concatenate([R_cb @ [0.0, 0.0, 0.07], matrix_to_rot6d(R_cb @ R_bh), np.full(16, 0.5)])
-    torch.manual_seed(0)
-    model = GraspDiffusion(n_basis=32, width=32, depth=1, num_train_steps=10)
-    model.set_normalizer(torch.as_tensor(np.tile(mean, (4, 1)), dtype=torch.float32))  # std clamped to 1e-3
-    save_checkpoint(model, path)
-    return path
-
-
 @pytest.fixture
-def pinned_model(tmp_path) -> Path:
-    return pinned_checkpoint(tmp_path / "pinned.pt")
-
-
-@pytest.fixture
-def student_model(tmp_path) -> Path:
-    return STUDENT if STUDENT.is_file() else pinned_checkpoint(tmp_path / "pinned.pt")
+def student_model(pinned_model) -> Path:
+    return STUDENT if STUDENT.is_file() else pinned_model
