@@ -31,9 +31,6 @@ from ifgrasp.config import Config
 from ifgrasp.paths import URDF_DIR
 from ifgrasp.types import GraspBatch
 
-#: Joint roles (see ``ifgrasp.hand.joints``) that close the hand when their angle grows; the
-#: pre-grasp opens and the squeeze tightens only these (never side-to-side or thumb rotation).
-CLOSING_ROLES = frozenset({"mcp_flex", "pip", "dip", "cmc", "mcp", "ip"})
 _SIX_DIRECTIONS = np.array([[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1]], float)
 
 
@@ -93,7 +90,7 @@ def _hand_spec(cfg: ValidationConfig):
         act.forcerange = np.array([-cfg.joint_force_limit_nm, cfg.joint_force_limit_nm])
         act.ctrllimited = mujoco.mjtLimited.mjLIMITED_TRUE
         act.ctrlrange = np.array([row.lower_rad, row.upper_rad])
-        flex.append(row.role in CLOSING_ROLES)
+        flex.append(row.role in hand_joints.CLOSING_ROLES)
     for geom in spec.geoms:
         geom.friction = np.array([cfg.friction, 0.02, 0.001])
         geom.condim = 4
@@ -224,8 +221,7 @@ def _targets(grasps: GraspBatch, flex: np.ndarray, cfg: ValidationConfig):
     lower, upper = hand_joints.LOWER_RAD, hand_joints.UPPER_RAD
     q = grasps.joints_rad
     pre = np.clip(q - cfg.pregrasp_open_rad * flex, lower, upper)
-    squeeze = np.clip(q + cfg.squeeze_rad * flex, lower, upper)
-    return pre, squeeze
+    return pre, hand_joints.squeezed(q, cfg.squeeze_rad)
 
 
 def _close(batch: _Batch, pre, squeeze, cfg):

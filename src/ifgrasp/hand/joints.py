@@ -102,6 +102,19 @@ PALM_NORMAL_IN_HAND = np.array([0.0, 0.0, -1.0])
 FINGER_AXIS_IN_HAND = np.array([1.0, 0.0, 0.0])
 
 
+#: Roles whose angle grows as the hand closes on an object (never side-to-side or thumb rotation).
+CLOSING_ROLES = frozenset({"mcp_flex", "pip", "dip", "cmc", "mcp", "ip"})
+#: (16,) True on the closing joints, in motor order.
+CLOSING_MASK = np.array([j.role in CLOSING_ROLES for j in JOINTS])
+
+
+def squeezed(joints_rad: np.ndarray, squeeze_rad: float) -> np.ndarray:
+    """Grasp joints (..., 16) with the closing joints driven ``squeeze_rad`` further, clipped to the
+    limits: the position target that makes current-limited fingers press on the object (used both
+    by the teacher's physics validation and when a grasp is executed)."""
+    return np.clip(np.asarray(joints_rad, dtype=float) + squeeze_rad * CLOSING_MASK, LOWER_RAD, UPPER_RAD)
+
+
 def to_hardware_rad(joints_rad: np.ndarray) -> np.ndarray:
     """Our joint angles (..., 16) in rad -> the angles the LEAP API reads/commands (..., 16)."""
     return np.asarray(joints_rad, dtype=float) + np.array([j.hardware_offset_rad for j in JOINTS])

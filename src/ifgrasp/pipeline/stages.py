@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ifgrasp.hand.joints import squeezed
+
 from ifgrasp.errors import InputError
 from ifgrasp.grounding import GroundedInstruction, check_part, parse_instruction
 from ifgrasp.grounding.vocabulary import category as category_spec
@@ -157,10 +159,12 @@ class HandActions:
 
 
 class ExecuteStage:
-    """Open the hand, run the approach on the arm, close the hand on the grasp's joints."""
+    """Open the hand, run the approach on the arm, close the hand on the grasp's joints driven
+    ``squeeze_rad`` past the grasp on the closing joints (as the teacher validated them: position
+    targets past contact make the current-limited fingers press)."""
 
-    def __init__(self, arm, hand: HandActions) -> None:
-        self.arm, self.hand = arm, hand
+    def __init__(self, arm, hand: HandActions, squeeze_rad: float = 0.15) -> None:
+        self.arm, self.hand, self.squeeze_rad = arm, hand, squeeze_rad
 
     def __call__(self, plan: GraspPlan, should_cancel: Callable[[], bool], on_motion: Callable[[], None]) -> bool:
         """Returns False when cancelled (the arm then holds)."""
@@ -175,18 +179,18 @@ class ExecuteStage:
         done = self.arm.execute_trajectory(plan.approach.times_s, plan.approach.q, feedback, should_cancel)
         if not done:
             return False
-        self.hand.close(plan.hand_joints_rad, should_cancel)
+        self.hand.close(squeezed(plan.hand_joints_rad, self.squeeze_rad), should_cancel)
         return not should_cancel()
 
 
 class LiftStage:
-    """Run the lift while re-sending the grasp so the hand's watchdog never releases it."""
+    """Run the lift while re-sending the (squeezed) grasp so the hand's watchdog never releases it."""
 
-    def __init__(self, arm, hand: HandActions) -> None:
-        self.arm, self.hand = arm, hand
+    def __init__(self, arm, hand: HandActions, squeeze_rad: float = 0.15) -> None:
+        self.arm, self.hand, self.squeeze_rad = arm, hand, squeeze_rad
 
     def __call__(self, plan: GraspPlan, should_cancel: Callable[[], bool]) -> bool:
         def keep_grasp(_fb) -> None:
-            self.hand.hold(plan.hand_joints_rad)
+            self.hand.hold(squeezed(plan.hand_joints_rad, self.squeeze_rad))
 
         return self.arm.execute_trajectory(plan.lift.times_s, plan.lift.q, keep_grasp, should_cancel)

@@ -98,7 +98,11 @@ class DriverEndpoint:
         now = d.clock()
         if a is None:
             if self.hold_target is not None:
-                d.grasp(self.hold_target)
+                # re-send the grasp at most one safe step from the safety reference: fingers blocked
+                # by the object sit short of a squeezed target, and a full jump would be refused
+                q_ref = d.safety.reference(d.read_state().position_rad, now)
+                step = 0.8 * d.safety.config.max_step_rad
+                d.grasp(q_ref + np.clip(self.hold_target - q_ref, -step, step))
             else:
                 d.check_watchdog()
             return
@@ -131,7 +135,10 @@ class DriverEndpoint:
             frac = min(1.0, s / a["T"])
             desired = a["q0"] + frac * (a["target"] - a["q0"])
             step = 0.8 * d.safety.config.max_step_rad  # never a jump the safety layer refuses after a stall
-            a["last"] = a.get("last", a["q0"]) + np.clip(desired - a.get("last", a["q0"]), -step, step)
+            # from the safety layer's own reference: after a stall it is the measured fingers, which
+            # the object keeps short of the previous command
+            ref = d.safety.reference(d.read_state().position_rad, now)
+            a["last"] = ref + np.clip(desired - ref, -step, step)
             done = np.max(np.abs(a["last"] - a["target"])) < 1e-9
             d.grasp(a["last"]) if done else d.send_command(a["last"])  # latch only the final grasp
             if done:
