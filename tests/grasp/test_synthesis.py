@@ -60,3 +60,10 @@ def test_annealing_method_runs_and_lowers_the_energy(hand):
     start = synthesize(hand, make_object("box", 0), "body", (), cfg.replace(annealing={"steps": 1}), seed=0)
     end = synthesize(hand, make_object("box", 0), "body", (), cfg, seed=0)
     assert end.extras["energy_total"].mean() < start.extras["energy_total"].mean()
+
+
+def test_exact_sdf_in_the_loop_works_too(hand):
+    """sdf_grid_spacing_m = 0 queries the exact field every step (slower, no grid)."""
+    cfg = SynthesisConfig(batch=2, sdf_grid_spacing_m=0.0).replace(refine={"steps": 5})
+    g = synthesize(hand, make_object("box", 0), "body", (), cfg, seed=0)
+    assert len(g) == 2 and np.isfinite(g.wrist_pos_m).all()

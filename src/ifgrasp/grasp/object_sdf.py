@@ -51,6 +51,20 @@ class ObjectSDF:
         closest = self._scene.compute_closest_points(q)["points"].numpy()
         return sdf, closest
 
+    @property
+    def exact(self) -> "ObjectSDF":
+        """The exact field itself (a :class:`GridSDF` answers with the field it was sampled from)."""
+        return self
+
+    def cast_rays(self, origins: np.ndarray, directions: np.ndarray) -> dict[str, np.ndarray]:
+        """First hits of rays (N, 3) + (N, 3): ``t_hit`` (N,) (inf on a miss), ``normals`` (N, 3),
+        ``face`` (N,) triangle index."""
+        o3d = _o3d()
+        rays = np.concatenate([origins, directions], axis=1).astype(np.float32)
+        hit = self._scene.cast_rays(o3d.core.Tensor(rays))
+        return {"t_hit": hit["t_hit"].numpy(), "normals": hit["primitive_normals"].numpy(),
+                "face": hit["primitive_ids"].numpy().astype(np.int64)}
+
     def closest_faces(self, points: np.ndarray) -> np.ndarray:
         """Index (N,) of the triangle nearest to each query point (N, 3)."""
         o3d = _o3d()

@@ -82,7 +82,6 @@ def _hand_spec(cfg: ValidationConfig):
     root.add_freejoint(name="hand_free")
     for body in spec.bodies:
         body.gravcomp = 1.0  # the arm would carry the hand; the weld only has to move it
-    flex = []
     for row in hand_joints.JOINTS:
         act = spec.add_actuator(name=f"act_{row.name}", target=row.name, trntype=mujoco.mjtTrn.mjTRN_JOINT)
         act.set_to_position(kp=cfg.joint_kp, dampratio=1.0)
@@ -90,11 +89,10 @@ def _hand_spec(cfg: ValidationConfig):
         act.forcerange = np.array([-cfg.joint_force_limit_nm, cfg.joint_force_limit_nm])
         act.ctrllimited = mujoco.mjtLimited.mjLIMITED_TRUE
         act.ctrlrange = np.array([row.lower_rad, row.upper_rad])
-        flex.append(row.role in hand_joints.CLOSING_ROLES)
     for geom in spec.geoms:
         geom.friction = np.array([cfg.friction, 0.02, 0.001])
         geom.condim = 4
-    return spec, root.name, np.array(flex)
+    return spec, root.name
 
 
 class _Batch:
@@ -116,7 +114,7 @@ class _Batch:
             spec.worldbody.add_geom(type=mujoco.mjtGeom.mjGEOM_PLANE, size=[0, 0, 1], friction=[0.8, 0.02, 0.001])
         self.offsets = np.zeros((n, 3))
         self.offsets[:, 0] = np.arange(n) * cfg.spacing_m
-        hand_spec, root, self.flex = _hand_spec(cfg)
+        hand_spec, root = _hand_spec(cfg)
         for i in range(n):
             frame = spec.worldbody.add_frame(pos=self.offsets[i])
             spec.attach(hand_spec, prefix=f"h{i}_", frame=frame)
@@ -215,12 +213,13 @@ class _Batch:
         return np.einsum("nji,nj->ni", R, p_obj - d.xpos[self.hand_body])
 
 
-def _targets(grasps: GraspBatch, flex: np.ndarray, cfg: ValidationConfig):
+def _targets(grasps: GraspBatch, cfg: ValidationConfig):
+    """Pre-grasp (closing joints opened) and squeezed targets (B, 16) for grasps."""
     from ifgrasp.hand import joints as hand_joints
 
     lower, upper = hand_joints.LOWER_RAD, hand_joints.UPPER_RAD
     q = grasps.joints_rad
-    pre = np.clip(q - cfg.pregrasp_open_rad * flex, lower, upper)
+    pre = np.clip(q - cfg.pregrasp_open_rad * hand_joints.CLOSING_MASK, lower, upper)
     return pre, hand_joints.squeezed(q, cfg.squeeze_rad)
 
 
@@ -233,7 +232,7 @@ def _lift_and_shake(obj, grasps: GraspBatch, cfg: ValidationConfig, part_index: 
     """Lift then shake; returns (lift_ok, shake_ok, lift displacement, part force share) per grasp."""
     n = len(grasps)
     batch = _Batch(obj, n, cfg, table=True)
-    pre, squeeze = _targets(grasps, batch.flex, cfg)
+    pre, squeeze = _targets(grasps, cfg)
     batch.place(grasps.T_frame_wrist, pre)
     _close(batch, pre, squeeze, cfg)
     start = batch.object_in_hand()
@@ -259,7 +258,7 @@ def _six_directions(obj, grasps: GraspBatch, cfg: ValidationConfig) -> np.ndarra
     rep = grasps.select(np.repeat(np.arange(n), 6))
     batch = _Batch(obj, 6 * n, cfg, table=False)
     batch.model.opt.gravity[:] = 0.0
-    pre, squeeze = _targets(rep, batch.flex, cfg)
+    pre, squeeze = _targets(rep, cfg)
     batch.place(rep.T_frame_wrist, pre)
     _close(batch, pre, squeeze, cfg)
     start = batch.object_in_hand()

@@ -43,19 +43,13 @@ def antipodal_pairs(sdf, points: np.ndarray, normals: np.ndarray, cfg: Antipodal
     across a hollow body). Returns (keep (2N,) bool, p1 (2N,3), p2 (2N,3), n2 (2N,3));
     ``part_faces`` (F,) bool limits p2 to the part.
     """
-    import open3d as o3d
-
-    scene = sdf.exact._scene
+    exact = sdf.exact
     eps = 1e-4
-    near = np.concatenate([points - normals * eps, -normals], axis=1).astype(np.float32)
-    far_origin = points - normals * cfg.width_m[1]
-    far = np.concatenate([far_origin, normals], axis=1).astype(np.float32)  # back toward p1
-    hits = [scene.cast_rays(o3d.core.Tensor(r)) for r in (near, far)]
-    t_near = hits[0]["t_hit"].numpy()
-    t_far = cfg.width_m[1] - hits[1]["t_hit"].numpy()  # distance from p1 of the farthest surface
-    t = np.concatenate([t_near, t_far])
-    n2 = np.concatenate([h["primitive_normals"].numpy() for h in hits])
-    face = np.concatenate([h["primitive_ids"].numpy().astype(np.int64) for h in hits])
+    near = exact.cast_rays(points - normals * eps, -normals)
+    far = exact.cast_rays(points - normals * cfg.width_m[1], normals)  # back toward p1
+    t = np.concatenate([near["t_hit"], cfg.width_m[1] - far["t_hit"]])  # far: the farthest surface from p1
+    n2 = np.concatenate([near["normals"], far["normals"]])
+    face = np.concatenate([near["face"], far["face"]])
     p1 = np.concatenate([points, points])
     n1 = np.concatenate([normals, normals])
     finite = np.isfinite(t)

@@ -116,7 +116,7 @@ def synthesize(
         extras={f"energy_{k}": v.numpy() for k, v in terms.items()},
     )
     stats = contact_stats(
-        hand, problem.sdf.exact if isinstance(problem.sdf, GridSDF) else problem.sdf, obj.face_part, obj.part_index(part), grasps,
+        hand, problem.sdf.exact, obj.face_part, obj.part_index(part), grasps,
         problem.object_points.numpy(), cfg.contact_threshold_m,
     )
     grasps.extras.update(
