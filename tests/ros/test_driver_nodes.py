@@ -109,7 +109,10 @@ def test_hand_driver_on_the_emulated_bus(bus, launch, ros_node):
     hand.wait(lambda: hand.diag.status[0].level == DiagnosticStatus.ERROR, 5.0, "an ERROR diagnostic", [node])
     bad = [s for s in hand.diag.status[1:] if s.level == DiagnosticStatus.ERROR]
     assert [s.name for s in bad] == [f"ifgrasp/hand/{hand.names[3]}"] and "temperature 70" in bad[0].message
-    np.testing.assert_allclose(bus.goals_rad(), target, atol=0.01)  # holds where it is: nothing opened
+    # holds where it is (the measured pose, which may trail the goal by a few mrad on a loaded machine):
+    # nothing opened
+    np.testing.assert_allclose(bus.goals_rad(), bus.positions_rad(), atol=0.01)
+    np.testing.assert_allclose(bus.goals_rad(), target, atol=0.03)
     bus.set_temperature(3, 30)
     assert hand.call("recover").success
     hand.wait(lambda: hand.diag.status[0].level == DiagnosticStatus.OK, 5.0, "OK after recover", [node])
