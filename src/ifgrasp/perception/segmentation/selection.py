@@ -14,7 +14,7 @@ from pydantic import Field
 
 from ifgrasp.config import Config
 from ifgrasp.grounding import GroundedInstruction
-from ifgrasp.perception.depth import backproject, transform_points
+from ifgrasp.perception.depth import transform_points
 from ifgrasp.perception.errors import AmbiguousTargetError, TargetCandidate, TargetNotFoundError
 from ifgrasp.types import RGBDFrame
 
@@ -44,13 +44,20 @@ def colour_names(rgb: np.ndarray) -> np.ndarray:
 
 
 def describe_candidates(frame: RGBDFrame, masks: np.ndarray, category: str, scores: np.ndarray) -> list[TargetCandidate]:
-    """One ``TargetCandidate`` per mask (K, H, W) bool: base-frame median centroid, median colour."""
-    pts_base = transform_points(frame.T_base_camera, backproject(frame.depth_m, frame.intrinsics))  # (H, W, 3)
-    valid = frame.depth_m > 0
+    """One ``TargetCandidate`` per mask (K, H, W) bool: base-frame median centroid, median colour.
+    Only the masks' own pixels are back-projected (not the whole frame)."""
+    intr, depth = frame.intrinsics, frame.depth_m
+    valid = depth > 0
     out = []
     for k, m in enumerate(np.asarray(masks, bool)):
-        sel = m & valid
-        centroid = np.median(pts_base[sel], axis=0) if sel.any() else np.full(3, np.nan)
+        flat = np.flatnonzero(m & valid)  # (N,)
+        if flat.size:
+            v, u = np.divmod(flat, depth.shape[1])
+            z = depth.ravel()[flat]
+            pts = np.stack([(u - intr.cx) * z / intr.fx, (v - intr.cy) * z / intr.fy, z], axis=1)  # (N, 3) optical
+            centroid = np.median(transform_points(frame.T_base_camera, pts), axis=0)
+        else:
+            centroid = np.full(3, np.nan)
         colour = colour_names(np.median(frame.color[m], axis=0))[0] if m.any() else ""
         out.append(TargetCandidate(instance=k, category=category, score=float(scores[k]),
                                    centroid_base_m=tuple(float(v) for v in centroid), colour=str(colour),

@@ -34,7 +34,8 @@ from ifgrasp.perception.instances import InstanceConfig, find_instances
 from ifgrasp.perception.segmentation.base import SegmentationBackend, SegmentationResult, register_backend
 from ifgrasp.perception.segmentation.selection import SelectionConfig, describe_candidates, select_target
 from ifgrasp.perception.trained.network import PartNet
-from ifgrasp.perception.trained.vocab import PART_ALLOWED, normalise
+from ifgrasp.perception.trained.features import FEATURE_CHANNELS, local_normals, network_input
+from ifgrasp.perception.trained.vocab import PART_ALLOWED
 from ifgrasp.timing import StageTimer
 from ifgrasp.types import RGBDFrame
 
@@ -72,7 +73,7 @@ def load_model(path: Path) -> tuple[PartNet, dict]:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
         net = ckpt["meta"]["network"]
         model = PartNet(len(ckpt["meta"]["categories"]), len(ckpt["meta"]["parts"]), net["k"], net["width"],
-                        net["global_width"])
+                        net["global_width"], FEATURE_CHANNELS if net.get("features", "xyz") == "normals" else 3)
         model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()})
     except (KeyError, RuntimeError, ValueError) as exc:
         raise ModelError(f"could not load trained perception weights from {path}: {exc}") from exc
@@ -104,7 +105,10 @@ class TrainedBackend(SegmentationBackend):
         self.model, self.meta = load_model(path if path.is_absolute() else REPO_ROOT / path)
         self.categories: tuple[str, ...] = tuple(self.meta["categories"])
         self.parts: tuple[str, ...] = tuple(self.meta["parts"])
-        self.n_points = int(config.n_points or self.meta["network"]["n_points"])
+        net = self.meta["network"]
+        self.n_points = int(config.n_points or net["n_points"])
+        self.features: str = net.get("features", "xyz")  # checkpoints before normals: xyz only
+        self.normal_k, self.normal_points = int(net.get("normal_k", 16)), int(net.get("normal_points", 2048))
         self.config, self.instances, self.selection = config, instances, selection
 
     # -- labelling ---------------------------------------------------------------------------------
@@ -129,16 +133,30 @@ class TrainedBackend(SegmentationBackend):
             (x0, x1), (y0, y1) = cfg.workspace_x_m, cfg.workspace_y_m
             keep = np.flatnonzero((count >= cfg.min_pixels) & (cent[:, 0] > x0) & (cent[:, 0] < x1)
                                   & (cent[:, 1] > y0) & (cent[:, 1] < y1) & (zmin <= cfg.support_max_z_m))
-            order = np.argsort(lab, kind="stable")
-            start = np.concatenate([[0], np.cumsum(count)])[keep]  # (K,)
+            if len(keep) == 0:
+                return dict(masks=np.zeros((0, h, w), bool), category=np.zeros(0, np.int64),
+                            prob=np.zeros((0, len(self.categories))), pixel_part=np.full((h, w), -1, np.int64))
             rng = np.random.default_rng(cfg.seed)
-            sel = order[start[:, None] + (rng.random((len(keep), self.n_points)) * count[keep, None]).astype(np.int64)]
-        if len(keep) == 0:
-            return dict(masks=np.zeros((0, h, w), bool), category=np.zeros(0, np.int64),
-                        prob=np.zeros((0, len(self.categories))),
-                        pixel_part=np.full((h, w), -1, np.int64))
+            order = np.argsort(lab + rng.random(len(lab)))  # (M,) pixels grouped by cluster, random within
+            start = np.concatenate([[0], np.cumsum(count)])[keep]  # (K,)
+            # Each cluster's first min(count, normal_points) shuffled points are its neighbour set
+            # (the training density); the network sees the first n of them (drawn again if fewer).
+            m_nb = self.normal_points
+            cnt = np.minimum(count[keep], m_nb)  # (K,)
+            j = np.arange(m_nb)
+            nbr = order[start[:, None] + np.where(j < cnt[:, None], j, 0)]  # (K, m_nb) rows of pts
+            jn = np.arange(self.n_points)
+            pos = np.where(jn < cnt[:, None], jn, (rng.random((len(keep), self.n_points)) * cnt[:, None]).astype(np.int64))
+            rows = np.arange(len(keep))[:, None]
+            sel = nbr[rows, pos]  # (K, n)
+            if self.features == "normals":
+                normals, curv = local_normals(pts[nbr], cnt, frame.T_base_camera[:3, 3], self.normal_k,
+                                              n_query=self.n_points)  # (K, q, 3), (K, q)
+                x = network_input(pts[sel], normals[rows, pos], curv[rows, pos])  # (K, n, 7)
+            else:
+                x = network_input(pts[sel])  # (K, n, 3)
         with timer.stage("network"), torch.inference_mode():
-            cl, pl = self.model(torch.from_numpy(normalise(pts[sel])))  # (K, n, C), (K, n, P)
+            cl, pl = self.model(torch.from_numpy(x))  # (K, n, C), (K, n, P)
             prob = cl.softmax(-1).numpy()  # (K, n, C)
             pl = pl.numpy()
         with timer.stage("labels"):

@@ -1,11 +1,12 @@
 """PartNet: a small DGCNN-style point network (plain torch) for per-point category and part.
 
-Input ``points`` (B, N, 3) normalised by :func:`ifgrasp.perception.trained.vocab.normalise`;
-output ``category_logits`` (B, N, C) and ``part_logits`` (B, N, P) per point. An instance's
+Input ``points`` (B, N, 3 + F): xyz normalised by :func:`ifgrasp.perception.trained.vocab.normalise`,
+then ``F`` per-point geometry channels (``in_channels`` = 7 with ``features.network_input``'s normal
+and curvature; 3 = xyz only, the first checkpoints); output ``category_logits`` (B, N, C) and ``part_logits`` (B, N, P) per point. An instance's
 category is the mean of its points' category probabilities; per-point categories also split
 clusters where two objects touch.
 
-Edge convolutions use one k-nearest-neighbour graph on xyz (static, not DGCNN's dynamic feature
+Edge convolutions use one k-nearest-neighbour graph on xyz (the first 3 channels) (static, not DGCNN's dynamic feature
 graph: cheaper, and enough here). Each edge layer is one linear map of ``[f_i, f_j - f_i]`` and a max
 over neighbours, factorised so that it costs a gather and a max (see :class:`EdgeConv`).
 """
@@ -60,13 +61,17 @@ class EdgeConv(nn.Module):
 
 
 class PartNet(nn.Module):
-    """Per-point category (C) and part (P) logits from (B, N, 3) normalised points."""
+    """Per-point category (C) and part (P) logits from (B, N, in_channels) points: normalised xyz
+    first, then optional per-point features (normals, curvature)."""
 
-    def __init__(self, n_categories: int, n_parts: int, k: int = 16, width: int = 64, global_width: int = 256):
+    def __init__(self, n_categories: int, n_parts: int, k: int = 16, width: int = 64, global_width: int = 256,
+                 in_channels: int = 3):
         super().__init__()
-        self.k = k
+        if in_channels < 3:
+            raise ValueError(f"PartNet needs xyz first: in_channels {in_channels} < 3")
+        self.k, self.in_channels = k, in_channels
         self.n_categories, self.n_parts = n_categories, n_parts
-        self.ec1 = EdgeConv(3, width)
+        self.ec1 = EdgeConv(in_channels, width)
         self.ec2 = EdgeConv(width, width)
         self.ec3 = EdgeConv(width, width)
         self.lift = nn.Sequential(nn.Linear(3 * width, global_width), nn.LayerNorm(global_width), nn.LeakyReLU(0.2))
@@ -75,7 +80,7 @@ class PartNet(nn.Module):
             nn.Linear(128, 64), nn.LeakyReLU(0.2), nn.Linear(64, n_categories + n_parts))
 
     def forward(self, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        idx = knn(points, self.k)  # (B, N, k)
+        idx = knn(points[..., :3], self.k)  # (B, N, k) on xyz
         f1 = self.ec1(points, idx)  # (B, N, W)
         f2 = self.ec2(f1, idx)
         f3 = self.ec3(f2, idx)

@@ -15,6 +15,7 @@ import json
 import logging
 import time
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
@@ -24,8 +25,9 @@ from ifgrasp.config import Config
 from ifgrasp.errors import InputError
 from ifgrasp.paths import CONFIG_DIR, MODELS_DIR, REPO_ROOT
 from ifgrasp.perception.trained.dataset import DatasetConfig, load_shards
+from ifgrasp.perception.trained.features import FEATURE_CHANNELS, instance_normals, network_input
 from ifgrasp.perception.trained.network import PartNet
-from ifgrasp.perception.trained.vocab import PART_ALLOWED, PART_VOCAB, normalise
+from ifgrasp.perception.trained.vocab import PART_ALLOWED, PART_VOCAB
 from ifgrasp.sim.objects import CATEGORIES
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,42 @@ class NetworkConfig(Config):
     k: int = Field(16, gt=1, description="neighbours per point in the edge convolutions")
     width: int = Field(64, gt=0, description="per-point feature width")
     global_width: int = Field(256, gt=0, description="global (max-pooled) feature width")
+    features: Literal["xyz", "normals"] = Field("xyz", description="input: xyz only, or xyz + local-PCA normal "
+                                                "and curvature per point (features.py)")
+    normal_k: int = Field(16, gt=2, description="neighbours of the normal / curvature estimate")
+    normal_points: int = Field(2048, gt=16, description="points per instance the normals are estimated "
+                               "among (= dataset.points_per_instance, so run time sees the training density)")
+
+    @property
+    def in_channels(self) -> int:
+        return FEATURE_CHANNELS if self.features == "normals" else 3
+
+
+def training_viewpoint_m() -> np.ndarray:
+    """(3,) base-frame camera position the training normals are oriented towards: the nominal
+    RealSense pose of ``config/scene.yaml`` (the scenes jitter it by a few cm; run time uses the
+    frame's own camera)."""
+    from ifgrasp.sim.scene_config import SceneConfig
+
+    return np.asarray(SceneConfig.default().camera.position_m, np.float64)
+
+
+def load_features(paths: list[Path], k: int) -> np.ndarray:
+    """(M, 4) float32 normal + curvature of every stored point of ``paths`` (``load_shards`` order),
+    computed per instance and cached next to each shard as ``<shard>.nk<k>.npy``."""
+    out = []
+    for p in paths:
+        cache = p.with_name(p.name.removesuffix(".npz") + f".nk{k}.npy")
+        if cache.is_file():
+            out.append(np.load(cache))
+            continue
+        with np.load(p) as z:
+            pts, inst = z["points"], z["instance"]
+        normals, curv = instance_normals(pts, _instances({"instance": inst}), training_viewpoint_m(), k)
+        f = np.concatenate([normals, curv[:, None]], axis=1).astype(np.float32)
+        np.save(cache, f)
+        out.append(f)
+    return np.concatenate(out)
 
 
 class TrainConfig(Config):
@@ -58,6 +96,23 @@ class TrainConfig(Config):
     init: str | None = Field(None, description="checkpoint to start from (fine-tuning); None: random init")
 
 
+def warm_start(model: PartNet, path: Path) -> None:
+    """Load checkpoint ``path`` into ``model``. An input layer with fewer input channels (an xyz-only
+    checkpoint into a model with normal / curvature channels) keeps its weights on the first
+    channels and gets zeros on the new ones: the start predicts exactly what the checkpoint did."""
+    from ifgrasp.perception.trained.backend import load_model
+
+    src, dst = load_model(path)[0].state_dict(), model.state_dict()
+    for key, v in src.items():
+        want = dst[key].shape
+        if v.shape != want:
+            if v.dim() != 2 or v.shape[0] != want[0] or v.shape[1] > want[1]:
+                raise InputError(f"cannot start from {path}: {key} has shape {tuple(v.shape)}, the model "
+                                 f"needs {tuple(want)} (only extra input channels can be added)")
+            src[key] = torch.cat([v, v.new_zeros(want[0], want[1] - v.shape[1])], dim=1)
+    model.load_state_dict(src)
+
+
 def _instances(data: dict[str, np.ndarray]) -> list[np.ndarray]:
     """Row indices of each instance (sorted by instance id)."""
     order = np.argsort(data["instance"], kind="stable")
@@ -67,10 +122,12 @@ def _instances(data: dict[str, np.ndarray]) -> list[np.ndarray]:
 
 def sample_batch(data: dict, rows: list[np.ndarray], n: int, rng: np.random.Generator,
                  cfg: TrainConfig | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(B, n, 3) normalised points, (B, n) category, (B, n) part (int64, -1 ignored) for the instances
-    ``rows``; augmented when ``cfg`` is given."""
+    """(B, n, 3 or 7) network input, (B, n) category, (B, n) part (int64, -1 ignored) for the instances
+    ``rows``; augmented when ``cfg`` is given. With ``data["features"]`` (M, 4) normal + curvature,
+    the input has them too (normals rotated with the yaw augmentation)."""
     idx = np.stack([r[rng.choice(len(r), n, replace=len(r) < n)] for r in rows])  # (B, n)
     pts = data["points"][idx]  # (B, n, 3)
+    feats = data["features"][idx] if "features" in data else None  # (B, n, 4)
     if cfg is not None:
         theta = rng.uniform(-np.pi, np.pi, len(rows))
         c, s = np.cos(theta), np.sin(theta)
@@ -80,7 +137,9 @@ def sample_batch(data: dict, rows: list[np.ndarray], n: int, rng: np.random.Gene
         scale = rng.uniform(1 - cfg.scale_jitter, 1 + cfg.scale_jitter, (len(rows), 1, 1))
         pts = np.einsum("bij,bnj->bni", R, pts - centre) * scale + centre
         pts = pts + rng.normal(0, cfg.point_jitter_m, pts.shape)
-    x = torch.from_numpy(normalise(pts))
+        if feats is not None:
+            feats = np.concatenate([np.einsum("bij,bnj->bni", R, feats[..., :3]), feats[..., 3:]], axis=-1)
+    x = torch.from_numpy(network_input(pts) if feats is None else network_input(pts, feats[..., :3], feats[..., 3]))
     return x, torch.from_numpy(data["category"][idx].astype(np.int64)), torch.from_numpy(data["part"][idx].astype(np.int64))
 
 
@@ -148,13 +207,15 @@ def train(config_path: Path | str = DEFAULT_YAML, data_dir: Path | str | None = 
     rng = np.random.default_rng(cfg.seed)
     data = load_shards(train_paths)
     val = load_shards(val_paths) if val_paths else None
+    if net.features == "normals":
+        data["features"] = load_features(train_paths, net.normal_k)
+        if val is not None:
+            val["features"] = load_features(val_paths, net.normal_k)
     rows = _instances(data)
-    model = PartNet(len(CATEGORIES), len(PART_VOCAB), net.k, net.width, net.global_width)
+    model = PartNet(len(CATEGORIES), len(PART_VOCAB), net.k, net.width, net.global_width, net.in_channels)
     if cfg.init:
-        from ifgrasp.perception.trained.backend import load_model
-
         init = Path(cfg.init)
-        model.load_state_dict(load_model(init if init.is_absolute() else REPO_ROOT / init)[0].state_dict())
+        warm_start(model, init if init.is_absolute() else REPO_ROOT / init)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps = cfg.epochs * max(1, len(rows) // cfg.batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=steps, pct_start=0.05, final_div_factor=20)
