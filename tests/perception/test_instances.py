@@ -48,3 +48,30 @@ def test_no_depth_is_refused(scene):
     empty = dataclasses.replace(frame, depth_m=np.full_like(frame.depth_m, np.nan))
     with pytest.raises(InputError, match="no valid pixel"):
         find_instances(empty)
+
+
+def test_labelled_pixels_stand_above_the_plane_found(scene):
+    """Independent reference: every labelled pixel's back-projected point (``backproject``) is more
+    than ``above_table_m`` from the returned plane; the table pixels below it are unlabelled."""
+    from ifgrasp.perception.depth import backproject
+
+    frame, _, _ = scene
+    cfg = InstanceConfig(min_points=10)
+    inst = find_instances(frame, cfg)
+    height = backproject(frame.depth_m, frame.intrinsics) @ inst.plane[:3] + inst.plane[3]  # (H, W)
+    on = inst.labels >= 0
+    assert on.any() and (height[on] > cfg.above_table_m).all()
+    assert (inst.labels[(height < cfg.above_table_m) & (frame.depth_m > 0)] == -1).all()
+
+
+def test_overlay_matches_a_float_reference():
+    from ifgrasp.perception.segmentation.base import OBJECT_RGB, PART_RGB, make_overlay
+
+    rng = np.random.default_rng(0)
+    color = rng.integers(0, 256, (30, 40, 3), dtype=np.uint8)
+    obj, part = rng.random((30, 40)) < 0.4, rng.random((30, 40)) < 0.2  # part partly off the object
+    ref = color.astype(np.float32)
+    ref[obj] = 0.5 * ref[obj] + 0.5 * OBJECT_RGB
+    ref[part] = 0.5 * ref[part] + 0.5 * PART_RGB
+    np.testing.assert_array_equal(make_overlay(color, obj, part), np.clip(ref, 0, 255).astype(np.uint8))
+    np.testing.assert_array_equal(make_overlay(color, obj & False, part & False), color)

@@ -17,7 +17,7 @@ from pydantic import Field
 
 from ifgrasp.config import Config
 from ifgrasp.errors import InputError
-from ifgrasp.perception.depth import backproject, validate_depth
+from ifgrasp.perception.depth import validate_depth
 from ifgrasp.types import RGBDFrame
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,15 @@ class Instances:
     backend: str
 
 
+def _rays(shape: tuple[int, int], intrinsics, stride: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Normalised image coordinates of every ``stride``-th column (W',) and row (H',): a pixel's
+    optical-frame point is ``z * (u, v, 1)`` (the same as ``backproject`` on the strided grid)."""
+    h, w = shape
+    u = (np.arange(0, w, stride, dtype=np.float32) - intrinsics.cx) / intrinsics.fx  # (W',)
+    v = (np.arange(0, h, stride, dtype=np.float32) - intrinsics.cy) / intrinsics.fy  # (H',)
+    return u, v
+
+
 def _ransac_plane_numpy(pts: np.ndarray, dist: float, iters: int, rng: np.random.Generator) -> np.ndarray:
     tri = pts[rng.integers(pts.shape[0], size=(iters, 3))]  # (I, 3, 3)
     n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])  # (I, 3)
@@ -86,8 +95,9 @@ def find_instances(frame: RGBDFrame, config: InstanceConfig = InstanceConfig()) 
     if backend == "open3d" and o3d is None:
         raise InputError("instance backend 'open3d' requested but open3d does not import; known: numpy")
     s = config.stride
-    grid = backproject(depth, frame.intrinsics)[::s, ::s]  # (h, w, 3)
-    gz = grid[..., 2]
+    u, v = _rays(depth.shape, frame.intrinsics, s)
+    gz = depth[::s, ::s].astype(np.float32)  # (h, w)
+    grid = np.stack(np.broadcast_arrays(gz * u, gz * v[:, None], gz), axis=-1)  # (h, w, 3) optical frame
     valid = (gz > 0) & (gz < config.max_range_m)  # (h, w)
     pts = grid[valid].astype(np.float64)  # (M, 3)
     if pts.shape[0] < 3:
@@ -127,8 +137,9 @@ def find_instances(frame: RGBDFrame, config: InstanceConfig = InstanceConfig()) 
     # Full resolution: each pixel takes its grid cell's label, kept only where its own depth is above the table.
     h, w = depth.shape
     full = np.repeat(np.repeat(grid_labels, s, axis=0), s, axis=1)[:h, :w]
-    full_pts = backproject(depth, frame.intrinsics)  # (H, W, 3)
-    own_above = (depth > 0) & (full_pts @ plane[:3] + plane[3] > config.above_table_m)
+    u, v = _rays(depth.shape, frame.intrinsics)
+    ray_dot_n = (plane[0] * u + plane[1] * v[:, None] + plane[2]).astype(np.float32)  # (H, W): (u, v, 1) . n
+    own_above = (depth > 0) & (depth * ray_dot_n + plane[3] > config.above_table_m)
     full = np.where(own_above, full, -1).astype(np.int32)
     k = int(full.max()) + 1
     masks = full[None] == np.arange(k)[:, None, None]  # (K, H, W)

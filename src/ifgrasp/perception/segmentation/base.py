@@ -40,11 +40,16 @@ class SegmentationResult:
 
 
 def make_overlay(color: np.ndarray, object_mask: np.ndarray, part_mask: np.ndarray, alpha: float = 0.5) -> np.ndarray:
-    """(H, W, 3) uint8: ``color`` with the object tinted blue and the part red."""
-    out = color.astype(np.float32)
-    out[object_mask] = (1 - alpha) * out[object_mask] + alpha * OBJECT_RGB
-    out[part_mask] = (1 - alpha) * out[part_mask] + alpha * PART_RGB
-    return np.clip(out, 0, 255).astype(np.uint8)
+    """(H, W, 3) uint8: ``color`` with the object tinted blue and the part red (only the tinted
+    pixels are converted to float)."""
+    out = np.array(color, dtype=np.uint8, copy=True)
+    tint = object_mask | part_mask
+    f = out[tint].astype(np.float32)  # (N, 3)
+    on_obj, on_part = object_mask[tint], part_mask[tint]
+    f[on_obj] = (1 - alpha) * f[on_obj] + alpha * OBJECT_RGB
+    f[on_part] = (1 - alpha) * f[on_part] + alpha * PART_RGB
+    out[tint] = np.clip(f, 0, 255).astype(np.uint8)
+    return out
 
 
 class SegmentationBackend(ABC):

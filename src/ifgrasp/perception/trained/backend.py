@@ -29,7 +29,7 @@ from ifgrasp.config import Config
 from ifgrasp.errors import ModelError
 from ifgrasp.grounding import GroundedInstruction
 from ifgrasp.paths import REPO_ROOT
-from ifgrasp.perception.depth import backproject, transform_points
+from ifgrasp.perception.depth import transform_points
 from ifgrasp.perception.instances import InstanceConfig, find_instances
 from ifgrasp.perception.segmentation.base import SegmentationBackend, SegmentationResult, register_backend
 from ifgrasp.perception.segmentation.selection import SelectionConfig, describe_candidates, select_target
@@ -124,7 +124,11 @@ class TrainedBackend(SegmentationBackend):
         with timer.stage("points"):
             flat = np.flatnonzero((inst.labels.ravel() >= 0) & (frame.depth_m.ravel() > 0))  # (M,)
             lab = inst.labels.ravel()[flat]
-            pts = transform_points(frame.T_base_camera, backproject(frame.depth_m, frame.intrinsics).reshape(-1, 3)[flat])
+            v, u = np.divmod(flat, w)
+            z = frame.depth_m.ravel()[flat]
+            intr = frame.intrinsics
+            pts = transform_points(frame.T_base_camera, np.stack(
+                [(u - intr.cx) * z / intr.fx, (v - intr.cy) * z / intr.fy, z], axis=1).astype(np.float32))  # (M, 3)
             k_all = inst.masks.shape[0]
             count = np.bincount(lab, minlength=k_all)  # (K,)
             cent = np.stack([np.bincount(lab, pts[:, i], k_all) for i in range(2)], 1) / np.maximum(count, 1)[:, None]
