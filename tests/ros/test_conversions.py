@@ -172,3 +172,80 @@ def test_unscored_batch_sends_nan():
     g = cv.grasp_candidates_from_batch(batch, header("object")).grasps[0]
     assert np.isnan(g.score) and np.isnan(g.part_contact_share)
     assert g.wrist_pose.orientation.w == 1.0
+
+
+# --- the stage services' conversions -----------------------------------------------------------------
+@given(quats, arrays(np.float64, 3, elements=st.floats(-5, 5)))
+def test_transform_round_trip(q, t):
+    T = np.eye(4)
+    T[:3, :3], T[:3, 3] = rot_from_quat_reference(q), t
+    tf = round_trip(cv.transform_from_matrix(T))
+    assert (tf.translation.x, tf.translation.y, tf.translation.z) == tuple(t)
+    np.testing.assert_allclose(cv.matrix_from_transform(tf), T, atol=1e-9)
+
+
+@given(st.integers(1, 30), st.integers(1, 8), st.integers(0, 2**31 - 1))
+def test_joint_trajectory_round_trip(n, j, seed):
+    rng = np.random.default_rng(seed)
+    t = np.concatenate([[0.0], np.cumsum(rng.uniform(1e-3, 3.0, n - 1))])  # (T,) increasing
+    q = rng.uniform(-3, 3, (n, j))
+    names = [f"joint{i}" for i in range(1, j + 1)]
+    msg = round_trip(cv.joint_trajectory_to_msg(t, q, names))
+    assert list(msg.joint_names) == names and len(msg.points) == n
+    # independent: time_from_start written out by hand
+    for k in range(n):
+        d = msg.points[k].time_from_start
+        assert abs(d.sec + d.nanosec * 1e-9 - t[k]) <= 1e-9 and 0 <= d.nanosec < 1_000_000_000
+    t2, q2 = cv.joint_trajectory_from_msg(msg)
+    np.testing.assert_allclose(t2, t, atol=1e-9)
+    np.testing.assert_array_equal(q2, q)
+
+
+words = st.lists(st.sampled_from(["handle", "body", "blade", "red", "left", "spout"]), max_size=3).map(tuple)
+
+
+@given(st.text(max_size=30), st.sampled_from(["mug", "knife", "teapot"]), st.sampled_from(["handle", "body"]),
+       st.booleans(), words, words, words, words, st.sampled_from(["pick", "handover", "use"]))
+def test_grounded_instruction_round_trip(text, obj, part, default, contact, avoid, attrs, rels, intent):
+    from ifgrasp.grounding import GroundedInstruction
+
+    from ifgrasp_ros.stage_conversions import grounded_from_msg, grounded_to_msg
+
+    g = GroundedInstruction(text=text, category=obj, part=part, part_is_default=default, contact_parts=contact,
+                            avoid_parts=avoid, attributes=attrs, relations=rels, intent=intent, other_objects=avoid)
+    assert grounded_from_msg(round_trip(grounded_to_msg(g))) == g
+
+
+def test_parsed_instruction_round_trip():
+    from ifgrasp.grounding import parse_instruction
+
+    from ifgrasp_ros.stage_conversions import grounded_from_msg, grounded_to_msg
+
+    g = parse_instruction("hand me the red knife on the left, don't touch the blade")
+    assert g.avoid_parts == ("blade",) and g.attributes and g.relations
+    assert grounded_from_msg(round_trip(grounded_to_msg(g))) == g
+
+
+def test_grasp_plan_round_trip_through_the_plan_response():
+    from ifgrasp.planning import GraspPlan
+    from ifgrasp.planning.trajectory import time_parametrize
+
+    from ifgrasp_interfaces.srv import PlanGrasp
+    from ifgrasp_ros.stage_conversions import ARM_JOINTS, plan_from_response, plan_to_response
+
+    rng = np.random.default_rng(3)
+    wps = rng.uniform(-1, 1, (3, 7))  # current, pre-grasp, grasp
+    approach = time_parametrize(wps, np.full(7, 1.0), np.full(7, 2.0))
+    lift = time_parametrize(np.stack([wps[-1], wps[-1] + 0.1]), np.full(7, 1.0), np.full(7, 2.0))
+    T = np.eye(4)
+    T[:3, :3], T[:3, 3] = cv.matrix_from_quat_xyzw(rng.normal(size=4)), [0.45, 0.02, 0.12]
+    plan = GraspPlan(approach, lift, 5, wps[1], wps[2], wps[2] + 0.1, T, rng.uniform(0, 1, 16))
+    back = plan_from_response(round_trip(plan_to_response(plan, PlanGrasp.Response())))
+    assert back.candidate == 5 and back.approach.joint_names == ARM_JOINTS
+    for a, b in ((back.approach, plan.approach), (back.lift, plan.lift)):
+        np.testing.assert_allclose(a.times_s, b.times_s, atol=1e-9)
+        np.testing.assert_array_equal(a.q, b.q)
+        np.testing.assert_array_equal(a.waypoint_index, b.waypoint_index)
+    for name in ("q_pregrasp", "q_grasp", "q_lift", "hand_joints_rad"):
+        np.testing.assert_array_equal(getattr(back, name), getattr(plan, name))
+    np.testing.assert_allclose(back.T_base_hand, plan.T_base_hand, atol=1e-12)

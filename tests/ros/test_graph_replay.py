@@ -1,6 +1,7 @@
 """Replay end to end (issue 6, 6b): a short bag recorded from the simulator (``record_sim``, no label
-images) played by ``bag_replay`` into the commander exactly as replay.launch.xml starts them; the
-GraspCommand service (plans, moves nothing) perceives with the trained backend and generates.
+images) played by ``bag_replay`` into the graph exactly as replay.launch.xml starts it (bag_replay,
+grounding, perception, grasp_generator, planner, commander); the GraspCommand service (plans, moves
+nothing) perceives with the trained backend in the perception node and generates in the generator's.
 
 The reference for "on the instructed part" is independent of the graph: the simulator's own part
 labels, rendered here for the same scene at the bag's last instant, back-projected into the camera
@@ -25,7 +26,7 @@ from sensor_msgs.msg import CameraInfo  # noqa: E402
 from scipy.spatial import cKDTree  # noqa: E402
 
 from ifgrasp_interfaces.msg import GraspCandidates, ObjectCloud  # noqa: E402
-from ifgrasp_interfaces.srv import GraspCommand  # noqa: E402
+from ifgrasp_interfaces.srv import GenerateGrasps, GraspCommand, Ground, Perceive, PlanGrasp  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 REPLAY_LAUNCH = REPO / "launch" / "replay.launch.xml"
@@ -70,7 +71,7 @@ def sim_bag(tmp_path_factory):
 def test_replayed_bag_gives_a_handle_cloud_and_candidates(sim_bag, launch, ros_node, student_model):
     bag, handle_pts = sim_bag
     _, nodes = parse_launch(REPLAY_LAUNCH, {"bag_path": str(bag), "model_path": str(student_model)})
-    assert [n.exe for n in nodes] == ["bag_replay", "commander"]
+    assert [n.exe for n in nodes] == ["bag_replay", "grounding", "perception", "grasp_generator", "planner", "commander"]
     procs = [launch(n.pkg, n.exe, args=n.ros_args()) for n in nodes]
 
     latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
@@ -78,14 +79,17 @@ def test_replayed_bag_gives_a_handle_cloud_and_candidates(sim_bag, launch, ros_n
     ros_node.node.create_subscription(ObjectCloud, "/ifgrasp/target_cloud", lambda m: got.update(cloud=m), latched)
     ros_node.node.create_subscription(GraspCandidates, "/ifgrasp/grasp_candidates",
                                       lambda m: got.update(candidates=m), latched)
-    # bag_replay starts once every played topic has a subscriber; the commander reads all but the
+    # bag_replay starts once every played topic has a subscriber; perception reads all but the
     # depth CameraInfo (it equals the colour one), which a viewer such as RViz would take: this probe
     played = []
     ros_node.node.create_subscription(CameraInfo, "/camera/camera/aligned_depth_to_color/camera_info",
                                       played.append, 5)
     client = ros_node.node.create_client(GraspCommand, "/ifgrasp/grasp_command")
-    ros_node.spin_until(lambda: client.service_is_ready() and played, 60.0,
-                        "the commander's /ifgrasp/grasp_command and the replay playing", procs)
+    stages = [ros_node.node.create_client(t, name) for t, name in (
+        (Ground, "/ifgrasp/ground"), (Perceive, "/ifgrasp/perceive"), (GenerateGrasps, "/ifgrasp/generate_grasps"),
+        (PlanGrasp, "/ifgrasp/plan_grasp"))]
+    ros_node.spin_until(lambda: client.service_is_ready() and all(c.service_is_ready() for c in stages) and played,
+                        90.0, "the commander's /ifgrasp/grasp_command, the stage services and the replay playing", procs)
     fut = client.call_async(GraspCommand.Request(instruction="pick up the mug by its handle"))
     ros_node.spin_until(fut.done, 90.0, "the GraspCommand response", procs)
     resp = fut.result()

@@ -88,3 +88,31 @@ def test_package_xml_is_valid(package):
     pkg = parse_package(str(REPO / "ros2_ws" / "src" / package / "package.xml"))
     pkg.validate()
     assert pkg.name == package and pkg.maintainers[0].email.endswith("@ifgrasp.dev")
+
+
+def test_stage_services_round_trip():
+    from geometry_msgs.msg import Transform
+    from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
+
+    from ifgrasp_interfaces.msg import GroundedInstruction
+    from ifgrasp_interfaces.srv import GenerateGrasps, Ground, Perceive, PlanGrasp
+
+    g = GroundedInstruction(text="hand me the knife, don't touch the blade", object_name="knife", part_name="handle",
+                            part_is_default=True, contact_parts=["handle"], avoid_parts=["blade"], attributes=["red"],
+                            relations=["left"], intent="handover", other_objects=[])
+    assert list(round_trip(Ground.Response(success=True, grounded=g)).grounded.avoid_parts) == ["blade"]
+    round_trip(Ground.Request(instruction="", object_name="mug", part_name="handle"))
+    req = round_trip(Perceive.Request(grounded=g, timeout_s=2.0))
+    assert req.grounded.object_name == "knife" and req.timeout_s == 2.0
+    res = Perceive.Response(success=False, error_code=ExecuteGrasp.Result.AMBIGUOUS, message="which knife?",
+                            t_base_camera=Transform(), candidates=["#0 red knife", "#1 red knife"])
+    assert list(round_trip(res).candidates) == ["#0 red knife", "#1 red knife"]
+    gen = round_trip(GenerateGrasps.Request(target=ObjectCloud(object_name="mug", part_name="handle"), k=8))
+    assert gen.k == 8
+    assert len(round_trip(GenerateGrasps.Response(candidates=GraspCandidates(grasps=[a_grasp()]))).candidates.grasps) == 1
+    traj = JointTrajectory(joint_names=[f"joint{i}" for i in range(1, 8)],
+                           points=[JointTrajectoryPoint(positions=[0.1] * 7)])
+    round_trip(PlanGrasp.Request(candidates=GraspCandidates(grasps=[a_grasp()]), q_current=[0.0] * 7, lift_height_m=0.1))
+    plan = round_trip(PlanGrasp.Response(success=True, candidate=3, approach=traj, lift=traj, approach_waypoints=[0],
+                                         q_grasp=[0.2] * 7, hand_joint_positions=[0.5] * 16))
+    assert plan.candidate == 3 and len(plan.approach.points) == 1 and len(plan.hand_joint_positions) == 16

@@ -60,11 +60,46 @@ def test_launch_files_are_installed_with_the_package():
     assert "launch/*.launch.xml" in text and "share/{PACKAGE}/launch" in text
 
 
-def test_commander_extrinsics_match_the_sim_camera():
+def test_perception_extrinsics_match_the_sim_camera():
     import numpy as np
 
     from ifgrasp.sim.scene_config import SceneConfig
 
-    data = yaml.safe_load((PKG / "config" / "commander.yaml").read_text())
-    T = np.asarray(data["commander"]["ros__parameters"]["T_base_camera"]).reshape(4, 4)
+    data = yaml.safe_load((PKG / "config" / "perception.yaml").read_text())
+    T = np.asarray(data["perception"]["ros__parameters"]["T_base_camera"]).reshape(4, 4)
     np.testing.assert_allclose(T, SceneConfig.default().camera.T_base_camera, atol=2e-6)
+
+
+STAGE_NODES = ["grounding", "perception", "grasp_generator", "planner", "commander"]
+GRAPHS = {  # the split graph (issue 6): sources, then the stage nodes, then the commander
+    "sim.launch.xml": ["sim_world", *STAGE_NODES],
+    "replay.launch.xml": ["bag_replay", *STAGE_NODES],
+    "robot.launch.xml": ["arm_driver", "hand_driver", *STAGE_NODES],
+}
+
+
+@pytest.mark.parametrize("name", sorted(GRAPHS))
+def test_each_launch_file_starts_the_split_graph(name):
+    pytest.importorskip("ament_index_python", reason="ROS 2 not installed: run scripts/install.sh")
+    from ifgrasp_ros.launch_xml import parse_launch
+
+    args, nodes = parse_launch(REPO / "launch" / name, {"bag_path": "/tmp/bag", "model_path": "/m/student.pt",
+                                                        "backend": "trained"})
+    assert [n.name for n in nodes] == GRAPHS[name] and [n.exe for n in nodes] == GRAPHS[name]
+    by_name = {n.name: n for n in nodes}
+    # the backend argument goes to the perception node, the model to the generator, and nowhere else
+    assert by_name["perception"].params == {"backend": "trained"}
+    assert by_name["grasp_generator"].params == {"model_path": "/m/student.pt"}
+    assert all(not n.params.get("backend") == "trained" for n in nodes if n.name != "perception")
+    assert "model_path" not in by_name["commander"].params and "backend" not in by_name["commander"].params
+    for n in nodes:
+        assert [f.name for f in n.param_files] == [f"{n.name}.yaml"]
+
+
+def test_commander_calls_the_services_the_stage_nodes_offer():
+    cfg = {n: yaml.safe_load((PKG / "config" / f"{n}.yaml").read_text())[n]["ros__parameters"] for n in STAGE_NODES}
+    cmd = cfg["commander"]
+    assert cmd["ground_service"] == cfg["grounding"]["service"]
+    assert cmd["perceive_service"] == cfg["perception"]["service"]
+    assert cmd["generate_service"] == cfg["grasp_generator"]["service"]
+    assert cmd["plan_service"] == cfg["planner"]["service"]

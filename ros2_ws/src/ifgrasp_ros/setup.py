@@ -31,6 +31,10 @@ setup(
             f"commander = {PACKAGE}.commander:main",
             f"arm_driver = {PACKAGE}.arm_driver:main",
             f"hand_driver = {PACKAGE}.hand_driver:main",
+            f"grounding = {PACKAGE}.grounding:main",
+            f"perception = {PACKAGE}.perception:main",
+            f"grasp_generator = {PACKAGE}.grasp_generator:main",
+            f"planner = {PACKAGE}.planner:main",
         ],
     },
 )

@@ -54,10 +54,21 @@ class StageFailedError(IfgraspError):
     """A stage's node crashed or answered with an error; ``stage`` names it."""
 
 
+class RemoteStageError(IfgraspError):
+    """A stage running elsewhere (a ROS node) failed and sent back its ``code`` (``ErrorCode``) with
+    its message: the pipeline reports that code, as if the stage had raised in-process."""
+
+    def __init__(self, message: str, code: int):
+        super().__init__(message)
+        self.code = ErrorCode(int(code))
+
+
 def error_code(exc: BaseException) -> ErrorCode:
     """The action result code for an exception (``STAGE_FAILED`` for anything unexpected)."""
     from ifgrasp.perception.errors import AmbiguousTargetError, TargetNotFoundError
 
+    if isinstance(exc, RemoteStageError):
+        return exc.code
     table: list[tuple[type, ErrorCode]] = [
         (UnknownObjectError, ErrorCode.UNKNOWN_OBJECT), (UnknownPartError, ErrorCode.UNKNOWN_PART),
         (NoCameraDataError, ErrorCode.NO_CAMERA_DATA), (StageTimeoutError, ErrorCode.TIMEOUT),

@@ -4,7 +4,10 @@
 Grounding runs before perception (the segmentation needs the grounded target, and an unknown
 object fails at once without waiting for a camera). Every wait lives in the injected callables
 (``get_frame(timeout_s)`` raises ``NoCameraDataError`` naming its topic), so the same object runs
-in-process on the simulator, behind the ROS commander, or in a benchmark.
+in-process on the simulator, behind the ROS commander, or in a benchmark. Each stage is any object
+with the stage's call signature (``ifgrasp.pipeline.stages``: ``Grounder``, ``Perceiver``,
+``Generator``, ``Planner``): the in-process classes, or adapters calling the ROS stage nodes
+(``get_frame=None``: the perceiver reads its own camera).
 """
 
 from __future__ import annotations
@@ -20,8 +23,7 @@ import numpy as np
 from ifgrasp.errors import IfgraspError
 from ifgrasp.grounding import GroundedInstruction
 from ifgrasp.pipeline.errors import BusyError, CancelledError, ErrorCode, error_code
-from ifgrasp.pipeline.stages import (ExecuteStage, GenerateStage, LiftStage, PerceiveStage, PlanStage,
-                                     ground)
+from ifgrasp.pipeline.stages import ExecuteStage, Generator, Grounder, LiftStage, Perceiver, Planner, ground
 from ifgrasp.planning import GraspPlan
 from ifgrasp.timing import StageTimer
 from ifgrasp.types import GraspBatch, RGBDFrame
@@ -70,14 +72,15 @@ class PipelineResult:
 
 
 class GraspPipeline:
-    """The orchestrator. ``get_frame(timeout_s) -> RGBDFrame`` and ``get_q() -> (7,)`` read the robot's
-    world; ``execute`` / ``lift`` may be None (plan only: the service's dry path)."""
+    """The orchestrator. ``get_frame(timeout_s) -> RGBDFrame`` (None: the perceiver reads its own
+    camera) and ``get_q() -> (7,)`` read the robot's world; ``execute`` / ``lift`` may be None (plan
+    only: the service's dry path); ``grounder`` defaults to the in-process parser."""
 
-    def __init__(self, get_frame: Callable[[float], RGBDFrame], get_q: Callable[[], np.ndarray],
-                 perceive: PerceiveStage, generate: GenerateStage, plan: PlanStage,
+    def __init__(self, get_frame: Callable[[float], RGBDFrame] | None, get_q: Callable[[], np.ndarray],
+                 perceive: Perceiver, generate: Generator, plan: Planner,
                  execute: ExecuteStage | None = None, lift: LiftStage | None = None,
-                 frame_timeout_s: float = 5.0) -> None:
-        self.get_frame, self.get_q = get_frame, get_q
+                 frame_timeout_s: float = 5.0, grounder: Grounder = ground) -> None:
+        self.get_frame, self.get_q, self.grounder = get_frame, get_q, grounder
         self.perceive, self.generate, self.plan_stage = perceive, generate, plan
         self.execute, self.lift = execute, lift
         self.frame_timeout_s = frame_timeout_s
@@ -143,10 +146,12 @@ class GraspPipeline:
     def _stage(self, stage: str, req: PipelineRequest, st: dict, on_motion) -> None:
         cancelled = self._cancel.is_set
         if stage == "ground":
-            st["grounded"] = ground(req.instruction, req.object_name, req.part_name)
+            st["grounded"] = self.grounder(req.instruction, req.object_name, req.part_name)
         elif stage == "perceive":
-            st["frame"] = frame = self.get_frame(self.frame_timeout_s)
-            st["perception"] = self.perceive(frame, st["grounded"])
+            frame = None
+            if self.get_frame is not None:
+                st["frame"] = frame = self.get_frame(self.frame_timeout_s)
+            st["perception"] = self.perceive(frame, st["grounded"], self.frame_timeout_s)
         elif stage == "generate":
             p = st["perception"]
             st["grasps"] = self.generate(p.cloud, p.T_base_camera)

@@ -5,6 +5,10 @@ perceive: RGBDFrame + GroundedInstruction                  -> Perception (target
 generate: ObjectCloud                                      -> GraspBatch, base frame, best first
 plan:     q_current + GraspBatch (base) + scene cloud      -> GraspPlan (approach, lift)
 execute / lift: the plan on an ``ArmDriver`` + ``HandDriver`` (``ifgrasp.drivers``)
+
+The ``Grounder`` / ``Perceiver`` / ``Generator`` / ``Planner`` protocols below are what
+``GraspPipeline`` calls; the classes here implement them in-process, ``ifgrasp_ros.remote_stages``
+over the stage nodes' services.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -64,12 +69,41 @@ def globalize_part_ids(frame: RGBDFrame) -> RGBDFrame:
 @dataclass
 class Perception:
     """``cloud``: the target (camera frame) with its part mask; ``scene_base_m`` (M, 3) every valid
-    depth point in the base frame (obstacles); ``overlay`` (H, W, 3) uint8 debug image."""
+    depth point in the base frame (obstacles); ``overlay`` (H, W, 3) uint8 debug image;
+    ``object_mask`` / ``part_mask`` (H, W) bool image masks (None when perceived elsewhere)."""
 
     cloud: ObjectCloud
     scene_base_m: np.ndarray
-    overlay: np.ndarray
+    overlay: np.ndarray | None
     T_base_camera: np.ndarray
+    object_mask: np.ndarray | None = None
+    part_mask: np.ndarray | None = None
+
+
+class Grounder(Protocol):
+    """``(instruction, object_name, part_name) -> GroundedInstruction`` (``ground`` in-process)."""
+
+    def __call__(self, instruction: str, object_name: str, part_name: str) -> GroundedInstruction: ...
+
+
+class Perceiver(Protocol):
+    """``(frame, grounded) -> Perception``; ``frame`` None: the perceiver reads its own camera
+    (waiting at most ``timeout_s``)."""
+
+    def __call__(self, frame: RGBDFrame | None, grounded: GroundedInstruction, timeout_s: float = 5.0) -> Perception: ...
+
+
+class Generator(Protocol):
+    """``(cloud (camera frame), T_base_camera (4, 4)) -> GraspBatch``, base frame, best first."""
+
+    def __call__(self, cloud: ObjectCloud, T_base_camera: np.ndarray) -> GraspBatch: ...
+
+
+class Planner(Protocol):
+    """``(q_current (7,), grasps (base), scene_base_m (M, 3) | None, lift_height_m | None) -> GraspPlan``."""
+
+    def __call__(self, q_current: np.ndarray, grasps_base: GraspBatch, scene_base_m: np.ndarray | None,
+                 lift_height_m: float | None = None) -> GraspPlan: ...
 
 
 class PerceiveStage:
@@ -79,7 +113,8 @@ class PerceiveStage:
                  scene_stride: int = 4, relabel: bool = True) -> None:
         self.backend, self.cloud_cfg, self.stride, self.relabel = backend, cloud, scene_stride, relabel
 
-    def __call__(self, frame: RGBDFrame, grounded: GroundedInstruction) -> Perception:
+    def __call__(self, frame: RGBDFrame, grounded: GroundedInstruction, timeout_s: float = 0.0) -> Perception:
+        """``timeout_s`` is unused: the frame is given."""
         if self.relabel:
             frame = globalize_part_ids(frame)
         seg = self.backend.segment(frame, grounded)
@@ -89,7 +124,7 @@ class PerceiveStage:
         sub = np.zeros_like(frame.depth_m, dtype=bool)
         sub[::s, ::s] = True
         scene = transform_points(frame.T_base_camera, depth_to_points(frame.depth_m, frame.intrinsics, mask=sub))
-        return Perception(cloud, scene, seg.overlay, frame.T_base_camera)
+        return Perception(cloud, scene, seg.overlay, frame.T_base_camera, seg.object_mask, seg.part_mask)
 
 
 class GenerateStage:

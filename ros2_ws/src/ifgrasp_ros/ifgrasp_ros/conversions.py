@@ -9,11 +9,13 @@ homogeneous transforms, quaternions in ROS order (x, y, z, w); clouds are PointC
 from __future__ import annotations
 
 import numpy as np
-from builtin_interfaces.msg import Time
-from geometry_msgs.msg import Point, Pose, Quaternion
+from builtin_interfaces.msg import Duration, Time
+from geometry_msgs.msg import Point, Pose, Quaternion, Transform, Vector3
 from scipy.spatial.transform import Rotation
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField
 from std_msgs.msg import Header
+from trajectory_msgs.msg import JointTrajectory as JointTrajectoryMsg
+from trajectory_msgs.msg import JointTrajectoryPoint
 
 from ifgrasp.errors import InputError, known
 from ifgrasp.io.depth import depth_m_to_mm_u16, depth_mm_u16_to_m
@@ -107,6 +109,41 @@ def matrix_from_pose(pose: Pose) -> np.ndarray:
     T[:3, :3] = matrix_from_quat_xyzw(np.array([o.x, o.y, o.z, o.w]))
     T[:3, 3] = (p.x, p.y, p.z)
     return T
+
+
+def transform_from_matrix(T: np.ndarray) -> Transform:
+    """geometry_msgs/Transform from a (4, 4) transform (metres; quaternion x, y, z, w)."""
+    p = pose_from_matrix(T)
+    return Transform(translation=Vector3(x=p.position.x, y=p.position.y, z=p.position.z), rotation=p.orientation)
+
+
+def matrix_from_transform(tf: Transform) -> np.ndarray:
+    """(4, 4) transform from a geometry_msgs/Transform."""
+    t, r = tf.translation, tf.rotation
+    return matrix_from_pose(Pose(position=Point(x=t.x, y=t.y, z=t.z), orientation=r))
+
+
+# --- trajectories --------------------------------------------------------------------------------
+def duration_from_seconds(t_s: float) -> Duration:
+    ns = int(round(float(t_s) * 1e9))
+    return Duration(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
+
+
+def joint_trajectory_to_msg(times_s: np.ndarray, q: np.ndarray, joint_names, header: Header | None = None) -> JointTrajectoryMsg:
+    """trajectory_msgs/JointTrajectory from (T,) times from start (s) and (T, J) positions (rad)."""
+    times_s, q = np.asarray(times_s, np.float64), np.asarray(q, np.float64).reshape(len(times_s), -1)
+    msg = JointTrajectoryMsg(joint_names=list(joint_names), header=header or Header())
+    msg.points = [JointTrajectoryPoint(positions=qi.tolist(), time_from_start=duration_from_seconds(t))
+                  for t, qi in zip(times_s, q)]
+    return msg
+
+
+def joint_trajectory_from_msg(msg: JointTrajectoryMsg) -> tuple[np.ndarray, np.ndarray]:
+    """(T,) times from start (s) and (T, J) positions (rad) of a trajectory_msgs/JointTrajectory."""
+    j = len(msg.joint_names)
+    t = np.array([p.time_from_start.sec + p.time_from_start.nanosec * 1e-9 for p in msg.points], np.float64)
+    q = np.array([np.asarray(p.positions, np.float64) for p in msg.points], np.float64).reshape(len(t), j)
+    return t, q
 
 
 # --- images --------------------------------------------------------------------------------------

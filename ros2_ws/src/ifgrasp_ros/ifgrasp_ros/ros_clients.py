@@ -72,6 +72,11 @@ class CameraCache:
     def get_frame(self, timeout_s: float, after: tuple[int, int] = (0, 0)) -> RGBDFrame:
         """A frame whose topics share one stamp (>= ``after``); ``NoCameraDataError`` names the
         topics that sent nothing in ``timeout_s``."""
+        return self.get_stamped_frame(timeout_s, after)[0]
+
+    def get_stamped_frame(self, timeout_s: float, after: tuple[int, int] = (0, 0)):
+        """``get_frame`` and the frame's exact header stamp (builtin_interfaces/Time; ``stamp_s`` as a
+        float loses the nanoseconds), for stamping what is derived from it."""
         with self._cv:
             got = self._cv.wait_for(lambda: self._complete(after), timeout=timeout_s)
             if not got:
@@ -85,8 +90,9 @@ class CameraCache:
         k = intrinsics_from_camera_info(got["info"])
         objs = array_from_image(got["objects"]).astype(np.int32) if self.labels else None
         parts = array_from_image(got["parts"]).astype(np.int32) if self.labels else None
+        stamp = got["color"].header.stamp
         return RGBDFrame(rgb_from_image(got["color"]), depth_m_from_image(got["depth"]), k, self.T,
-                         object_ids=objs, part_ids=parts)
+                         stamp.sec + stamp.nanosec * 1e-9, object_ids=objs, part_ids=parts), stamp
 
 
 class JointStateCache:

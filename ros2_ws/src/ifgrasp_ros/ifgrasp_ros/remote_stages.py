@@ -1,0 +1,64 @@
+"""The commander's stage adapters: the pipeline's ``Grounder`` / ``Perceiver`` / ``Generator`` /
+``Planner`` (``ifgrasp.pipeline.stages``) implemented by calling the stage nodes' services.
+
+Each call is bounded (``stage_service.StageClient``): a service that is missing or silent fails the
+stage naming the service and its node; a node's own error comes back with its error code.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from rclpy.node import Node
+from std_msgs.msg import Header
+
+from ifgrasp.grounding import GroundedInstruction
+from ifgrasp.pipeline import Perception
+from ifgrasp.planning import GraspPlan
+from ifgrasp.types import GraspBatch, ObjectCloud, RGBDFrame
+from ifgrasp_interfaces.srv import GenerateGrasps, Ground, Perceive, PlanGrasp
+
+from ifgrasp_ros.conversions import (batch_from_grasp_candidates, cloud_from_points, grasp_candidates_from_batch,
+                                     matrix_from_transform, object_cloud_from_msg, object_cloud_to_msg,
+                                     points_from_cloud, transform_from_matrix)
+from ifgrasp_ros.stage_conversions import grounded_from_msg, grounded_to_msg, plan_from_response
+from ifgrasp_ros.stage_service import StageClient
+
+
+class RemoteStages:
+    """The four adapters over one node; ``p`` holds the commander's service names, timeouts,
+    ``num_grasps`` and the default ``lift_height_m``."""
+
+    def __init__(self, node: Node, p: dict, group=None) -> None:
+        self.node, self.p = node, p
+        wait = float(p["service_wait_s"])
+        self.ground_client = StageClient(node, Ground, p["ground_service"], "grounding", group, wait)
+        self.perceive_client = StageClient(node, Perceive, p["perceive_service"], "perception", group, wait)
+        self.generate_client = StageClient(node, GenerateGrasps, p["generate_service"], "grasp_generator", group, wait)
+        self.plan_client = StageClient(node, PlanGrasp, p["plan_service"], "planner", group, wait)
+
+    def ground(self, instruction: str, object_name: str, part_name: str) -> GroundedInstruction:
+        req = Ground.Request(instruction=instruction, object_name=object_name, part_name=part_name)
+        return grounded_from_msg(self.ground_client.call(req, float(self.p["ground_timeout_s"])).grounded)
+
+    def perceive(self, frame: RGBDFrame | None, grounded: GroundedInstruction, timeout_s: float = 5.0) -> Perception:
+        """``frame`` is ignored: the perception node reads the camera (waiting at most ``timeout_s``)."""
+        req = Perceive.Request(grounded=grounded_to_msg(grounded), timeout_s=float(timeout_s))
+        resp = self.perceive_client.call(req, timeout_s + float(self.p["perceive_timeout_s"]))
+        scene = points_from_cloud(resp.scene)[0].astype(np.float64)  # (M, 3) base frame
+        return Perception(object_cloud_from_msg(resp.target), scene, None, matrix_from_transform(resp.t_base_camera))
+
+    def generate(self, cloud: ObjectCloud, T_base_camera: np.ndarray) -> GraspBatch:
+        header = Header(stamp=self.node.get_clock().now().to_msg(), frame_id=cloud.frame)
+        req = GenerateGrasps.Request(target=object_cloud_to_msg(cloud, header),
+                                     t_base_camera=transform_from_matrix(T_base_camera), k=int(self.p["num_grasps"]))
+        return batch_from_grasp_candidates(self.generate_client.call(req, float(self.p["generate_timeout_s"])).candidates)
+
+    def plan(self, q_current: np.ndarray, grasps_base: GraspBatch, scene_base_m: np.ndarray | None,
+             lift_height_m: float | None = None) -> GraspPlan:
+        header = Header(stamp=self.node.get_clock().now().to_msg(), frame_id=grasps_base.frame)
+        scene = np.zeros((0, 3)) if scene_base_m is None else scene_base_m
+        req = PlanGrasp.Request(candidates=grasp_candidates_from_batch(grasps_base, header),
+                                q_current=np.asarray(q_current, np.float64).tolist(),
+                                scene=cloud_from_points(np.asarray(scene, np.float32), None, header),
+                                lift_height_m=float(lift_height_m or self.p["lift_height_m"]))
+        return plan_from_response(self.plan_client.call(req, float(self.p["plan_timeout_s"])))
