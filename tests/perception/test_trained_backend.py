@@ -91,4 +91,5 @@ def test_evaluation_is_perfect_for_the_oracle(view):
 
     m = evaluate_views(PerView(), [view])
     assert m["targets"] >= 2 and m["object_selection_accuracy"] == 1.0 and m["part_miou"] == 1.0
+    assert m["absent_asked"] == 2 and m["absent_false_accept_rate"] == 0.0  # the oracle refuses absent objects
     assert "object selection accuracy" in format_table(m)

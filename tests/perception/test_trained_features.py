@@ -152,3 +152,43 @@ def test_warm_start_adds_zero_input_channels(tmp_path):
     wide = PartNet(len(CATEGORIES), len(PART_VOCAB), k=8, width=24, global_width=32)
     with pytest.raises(InputError, match="cannot start from"):
         warm_start(wide, tmp_path / "xyz.pt")
+
+
+def test_yaw_copies_turn_points_and_normals_together():
+    from ifgrasp.perception.trained.features import yaw_copies
+
+    rng = np.random.default_rng(7)
+    pts, _ = sphere_cap(rng, n=60)
+    n, c = local_normals(pts[None], np.array([60]), VIEW, k=8)
+    x = network_input(pts[None], n, c)  # (1, 60, 7)
+    out = yaw_copies(x, 4)  # (4, 1, 60, 7)
+    np.testing.assert_array_equal(out[0], x)
+    quarter = out[1, 0]  # 90 degrees: (x, y) -> (-y, x)
+    np.testing.assert_allclose(quarter[:, [0, 1, 3, 4]], np.stack([-x[0, :, 1], x[0, :, 0], -x[0, :, 4], x[0, :, 3]], 1),
+                               atol=1e-6)
+    np.testing.assert_array_equal(out[..., [2, 5, 6]], np.broadcast_to(x[..., [2, 5, 6]], out[..., [2, 5, 6]].shape))
+    # equivalent to recomputing the features on the turned points (normalised centre is the mean)
+    R = np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+    centre = pts.mean(0) * np.array([1, 1, 0])
+    turned = (pts - centre) @ R.T + centre
+    n2, c2 = local_normals(turned[None], np.array([60]), R @ (VIEW - centre) + centre, k=8)
+    np.testing.assert_allclose(quarter, network_input(turned[None], n2, c2)[0], atol=1e-5)
+    assert yaw_copies(network_input(pts[None]), 2).shape == (2, 1, 60, 3)
+
+
+def test_one_cycle_lr_matches_torch():
+    from ifgrasp.perception.trained.train import one_cycle_lr
+
+    p = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([p], lr=1.0)
+    steps = 200
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, 2e-3, total_steps=steps, pct_start=0.05, final_div_factor=20,
+                                                cycle_momentum=False)
+    ref = []
+    for _ in range(steps):
+        ref.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    # torch's phases end at step pct * steps - 1 and steps - 1
+    ours = [one_cycle_lr(s / (steps - 1), 2e-3, warmup=(0.05 * steps - 1) / (steps - 1)) for s in range(steps)]
+    np.testing.assert_allclose(ours, ref, rtol=1e-6)

@@ -11,7 +11,10 @@ pixels is a target, once per part of its category ("the <category> by its <part>
   part's predicted and true pixels, averaged over the category's parts present in that view, then
   over correctly selected targets;
 * per-frame latency: the first ``segment`` call on each frame, total and by the backend's stages
-  (``result.extras["stage_s"]``), median and p95.
+  (``result.extras["stage_s"]``), median and p95;
+* absent-object refusals: ``absent_per_view`` categories not in the view (rotating through them)
+  are asked for too; the backend should refuse. ``absent_false_accept_rate`` is the fraction it
+  answered with some object instead (a looser candidate rule raises selection accuracy and this).
 
 Held-out scenes use held-out object instances; the validation shards of training use held-out
 seeds 0..59, so the default evaluation starts at seed 1000 (scenes never seen in training).
@@ -50,9 +53,11 @@ def _order_parts(category: str) -> list[str]:
     return sorted(parts, key=lambda p: p == "body")
 
 
-def evaluate_views(backend: SegmentationBackend, views: list[View], min_visible_px: int = 400) -> dict:
+def evaluate_views(backend: SegmentationBackend, views: list[View], min_visible_px: int = 400,
+                   absent_per_view: int = 2) -> dict:
     """Metrics of ``backend`` on already rendered ``views`` (see the module docstring)."""
     hits, misses, ious, frame_s, stages = 0, [], [], [], {}
+    absent_asked, false_accepts = 0, []
     per_category: dict[str, list[int]] = {c: [0, 0] for c in CATEGORIES}
     for v_i, view in enumerate(views):
         frame = view.frame
@@ -94,6 +99,15 @@ def evaluate_views(backend: SegmentationBackend, views: list[View], min_visible_
                 union = int((pred | true).sum())
                 if union:
                     ious.append((v_i, obj, int((pred & true).sum()) / union))
+        absent = [c for c in CATEGORIES if c not in view.categories]
+        for i in range(min(absent_per_view, len(absent))):
+            cat = absent[(v_i + i) % len(absent)]
+            absent_asked += 1
+            try:
+                backend.segment(frame, GroundedInstruction(text=f"the {cat}", category=cat, part=PARTS[cat][0]))
+            except IfgraspError:
+                continue
+            false_accepts.append({"view": v_i, "asked": cat})
     by_target: dict[tuple[int, int], list[float]] = {}
     for v_i, obj, iou in ious:
         by_target.setdefault((v_i, obj), []).append(iou)
@@ -105,6 +119,8 @@ def evaluate_views(backend: SegmentationBackend, views: list[View], min_visible_
         "part_miou": float(np.mean([np.mean(v) for v in by_target.values()])) if by_target else float("nan"),
         "latency_ms": {k: {"median": s.median_s * 1e3, "p95": s.p95_s * 1e3} for k, s in lat.items() if len(s.samples_s)},
         "per_category_selection": {c: {"hit": h, "n": t} for c, (h, t) in per_category.items() if t},
+        "absent_asked": absent_asked,
+        "absent_false_accept_rate": len(false_accepts) / max(absent_asked, 1), "false_accepts": false_accepts,
         "misses": misses,
     }
 
@@ -143,6 +159,8 @@ def format_table(m: dict) -> str:
              f"{m['targets']} targets",
              f"  object selection accuracy  {m['object_selection_accuracy'] * 100:6.1f} %   (goal >= 98 %)",
              f"  part mIoU                  {m['part_miou']:6.3f}     (goal >= 0.85)",
+             f"  absent objects accepted    {m.get('absent_false_accept_rate', float('nan')) * 100:6.1f} %   "
+             f"({m.get('absent_asked', 0)} asked; should be refused)",
              "  latency per frame (ms)     median     p95"]
     for k, v in m["latency_ms"].items():
         lines.append(f"    {k:<24}{v['median']:8.1f}{v['p95']:8.1f}")

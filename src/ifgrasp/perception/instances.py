@@ -29,7 +29,10 @@ except ImportError:  # pragma: no cover - depends on the install
 
 
 class InstanceConfig(Config):
-    backend: Literal["auto", "open3d", "numpy"] = Field("auto", description="auto: open3d if it imports")
+    backend: Literal["auto", "open3d", "numpy"] = Field("auto", description="clustering; auto: open3d if it imports")
+    plane_fit: Literal["numpy", "open3d"] = Field("numpy", description="table RANSAC: numpy (seeded, the same "
+                                                  "plane every call, refit to its inliers) or open3d's "
+                                                  "segment_plane (multi-threaded: varies between calls)")
     stride: int = Field(2, ge=1, description="pixel stride of the clustering grid")
     plane_distance_m: float = Field(0.008, gt=0, description="RANSAC inlier distance to the table plane")
     above_table_m: float = Field(0.006, ge=0, description="points closer to the plane are table")
@@ -75,6 +78,17 @@ def _ransac_plane_numpy(pts: np.ndarray, dist: float, iters: int, rng: np.random
     return np.append(n[best], d[best])
 
 
+def _refit_plane(pts: np.ndarray, plane: np.ndarray, dist: float) -> np.ndarray:
+    """Least-squares plane (4,) through the inliers (within ``dist``) of ``plane`` among ``pts`` (M, 3)."""
+    inl = pts[np.abs(pts @ plane[:3] + plane[3]) < dist]  # (I, 3)
+    if inl.shape[0] < 3:
+        return plane
+    c = inl.mean(axis=0)
+    w, vec = np.linalg.eigh((inl - c).T @ (inl - c))
+    n = vec[:, 0] * np.sign(vec[:, 0] @ plane[:3] or 1.0)  # keep the hypothesis' side
+    return np.append(n, -n @ c)
+
+
 def _clusters_numpy(pts: np.ndarray, radius: float) -> np.ndarray:
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
@@ -103,7 +117,9 @@ def find_instances(frame: RGBDFrame, config: InstanceConfig = InstanceConfig()) 
     if pts.shape[0] < 3:
         raise InputError(f"only {pts.shape[0]} valid depth points within {config.max_range_m} m; no table")
     rng = np.random.default_rng(config.seed)
-    if backend == "open3d":
+    if config.plane_fit == "open3d":
+        if o3d is None:
+            raise InputError("plane_fit 'open3d' requested but open3d does not import; known: numpy")
         o3d.utility.random.seed(config.seed)
         pcd = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(pts))
         plane, _ = pcd.segment_plane(config.plane_distance_m, 3, config.ransac_iterations)
@@ -111,6 +127,7 @@ def find_instances(frame: RGBDFrame, config: InstanceConfig = InstanceConfig()) 
         plane /= np.linalg.norm(plane[:3])
     else:
         plane = _ransac_plane_numpy(pts, config.plane_distance_m, config.ransac_iterations, rng)
+        plane = _refit_plane(pts, plane, config.plane_distance_m)
     if plane[3] < 0:  # normal towards the camera (origin on the positive side)
         plane = -plane
     height = pts @ plane[:3] + plane[3]  # (M,) signed distance, positive towards the camera

@@ -34,7 +34,8 @@ from ifgrasp.perception.instances import InstanceConfig, find_instances
 from ifgrasp.perception.segmentation.base import SegmentationBackend, SegmentationResult, register_backend
 from ifgrasp.perception.segmentation.selection import SelectionConfig, describe_candidates, select_target
 from ifgrasp.perception.trained.network import PartNet
-from ifgrasp.perception.trained.features import FEATURE_CHANNELS, local_normals, network_input
+from ifgrasp.perception.trained.grouping import occluded_gaps, smooth_probs
+from ifgrasp.perception.trained.features import FEATURE_CHANNELS, local_normals, network_input, yaw_copies
 from ifgrasp.perception.trained.vocab import PART_ALLOWED
 from ifgrasp.timing import StageTimer
 from ifgrasp.types import RGBDFrame
@@ -56,11 +57,19 @@ class TrainedConfig(Config):
     split_fraction: float = Field(0.2, gt=0, le=1, description="a second category with this share of a "
                                   "cluster's points splits it")
     merge_distance_m: float = Field(0.04, ge=0, description="same-category pieces closer than this are one object")
+    merge_occluded_m: float = Field(0.0, ge=0, description="same-category pieces closer than this are one object "
+                                    "when the gap between them is hidden behind something nearer (0: off)")
+    occlusion_tol_m: float = Field(0.01, gt=0, description="depth tolerance of the hidden-gap test")
+    smooth_k: int = Field(1, ge=1, description="category votes averaged over this many nearest samples before "
+                          "splitting (1: off)")
+    smooth_part_k: int = Field(1, ge=1, description="part logits averaged over this many nearest samples (1: off)")
     n_points: int | None = Field(None, gt=16, description="points per cluster fed to the network "
                                  "(default: the checkpoint's training value; fewer is faster)")
     min_score: float = Field(0.3, gt=0, le=1, description="an object whose points give the named category at "
                              "least this mean probability is a candidate even if another category is likelier")
     seed: int = Field(0, description="seed of the point sampling")
+    yaw_copies: int = Field(1, ge=1, description="test-time augmentation: the network sees each cluster at this "
+                            "many yaws, probabilities averaged (1: off; the network cost grows with it)")
 
 
 def load_model(path: Path) -> tuple[PartNet, dict]:
@@ -160,9 +169,11 @@ class TrainedBackend(SegmentationBackend):
             else:
                 x = network_input(pts[sel])  # (K, n, 3)
         with timer.stage("network"), torch.inference_mode():
-            cl, pl = self.model(torch.from_numpy(x))  # (K, n, C), (K, n, P)
-            prob = cl.softmax(-1).numpy()  # (K, n, C)
-            pl = pl.numpy()
+            a = cfg.yaw_copies
+            xa = yaw_copies(x, a).reshape(a * x.shape[0], *x.shape[1:])  # (A K, n, F)
+            cl, pl = self.model(torch.from_numpy(xa))  # (A K, n, C), (A K, n, P)
+            prob = cl.softmax(-1).numpy().reshape(a, *x.shape[:2], -1).mean(0)  # (K, n, C)
+            pl = pl.numpy().reshape(a, *x.shape[:2], -1).mean(0)  # (K, n, P)
         with timer.stage("labels"):
             return self._objects(frame, inst.labels, flat, lab, pts, keep, sel, prob, pl)
 
@@ -170,7 +181,7 @@ class TrainedBackend(SegmentationBackend):
         cfg = self.config
         h, w = labels.shape
         k = len(keep)
-        pcat = prob.argmax(-1)  # (K, n)
+        pcat = smooth_probs(pts[sel], prob, cfg.smooth_k).argmax(-1)  # (K, n) votes, neighbourhood-smoothed
         share = np.stack([np.bincount(r, minlength=prob.shape[-1]) for r in pcat]) / pcat.shape[1]  # (K, C)
         main = share.argmax(1)
         # Pixels of kept clusters take their nearest sampled point's labels (clusters offset apart).
@@ -184,6 +195,7 @@ class TrainedBackend(SegmentationBackend):
         allowed = (share >= cfg.split_fraction) | (np.arange(share.shape[1]) == main[:, None])  # (K, C)
         pix_cat = pcat.ravel()[nn]
         pix_cat = np.where(allowed[pix_slot, pix_cat], pix_cat, main[pix_slot])  # minor votes join the main object
+        pl = smooth_probs(pts[sel], pl, cfg.smooth_part_k)  # (K, n, P)
         pl_pix = pl.reshape(-1, pl.shape[-1])[nn]  # (M', P)
         pix_part = np.where(PART_ALLOWED[pix_cat], pl_pix, -np.inf).argmax(-1)  # a part of the pixel's object
         pcat_eff = np.where(allowed[np.arange(k)[:, None], pcat], pcat, main[:, None])  # (K, n)
@@ -192,15 +204,29 @@ class TrainedBackend(SegmentationBackend):
             for c in np.flatnonzero(allowed[s]):
                 m = pcat_eff[s] == c
                 objects.append((s, int(c), prob[s][m].mean(0) if m.any() else prob[s].mean(0), m))
-        # Join same-category pieces that nearly touch (one object split by an occluder).
+        # Join same-category pieces that nearly touch, or whose gap is hidden by an occluder.
         n_obj = len(objects)
         near = np.eye(n_obj, dtype=bool)
+        pairs, ends = [], []
+        reach = max(cfg.merge_distance_m, cfg.merge_occluded_m)
         for i in range(n_obj):
             for j in range(i):
                 (si, ci, _, mi), (sj, cj, _, mj) = objects[i], objects[j]
                 if ci == cj and si != sj and mi.any() and mj.any():
-                    d = cKDTree(pts[sel[si][mi]]).query(pts[sel[sj][mj]], k=1)[0].min()
-                    near[i, j] = near[j, i] = d < cfg.merge_distance_m
+                    pi, pj = pts[sel[si][mi]], pts[sel[sj][mj]]
+                    d, nn_i = cKDTree(pi).query(pj, k=1)
+                    b = int(np.argmin(d))
+                    if d[b] < cfg.merge_distance_m:
+                        near[i, j] = near[j, i] = True
+                    elif d[b] < reach:
+                        pairs.append((i, j))
+                        ends.append((pi[nn_i[b]], pj[b]))
+        if pairs:
+            a_pts, b_pts = (np.array(e, np.float64) for e in zip(*ends))  # (E, 3) each
+            hidden = occluded_gaps(frame.depth_m, frame.intrinsics, np.linalg.inv(frame.T_base_camera),
+                                   a_pts, b_pts, cfg.occlusion_tol_m)
+            for (i, j), hid in zip(pairs, hidden):
+                near[i, j] = near[j, i] = bool(hid)
         n_groups, group = connected_components(near, directed=False)
         masks = np.zeros((n_groups, h * w), bool)
         cats, probs = np.zeros(n_groups, np.int64), np.zeros((n_groups, prob.shape[-1]))

@@ -93,3 +93,16 @@ def network_input(points_m: np.ndarray, normals: np.ndarray | None = None,
         return x
     return np.concatenate([x, np.asarray(normals, np.float32),
                            CURVATURE_SCALE * np.asarray(curvature, np.float32)[..., None]], axis=-1)
+
+
+def yaw_copies(x: np.ndarray, n_copies: int) -> np.ndarray:
+    """(K, N, 3 or 7) network input -> (A, K, N, F) copies turned about the vertical axis through
+    the instance's centre by 2 pi a / A (xyz and normals turn, height and curvature stay): test-time
+    augmentation matching training's random yaws. ``A = n_copies``; copy 0 is ``x`` itself."""
+    theta = 2 * np.pi * np.arange(n_copies) / n_copies  # (A,)
+    c, s = np.cos(theta)[:, None, None], np.sin(theta)[:, None, None]  # (A, 1, 1)
+    out = np.repeat(x[None], n_copies, axis=0)  # (A, K, N, F)
+    for i in range(0, min(x.shape[-1], 6), 3):  # xyz, then the normal
+        px, py = x[..., i], x[..., i + 1]  # (K, N)
+        out[..., i], out[..., i + 1] = c * px - s * py, s * px + c * py
+    return out

@@ -90,10 +90,25 @@ class TrainConfig(Config):
     part_weight: float = Field(1.0, ge=0, description="weight of the part loss against the category loss")
     scale_jitter: float = Field(0.05, ge=0, description="uniform +-fraction of size augmentation")
     point_jitter_m: float = Field(0.001, ge=0, description="std of per-point jitter, metres")
-    max_minutes: float = Field(30.0, gt=0, description="stop after this wall time (the schedule is epochs)")
+    max_minutes: float = Field(30.0, gt=0, description="stop after this wall time")
+    schedule: Literal["steps", "time"] = Field("steps", description="one-cycle learning rate over the epochs' "
+                                               "steps, or over max_minutes of wall time (a shared, loaded CPU: "
+                                               "the rate still anneals when fewer epochs fit)")
     threads: int = Field(1, gt=0, description="torch CPU threads")
     out: str = Field(str(MODELS_DIR / "perception" / "trained.pt"), description="checkpoint path")
     init: str | None = Field(None, description="checkpoint to start from (fine-tuning); None: random init")
+
+
+def one_cycle_lr(progress: float, peak: float, warmup: float = 0.05, div: float = 25.0,
+                 final_div: float = 20.0) -> float:
+    """Learning rate at ``progress`` in [0, 1] of a cosine one-cycle schedule (torch's
+    ``OneCycleLR`` shape: ``peak / div`` up to ``peak`` over ``warmup``, then down to
+    ``peak / div / final_div``)."""
+    p = min(max(progress, 0.0), 1.0)
+    start, end = peak / div, peak / div / final_div
+    if p < warmup:
+        return start + (peak - start) * (1 - np.cos(np.pi * p / warmup)) / 2
+    return end + (peak - end) * (1 + np.cos(np.pi * (p - warmup) / (1 - warmup))) / 2
 
 
 def warm_start(model: PartNet, path: Path) -> None:
@@ -218,33 +233,38 @@ def train(config_path: Path | str = DEFAULT_YAML, data_dir: Path | str | None = 
         warm_start(model, init if init.is_absolute() else REPO_ROOT / init)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps = cfg.epochs * max(1, len(rows) // cfg.batch_size)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=steps, pct_start=0.05, final_div_factor=20)
     out = Path(cfg.out)
     out = out if out.is_absolute() else REPO_ROOT / out
     out.parent.mkdir(parents=True, exist_ok=True)
     t0, step, history = time.perf_counter(), 0, []
     bar = tqdm(total=steps, desc="train-perception", disable=not progress)
+    done = False
     for epoch in range(cfg.epochs):
         model.train()
         order = rng.permutation(len(rows))
         for a in range(0, steps // cfg.epochs * cfg.batch_size, cfg.batch_size):  # full batches only
+            elapsed = (time.perf_counter() - t0) / 60
+            if cfg.schedule == "time" and elapsed >= cfg.max_minutes:
+                done = True
+                break
+            progress = elapsed / cfg.max_minutes if cfg.schedule == "time" else step / max(steps - 1, 1)
+            for group in opt.param_groups:
+                group["lr"] = one_cycle_lr(progress, cfg.lr)
             x, cat, part = sample_batch(data, [rows[i] for i in order[a:a + cfg.batch_size]], net.n_points, rng, cfg)
             loss, lc, lp = losses(model, x, cat, part, cfg.part_weight)
             opt.zero_grad()
             loss.backward()
             opt.step()
-            if step < steps - 1:
-                sched.step()
             step += 1
             bar.update()
             bar.set_postfix(epoch=epoch, cat=f"{lc.item():.3f}", part=f"{lp.item():.3f}")
         minutes = (time.perf_counter() - t0) / 60
         metrics = point_metrics(model, val, net.n_points) if val is not None else {}
-        history.append({"epoch": epoch, "minutes": minutes, "loss": float(loss), **metrics})
+        history.append({"epoch": epoch, "minutes": minutes, "loss": float(loss.detach()), **metrics})
         log.info("epoch %d: %s", epoch, history[-1])
         save(out, model, net, cfg, history, len(rows), [p.name for p in train_paths])
-        if minutes > cfg.max_minutes:
-            log.warning("stopping after %.1f min (max_minutes)", minutes)
+        if done or minutes > cfg.max_minutes:
+            log.warning("stopping after %.1f min (max_minutes), epoch %d, step %d", minutes, epoch, step)
             break
     bar.close()
     return out
