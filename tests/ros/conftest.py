@@ -160,10 +160,12 @@ class NodeProcess:
     def wait(self, timeout_s: float) -> int:
         return self.proc.wait(timeout=timeout_s)
 
-    def stop(self, timeout_s: float = 15.0) -> int:
-        """SIGINT (Ctrl-C), then wait; SIGKILL only as a last resort (and that fails the test)."""
+    def stop(self, timeout_s: float = 15.0, signalled: bool = False) -> int:
+        """SIGINT (Ctrl-C; once: ``signalled`` when already sent), then wait; SIGKILL only as a last
+        resort (and that fails the test)."""
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
+            if not signalled:
+                self.proc.send_signal(signal.SIGINT)
             try:
                 self.proc.wait(timeout=timeout_s)
             except subprocess.TimeoutExpired:
@@ -206,8 +208,12 @@ def launch(ros_domain, tmp_path):
     yield start
 
     problems = []
-    for node in procs:
-        code = node.stop()
+    running = [node.proc.poll() is None for node in procs]
+    for node, live in zip(procs, running):  # all at once (as Ctrl-C in a launch does), then wait for each
+        if live:
+            node.proc.send_signal(signal.SIGINT)
+    for node, live in zip(procs, running):
+        code = node.stop(signalled=live)
         expected = 0 if node.expect_exit is None else node.expect_exit
         if code != expected:
             problems.append(f"{node.name} exited with {code}, expected {expected}:\n{node.stderr[-3000:]}")

@@ -33,6 +33,20 @@ def with_default_params(argv: Sequence[str], params_file: Path) -> list[str]:
     return argv[:1] + ["--ros-args", "--params-file", str(params_file), "--"] + argv[1:]
 
 
+def _ignore_half_built_futures(default_hook):
+    """An unraisable-exception hook that drops one rclpy artefact: a SIGINT landing inside
+    ``rclpy.task.Future.__init__`` (a Task the executor was creating) leaves a half-built object whose
+    ``__del__`` then fails with AttributeError ('_exception') and prints a traceback at exit."""
+    from rclpy.task import Future
+
+    def hook(unraisable) -> None:
+        if unraisable.object is Future.__del__ and isinstance(unraisable.exc_value, AttributeError):
+            return
+        default_hook(unraisable)
+
+    return hook
+
+
 def run_node(
     make_node: Callable[[], Node],
     args: Sequence[str] | None = None,
@@ -49,6 +63,7 @@ def run_node(
     after an ``IfgraspError`` (printed as one line). An exception from a callback after shutdown
     began (the context already invalid) counts as the normal exit; before it, it propagates.
     """
+    sys.unraisablehook = _ignore_half_built_futures(sys.unraisablehook)
     argv = list(sys.argv if args is None else args)
     if default_params is not None:
         argv = with_default_params(argv, package_config(default_params))
