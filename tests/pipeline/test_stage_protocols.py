@@ -77,6 +77,20 @@ def test_a_remote_error_keeps_its_code_and_names_the_stage(stage, code):
     assert [c[0] for c in s.calls][-1] == stage  # nothing ran after it
 
 
+def test_ambiguity_candidates_reach_the_result():
+    from ifgrasp.perception.errors import AmbiguousTargetError, TargetCandidate
+
+    remote = RemoteStageError("two mugs match", int(ErrorCode.AMBIGUOUS), ["#0 red mug", "#1 red mug"])
+    res = pipeline(Scripted({"perceive": remote})).run(PipelineRequest("the red mug"), execute=False)
+    assert res.error_code == ErrorCode.AMBIGUOUS and res.candidates == ["#0 red mug", "#1 red mug"]
+    cands = [TargetCandidate(i, "mug", 0.9, (0.4, 0.1 * i, 0.05), "red") for i in range(2)]
+    local = AmbiguousTargetError("two mugs match", cands)
+    res = pipeline(Scripted({"perceive": local})).run(PipelineRequest("the red mug"), execute=False)
+    assert res.error_code == ErrorCode.AMBIGUOUS and res.candidates == [c.describe() for c in cands]
+    ok = pipeline(Scripted()).run(PipelineRequest("the mug"), execute=False)
+    assert ok.success and ok.candidates == []
+
+
 def test_missing_node_is_stage_failed():
     s = Scripted({"generate": StageFailedError("service /ifgrasp/generate_grasps not available within 5.0 s")})
     res = pipeline(s).run(PipelineRequest("pick up the mug"), execute=False)

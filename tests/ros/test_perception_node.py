@@ -126,3 +126,15 @@ def test_perceive_mug_handle_then_bad_requests(perception, ros_node):
     assert not resp.success and resp.error_code == ErrorCode.UNKNOWN_PART and "handle" in resp.message
     resp = call(ros_node, client, grounded_to_msg(ground("", "hammer", "handle")), procs)  # in the vocabulary, not in view
     assert not resp.success and resp.error_code == ErrorCode.UNKNOWN_OBJECT and "hammer" in resp.message
+
+
+def test_perception_refuses_to_start_without_pretrained_weights(launch):
+    """robot.launch.xml's default backend on a machine without the weights: one line, exit 1."""
+    _, nodes = parse_launch(REPO / "launch" / "robot.launch.xml", {})
+    node = next(n for n in nodes if n.name == "perception")
+    assert node.params["backend"] == "pretrained"
+    if (REPO / "models" / "pretrained" / "owlv2" / "config.json").is_file():
+        pytest.skip("pretrained weights are installed on this machine")
+    proc = launch(node.pkg, node.exe, args=node.ros_args(), expect_exit=1)
+    assert proc.wait(60.0) == 1
+    assert "pretrained weights missing" in proc.stderr and "ifgrasp download-models" in proc.stderr

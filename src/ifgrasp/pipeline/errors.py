@@ -58,9 +58,10 @@ class RemoteStageError(IfgraspError):
     """A stage running elsewhere (a ROS node) failed and sent back its ``code`` (``ErrorCode``) with
     its message: the pipeline reports that code, as if the stage had raised in-process."""
 
-    def __init__(self, message: str, code: int):
+    def __init__(self, message: str, code: int, candidates: list[str] | tuple[str, ...] = ()):
         super().__init__(message)
         self.code = ErrorCode(int(code))
+        self.candidates = list(candidates)  # described targets to choose from (AMBIGUOUS)
 
 
 def error_code(exc: BaseException) -> ErrorCode:

@@ -66,6 +66,8 @@ class PipelineResult:
     plan: GraspPlan | None = None
     stage_latencies_s: dict[str, float] = field(default_factory=dict)
     command_to_motion_s: float = math.nan
+    #: when the target was ambiguous: each matching object described, to let the user choose
+    candidates: list[str] = field(default_factory=list)
     #: intermediate products of the stages that ran, for pictures and debugging: ``frame``
     #: (RGBDFrame), ``perception`` (Perception), ``grasps`` (GraspBatch, base frame, best first)
     artifacts: dict = field(default_factory=dict)
@@ -136,6 +138,7 @@ class GraspPipeline:
             if self._cancel.is_set() and not isinstance(exc, CancelledError):
                 exc = CancelledError(f"cancelled during {stage}: {exc}")
             res = PipelineResult(False, error_code(exc), f"{stage}: {exc}", stage, state.get("grounded"))
+            res.candidates = [c if isinstance(c, str) else c.describe() for c in getattr(exc, "candidates", ())]
         res.grasp = state.get("grasp")
         res.plan = state.get("plan")
         res.stage_latencies_s = dict(timer.durations_s)

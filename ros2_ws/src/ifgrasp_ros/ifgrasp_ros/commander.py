@@ -65,7 +65,7 @@ class CommanderNode(Node):
     # --- service: plan only ------------------------------------------------------------------
     def on_command(self, req, resp):
         res = self.pipeline.run(PipelineRequest(instruction=req.instruction), execute=False)
-        resp.success, resp.message = res.success, res.message
+        resp.success, resp.message, resp.candidates = res.success, res.message, list(res.candidates)
         if res.grounded is not None:
             resp.object_name, resp.part_name = res.grounded.category, res.grounded.part
         if res.grasp is not None:

@@ -77,5 +77,6 @@ class StageClient:
         if response is None:
             raise StageFailedError(f"service {self.name} returned no response (the {self.server} node went away)")
         if not response.success:
-            raise RemoteStageError(response.message or f"{self.server} failed", response.error_code)
+            raise RemoteStageError(response.message or f"{self.server} failed", response.error_code,
+                                   list(getattr(response, "candidates", [])))
         return response
