@@ -31,6 +31,7 @@ from ifgrasp.errors import ConfigError, known
 from ifgrasp.perception import CloudConfig
 from ifgrasp.perception.errors import AmbiguousTargetError
 from ifgrasp.perception.overlay import debug_overlay, part_mask_image
+from ifgrasp.perception.segmentation import backend_names, make_backend
 from ifgrasp.pipeline import PerceiveStage, ground, sim_oracle_backend
 from ifgrasp_interfaces.msg import ObjectCloud
 from ifgrasp_interfaces.srv import Perceive
@@ -79,6 +80,7 @@ class PerceptionNode(Node):
                   "objects": p["object_labels_topic"], "parts": p["part_labels_topic"], "names": p["label_names_topic"]}
         self.oracle = p["backend"] == "oracle"
         self.camera = CameraCache(self, topics, self.T, labels=self.oracle, group=group)
+        backend_names()  # imports every backend now (~1.3 s here), not in the first request
         self._stage = None if self.oracle else self._make_stage(p["backend"])  # fails now on missing weights
         latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
         self.pub_cloud = self.create_publisher(ObjectCloud, p["target_cloud_topic"], latched)
@@ -88,8 +90,6 @@ class PerceptionNode(Node):
         self.get_logger().info(f"perception ready: {p['service']} (backend {p['backend']}) on {p['color_topic']}")
 
     def _make_stage(self, backend: str, **kwargs) -> PerceiveStage:
-        from ifgrasp.perception.segmentation import make_backend
-
         seg = sim_oracle_backend(kwargs["objects"]) if backend == "oracle" else make_backend(backend)
         return PerceiveStage(seg, CloudConfig(n_points=int(self.p["n_points"])), int(self.p["scene_stride"]),
                              relabel=backend == "oracle")
