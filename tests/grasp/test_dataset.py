@@ -49,3 +49,26 @@ def test_unknown_category_is_named():
 
     with pytest.raises(UnknownObjectError, match="known: "):
         synth_command(None, None, 1, 1, 2, 2, "spoon")
+
+
+def test_steps_override_reaches_the_method_that_runs():
+    from ifgrasp.grasp.commands import _dataset_config
+
+    cfg = _dataset_config(None, steps=7, batch=3)
+    assert cfg.synthesis.batch == 3
+    method = cfg.synthesis.refine if cfg.synthesis.method == "antipodal" else cfg.synthesis.annealing
+    assert method.steps == 7
+
+
+def test_synth_logs_each_run_in_the_card(tmp_path, monkeypatch):
+    import json
+
+    from ifgrasp.grasp import commands
+
+    monkeypatch.setattr(commands, "_dataset_config", lambda *_a, **_k: TINY)
+    commands.synth_command(None, tmp_path, None, None, None, None, None)
+    commands.synth_command(None, tmp_path, None, None, None, None, None)  # resumed: nothing to add
+    runs = json.loads((tmp_path / "runs.json").read_text())
+    assert [r["shards_added"] for r in runs] == [1, 0]
+    card = (tmp_path / "CARD.md").read_text()
+    assert card.count("| box | 1 |") == 2 and "2 optimised" in card

@@ -28,12 +28,13 @@ def _dataset_config(config: Path | None, **overrides) -> DatasetConfig:
     path = config or CONFIG_DIR / "teacher_dataset.yaml"
     cfg = DatasetConfig.from_yaml(path) if path.exists() else DatasetConfig()
     top = {k: v for k, v in overrides.items() if k in ("per_category", "rounds", "categories", "split") and v is not None}
-    syn = {k: v for k, v in overrides.items() if k == "batch" and v is not None}
-    ann = {k: v for k, v in overrides.items() if k == "steps" and v is not None}
     data = cfg.model_dump()
     data.update(top)
-    data["synthesis"].update(syn)
-    data["synthesis"]["annealing"].update(ann)
+    if overrides.get("batch") is not None:
+        data["synthesis"]["batch"] = overrides["batch"]
+    if overrides.get("steps") is not None:  # the steps of the method that runs
+        method = "refine" if data["synthesis"]["method"] == "antipodal" else "annealing"
+        data["synthesis"][method]["steps"] = overrides["steps"]
     return DatasetConfig.from_dict(data)
 
 
@@ -54,15 +55,17 @@ def synth_command(config, out, per_category, rounds, batch, steps, categories) -
     cfg = _dataset_config(config, per_category=per_category, rounds=rounds, batch=batch, steps=steps, categories=cats)
     out = out or DATA_DIR / "teacher"
     t0 = time.perf_counter()
+    shards_before = len(list(out.glob("*.npz"))) if out.exists() else 0
     summary = generate(_hand(), cfg, out)
     data = load_dataset(out)
     keep = validated_mask(data)
     summary["validated_grasps"] = int(keep.sum())
     summary["wall_s_this_run"] = time.perf_counter() - t0
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    runs = _log_run(out, cfg, shards_before, len(list(out.glob("*.npz"))), summary["wall_s_this_run"])
     report = teacher_report(data)
     (out / "metrics.json").write_text(json.dumps(report, indent=2))
-    write_dataset_card(out, cfg, summary, report)
+    write_dataset_card(out, cfg, summary, report, runs)
     _print_report(report, f"teacher dataset {out}")
     console.print(
         f"{len(data['lift'])} grasps, {summary['validated_grasps']} validated, "
@@ -70,14 +73,30 @@ def synth_command(config, out, per_category, rounds, batch, steps, categories) -
     )
 
 
-def write_dataset_card(out: Path, cfg: DatasetConfig, summary: dict, report: dict) -> Path:
+def _log_run(out: Path, cfg: DatasetConfig, shards_before: int, shards_after: int, wall_s: float) -> list[dict]:
+    """Append this ``synth`` run to ``runs.json`` (the dataset grows over several runs) and return them all."""
+    path = out / "runs.json"
+    runs = json.loads(path.read_text()) if path.exists() else []
+    runs.append({"finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "split": cfg.split,
+                 "categories": list(cfg.categories) if cfg.categories else "all", "rounds": cfg.rounds,
+                 "per_category": cfg.per_category, "shards_added": shards_after - shards_before,
+                 "wall_s": round(wall_s, 1)})
+    path.write_text(json.dumps(runs, indent=1))
+    return runs
+
+
+def write_dataset_card(out: Path, cfg: DatasetConfig, summary: dict, report: dict, runs: list[dict] = ()) -> Path:
     """``CARD.md`` beside the shards: how the dataset was made, how long it took, what it scores."""
     rows = report_table(report)
+    run_lines = "\n".join(
+        f"| {r['finished']} | {r['categories'] if isinstance(r['categories'], str) else ','.join(r['categories'])} "
+        f"| {r['rounds']} | {r['shards_added']} | {r['wall_s'] / 3600:.2f} |" for r in runs)
     table = "\n".join("| " + " | ".join(r) + " |" for r in [TABLE_HEADER, ["---"] * len(TABLE_HEADER), *rows])
     text = f"""# Teacher grasp dataset ({cfg.split} objects)
 
-Made by `ifgrasp synth --out {out}` with `config/teacher_dataset.yaml` (config copy: `config.yaml`).
-Resumable: one shard per (object, part, round); objects are regenerated from (category, seed).
+Made by `ifgrasp synth --out {out}` with `config/teacher_dataset.yaml` (the last run's config:
+`config.yaml`; every run: `runs.json`). Resumable: one shard per (object, part, round); objects
+are regenerated from (category, seed); re-running a command adds only its missing shards.
 
 - Grasps: {report["raw"].get("grasps", 0)} optimised, {summary.get("validated_grasps", 0)} validated
   (lifted, penetration <= 2 mm, touching the instructed part), over {summary.get("objects", 0)} objects.
@@ -93,6 +112,12 @@ Resumable: one shard per (object, part, round); objects are regenerated from (ca
 ## Metrics (raw = every optimised grasp; validated = the kept subset)
 
 {table}
+
+## Runs (`--categories`, `--rounds`; each adds the shards it lacks)
+
+| finished | categories | rounds | shards added | wall h |
+|---|---|---|---|---|
+{run_lines}
 
 "part share" = share of hand surface samples within 5 mm of the object that lie on the instructed
 part; "all on part" = grasps whose every such contact is on it; "part force" = share of the hand's

@@ -92,7 +92,7 @@ def grasp_grid(obj, grasps: GraspBatch, contacts: list[np.ndarray], captions: li
     tiles = []
     for i in range(len(grasps)):
         img = Image.fromarray(render_grasp(obj, grasps, i, contacts[i]))
-        ImageDraw.Draw(img).text((6, 4), captions[i], fill=(0, 0, 0))
+        ImageDraw.Draw(img).text((6, 4), captions[i], fill=(255, 255, 255))  # on the dark background
         tiles.append(img)
     rows = (len(tiles) + columns - 1) // columns
     w, h = tiles[0].size
