@@ -93,3 +93,10 @@ def test_evaluation_is_perfect_for_the_oracle(view):
     assert m["targets"] >= 2 and m["object_selection_accuracy"] == 1.0 and m["part_miou"] == 1.0
     assert m["absent_asked"] == 2 and m["absent_false_accept_rate"] == 0.0  # the oracle refuses absent objects
     assert "object selection accuracy" in format_table(m)
+
+
+def test_code_defaults_are_the_committed_config():
+    """make_backend("trained") (code defaults) runs what config/perception_trained.yaml documents."""
+    from ifgrasp.perception.trained.train import DEFAULT_YAML
+
+    assert TrainedConfig.from_yaml(DEFAULT_YAML, "backend") == TrainedConfig()

@@ -6,11 +6,14 @@
 
 Per frame: ``find_instances`` (table plane + clustering, the same code the training views used);
 clusters outside the workspace box or not standing on the table (the robot, a hovering hand) are
-dropped; ``n_points`` random points of each cluster (base frame) go through the network in one
-batch; each pixel takes the category and part of its nearest sampled point. A cluster whose
-points vote for a second category (>= ``split_fraction``) is split (two touching objects);
-same-category pieces closer than ``merge_distance_m`` are joined (one object cut by an occluder).
-Candidates of the instructed category go through the shared ``select_target`` (colour, spatial
+dropped; each cluster's first ``normal_points`` shuffled points give the normals and curvature
+(``features.py``, for checkpoints trained with them) of ``n_points`` of them, which go through the
+network in one batch (``yaw_copies`` turned copies averaged, if asked). Category votes and part
+logits are averaged over each sample's ``smooth_k`` / ``smooth_part_k`` nearest samples
+(``grouping.py``); each pixel takes the labels of its nearest sample. A cluster whose votes give a
+second category >= ``split_fraction`` is split (two touching objects); same-category pieces closer
+than ``merge_distance_m``, or than ``merge_occluded_m`` with the gap between them hidden behind
+something nearer, are joined (one object cut by an occluder). Candidates of the instructed category go through the shared ``select_target`` (colour, spatial
 words, refusing ties). Stage times (s) are in ``result.extras["stage_s"]``.
 """
 
@@ -57,12 +60,12 @@ class TrainedConfig(Config):
     split_fraction: float = Field(0.2, gt=0, le=1, description="a second category with this share of a "
                                   "cluster's points splits it")
     merge_distance_m: float = Field(0.04, ge=0, description="same-category pieces closer than this are one object")
-    merge_occluded_m: float = Field(0.0, ge=0, description="same-category pieces closer than this are one object "
+    merge_occluded_m: float = Field(0.15, ge=0, description="same-category pieces closer than this are one object "
                                     "when the gap between them is hidden behind something nearer (0: off)")
     occlusion_tol_m: float = Field(0.01, gt=0, description="depth tolerance of the hidden-gap test")
-    smooth_k: int = Field(1, ge=1, description="category votes averaged over this many nearest samples before "
+    smooth_k: int = Field(8, ge=1, description="category votes averaged over this many nearest samples before "
                           "splitting (1: off)")
-    smooth_part_k: int = Field(1, ge=1, description="part logits averaged over this many nearest samples (1: off)")
+    smooth_part_k: int = Field(8, ge=1, description="part logits averaged over this many nearest samples (1: off)")
     n_points: int | None = Field(None, gt=16, description="points per cluster fed to the network "
                                  "(default: the checkpoint's training value; fewer is faster)")
     min_score: float = Field(0.3, gt=0, le=1, description="an object whose points give the named category at "
