@@ -209,11 +209,11 @@ def launch(ros_domain, tmp_path):
 
     problems = []
     running = [node.proc.poll() is None for node in procs]
-    for node, live in zip(procs, running):  # all at once (as Ctrl-C in a launch does), then wait for each
+    for node, live in zip(procs, running):  # all at once, as Ctrl-C in a launch does
         if live:
             node.proc.send_signal(signal.SIGINT)
-    for node, live in zip(procs, running):
-        code = node.stop(signalled=live)
+    for node, live in zip(procs, running):  # six processes leaving at once on a loaded 2-core machine: 30 s
+        code = node.stop(30.0, signalled=live)
         expected = 0 if node.expect_exit is None else node.expect_exit
         if code != expected:
             problems.append(f"{node.name} exited with {code}, expected {expected}:\n{node.stderr[-3000:]}")
