@@ -27,6 +27,7 @@ RUNTIME=(
   "ros-jazzy-rclpy[fastrtps]"
   ros-jazzy-std-msgs ros-jazzy-sensor-msgs ros-jazzy-geometry-msgs ros-jazzy-trajectory-msgs
   ros-jazzy-action-msgs ros-jazzy-builtin-interfaces ros-jazzy-diagnostic-msgs ros-jazzy-std-srvs
+  ros-jazzy-visualization-msgs
 )
 BUILD=(
   colcon-common-extensions numpy ros-jazzy-ament-package ros-jazzy-python-cmake-module

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from ifgrasp import bench
 from ifgrasp.cli import app, replay_invocation
 from ifgrasp.errors import InputError
-from ifgrasp.paths import MODELS_DIR
+from ifgrasp.paths import MODELS_DIR, OUT_DIR
 
 runner = CliRunner()
 
@@ -181,11 +181,14 @@ def test_main_module_is_the_console_script():
 
 @pytest.mark.parametrize("argv, target, expected", [
     (["views", "--split", "heldout", "--views-per-object", "3"], "views_command", ("heldout", 3, None)),
-    (["train", "--steps", "5", "--out", "o"], "train_command", (None, Path("o"), 5)),
-    (["train"], "train_command", (None, None, None)),
+    (["train", "--steps", "5", "--out", "o"], "train_command", (None, Path("o"), 5, False)),
+    (["train"], "train_command", (None, None, None, False)),
+    (["train", "--critic"], "train_command", (None, None, None, True)),
     (["export", "--checkpoint", "c.pt", "--steps", "4"], "export_command", (Path("c.pt"), None, 4)),
     (["eval", "student", "--steps", "1,8", "--k", "4", "--out", "r.json"], "eval_student_command",
-     (None, None, 4, 2, [1, 8], Path("r.json"))),
+     (None, None, 4, 2, [1, 8], Path("r.json"), "auto")),
+    (["eval", "student", "--critic", "none"], "eval_student_command",
+     (None, None, 8, 2, [1, 2, 4, 8, 50], OUT_DIR / "eval_student.json", "none")),
     (["bench", "generate", "--candidates", "16", "--repeats", "3"], "bench_generate_command", (None, None, 16, 8, 3)),
 ])
 def test_student_verbs_are_thin_shells_over_the_students_commands(monkeypatch, argv, target, expected):

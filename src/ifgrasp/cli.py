@@ -103,14 +103,16 @@ def train(
     config: Path = typer.Option(None, help="TrainConfig YAML (default: config/student.yaml)"),
     out: Path = typer.Option(None, help="folder for student.pt and its checkpoints (default: models/student)"),
     steps: int = typer.Option(None, min=1, help="override: optimiser steps"),
+    critic: bool = typer.Option(False, "--critic", help="train the learned grasp score (critic.pt, config/critic.yaml) "
+                                "on every teacher grasp instead of the student"),
 ) -> None:
     """Distil the teacher's validated grasps into the diffusion student (progress bar, checkpoints, seed).
 
-    Example: ``ifgrasp train --steps 2000 --out out/student_try``
+    Example: ``ifgrasp train --steps 2000 --out out/student_try``; ``ifgrasp train --critic``
     """
     from ifgrasp.grasp.diffusion.commands import train_command
 
-    train_command(config, out, steps)
+    train_command(config, out, steps, critic)
 
 
 @app.command()
@@ -136,14 +138,16 @@ def eval_student(
     views_per_object: int = typer.Option(2, min=1, help="views evaluated per object"),
     steps: str = typer.Option("1,2,4,8,50", help="comma-separated DDIM step counts to compare"),
     out: Path = typer.Option(OUT_DIR / "eval_student.json", help="JSON report"),
+    critic: str = typer.Option("auto", help="learned ranking term: auto (critic.pt beside the checkpoint if "
+                               "present), none, or a critic file"),
 ) -> None:
     """Student on held-out objects through the teacher's validation: top-1 / top-k lift, part share, per step count.
 
-    Example: ``ifgrasp eval student --steps 1,8 --views-per-object 1``
+    Example: ``ifgrasp eval student --steps 1,8 --views-per-object 1 --critic none``
     """
     from ifgrasp.grasp.diffusion.commands import eval_student_command
 
-    eval_student_command(checkpoint, views, k, views_per_object, parse_steps(steps), out)
+    eval_student_command(checkpoint, views, k, views_per_object, parse_steps(steps), out, critic)
 
 
 @bench_app.command("generate")

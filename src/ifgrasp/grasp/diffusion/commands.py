@@ -30,7 +30,9 @@ def views_command(split: str, views_per_object: int, out: Path | None) -> Path:
     return out
 
 
-def train_command(config: Path | None, out: Path | None, steps: int | None) -> dict:
+def train_command(config: Path | None, out: Path | None, steps: int | None, critic: bool = False) -> dict:
+    if critic:
+        return train_critic_command(config, out, steps)
     path = config or CONFIG_DIR / "student.yaml"
     cfg = TrainConfig.from_yaml(path) if path.exists() else TrainConfig()
     if steps is not None:
@@ -39,6 +41,31 @@ def train_command(config: Path | None, out: Path | None, steps: int | None) -> d
     summary = train(cfg, out)
     console.print(f"trained: {json.dumps(summary)} -> {out / 'student.pt'}")
     return summary
+
+
+def train_critic_command(config: Path | None, out: Path | None, steps: int | None) -> dict:
+    from ifgrasp.grasp.diffusion.critic import CriticConfig, train_critic
+
+    path = config or CONFIG_DIR / "critic.yaml"
+    cfg = CriticConfig.from_yaml(path) if path.exists() else CriticConfig()
+    if steps is not None:
+        cfg = cfg.replace(steps=steps)
+    out = out or DEFAULT_CHECKPOINT.parent
+    summary = train_critic(cfg, out)
+    console.print(f"critic trained: {json.dumps(summary)} -> {out / 'critic.pt'}")
+    return summary
+
+
+def resolve_critic(critic: str, checkpoint: Path):
+    """``auto`` -> ``critic.pt`` beside the checkpoint if present; ``none`` -> None; else a path (must exist)."""
+    from ifgrasp.grasp.diffusion.critic import load_critic
+
+    if critic == "none":
+        return None
+    if critic == "auto":
+        path = checkpoint.parent / "critic.pt"
+        return load_critic(path) if path.is_file() else None
+    return load_critic(critic)
 
 
 def export_command(checkpoint: Path | None, out: Path | None, steps: int) -> None:
@@ -109,20 +136,23 @@ def bench_generate_command(checkpoint: Path | None, onnx: Path | None, candidate
 
 
 def eval_student_command(checkpoint: Path | None, views: Path | None, k: int, views_per_object: int,
-                         steps_list: list[int], out: Path) -> dict:
+                         steps_list: list[int], out: Path, critic: str = "auto") -> dict:
     from ifgrasp.grasp.diffusion.evaluate import evaluate_student
     from ifgrasp.grasp.diffusion.generator import GraspGenerator
 
-    policy = load_checkpoint(checkpoint or DEFAULT_CHECKPOINT)
+    checkpoint = checkpoint or DEFAULT_CHECKPOINT
+    policy = load_checkpoint(checkpoint)
+    learned = resolve_critic(critic, Path(checkpoint))
+    console.print(f"ranking: geometric terms{' + learned critic' if learned is not None else ' only'}")
     views = views or DATA_DIR / "views" / "heldout"
-    report = {}
+    report = {"critic": learned is not None}
     for steps in steps_list:
-        gen = GraspGenerator(policy, backend="torch", steps=steps)
+        gen = GraspGenerator(policy, backend="torch", steps=steps, critic=learned)
         report[f"steps_{steps}"] = evaluate_student(gen, views, k=k, views_per_object=views_per_object)
     table = Table(title=f"student on held-out objects, single partial view (top-1 / top-{k} lift, part share)")
     for h in ("steps", "category", "cases", "top-1 lift", f"top-{k} lift", "part share", "part force (lifted)", "ms"):
         table.add_column(h)
-    for key, rep in report.items():
+    for key, rep in ((k_, r) for k_, r in report.items() if k_.startswith("steps_")):
         for cat, m in [("ALL", rep["overall"])] + list(rep["per_category"].items()):
             if m.get("cases", 0) == 0:
                 continue

@@ -3,7 +3,9 @@
 Backends: ``torch`` (the checkpoint), ``onnx`` (onnxruntime on CPU, the exported unrolled sampler),
 ``tensorrt`` (onnxruntime's TensorRT execution provider, fp16, engine cached on disk; used
 automatically by ``auto`` when a CUDA GPU and the provider are present). Input clean-up is
-documented in :func:`prepare_cloud`; candidates are ranked by :mod:`ifgrasp.grasp.diffusion.ranking`.
+documented in :func:`prepare_cloud`; candidates are ranked by :mod:`ifgrasp.grasp.diffusion.ranking`,
+with the learned critic's term when a critic is given (``from_checkpoint`` loads ``critic.pt`` from
+beside the student when it exists; the critic is a small MLP and runs in torch for every backend).
 """
 
 from __future__ import annotations
@@ -65,7 +67,7 @@ class GraspGenerator:
 
     def __init__(self, policy, backend: str = "auto", steps: int = 8, num_candidates: int = 64,
                  n_points: int = 2048, ranking: RankingConfig | None = None, onnx_path: str | Path | None = None,
-                 engine_cache: str | Path | None = None, seed: int = 0) -> None:
+                 engine_cache: str | Path | None = None, seed: int = 0, critic=None) -> None:
         if backend not in BACKENDS:
             raise ModelError(f"unknown backend '{backend}'; known: {known(BACKENDS)}")
         self.policy = policy
@@ -73,6 +75,7 @@ class GraspGenerator:
         self.num_candidates = num_candidates
         self.n_points = n_points
         self.ranking = ranking or RankingConfig()
+        self.critic = critic
         self.rng = np.random.default_rng(seed)
         self.gen = torch.Generator().manual_seed(seed)
         self._hand = None
@@ -80,8 +83,15 @@ class GraspGenerator:
         self.backend, self._session = self._open(backend, onnx_path, engine_cache)
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, **kwargs) -> "GraspGenerator":
-        return cls(load_checkpoint(path), **kwargs)
+    def from_checkpoint(cls, path: str | Path, critic_path: str | Path | None = "auto", **kwargs) -> "GraspGenerator":
+        """The student at ``path``; ``critic_path``: "auto" = ``critic.pt`` beside it if present, None = none."""
+        from ifgrasp.grasp.diffusion.critic import load_critic
+
+        if critic_path == "auto":
+            critic_path = Path(path).parent / "critic.pt"
+            critic_path = critic_path if critic_path.is_file() else None
+        critic = load_critic(critic_path) if critic_path is not None else None
+        return cls(load_checkpoint(path), critic=critic, **kwargs)
 
     # --- backends --------------------------------------------------------------------------
     def _open(self, backend: str, onnx_path, engine_cache):
@@ -143,7 +153,8 @@ class GraspGenerator:
             pos, rot6, q = self._sample(pts, mask, noise)
         candidates = GraspBatch(pos.astype(np.float64), rot6d_to_matrix_np(rot6), q.astype(np.float64), frame="camera")
         with timer.stage("rank"):
-            scores, details = rank_grasps(self.hand, candidates, pts, mask, self.ranking, T_base_camera, table_z_m)
+            scores, details = rank_grasps(self.hand, candidates, pts, mask, self.ranking, T_base_camera, table_z_m,
+                                          critic=self.critic)
         candidates.scores = scores
         candidates.extras.update(details)
         order = np.argsort(-scores)[:k]

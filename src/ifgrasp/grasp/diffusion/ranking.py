@@ -4,6 +4,8 @@ Score (higher is better) = - w_pen * deepest observed point inside the hand (m)
                            - w_table * deepest hand point below the table (m, when T_base_camera is known)
                            + w_part * share of fingertips within ``touch_m`` of the part's points
                            - w_off * share of fingertips touching the object off the part
+                           + w_learned * P(lift) from the learned critic, when one is loaded
+                             (:mod:`ifgrasp.grasp.diffusion.critic`)
 All terms are batched over candidates (one hand FK for the whole batch).
 """
 
@@ -22,6 +24,7 @@ class RankingConfig(Config):
     w_table: float = Field(200.0, ge=0, description="per metre of hand below the table")
     w_part: float = Field(1.0, ge=0, description="for all fingertips on the part")
     w_off_part: float = Field(0.5, ge=0, description="for all fingertips on other parts")
+    w_learned: float = Field(2.0, ge=0, description="for a predicted lift probability of 1 (critic loaded)")
     touch_m: float = Field(0.02, gt=0, description="a fingertip this close to a point touches it")
     penetration_tolerance_m: float = Field(0.003, ge=0, description="depth ignored (depth noise)")
     penetration_points: int = Field(128, gt=0, description="cloud points tested against the hand (cost ~ linear)")
@@ -29,8 +32,9 @@ class RankingConfig(Config):
 
 @torch.no_grad()
 def rank_grasps(hand, grasps: GraspBatch, points: np.ndarray, part_mask: np.ndarray, cfg: RankingConfig,
-                T_base_camera: np.ndarray | None = None, table_z_m: float = 0.0):
-    """Scores (B,) and per-term details {name: (B,)} for grasps and the observed cloud (camera frame)."""
+                T_base_camera: np.ndarray | None = None, table_z_m: float = 0.0, critic=None):
+    """Scores (B,) and per-term details {name: (B,)} for grasps and the observed cloud (camera frame);
+    ``critic`` (a :class:`~ifgrasp.grasp.diffusion.critic.GraspCritic`) adds its learned term."""
     f32 = dict(dtype=torch.float32)
     pos = torch.as_tensor(grasps.wrist_pos_m, **f32)
     rot = torch.as_tensor(grasps.wrist_rot, **f32)
@@ -58,4 +62,9 @@ def rank_grasps(hand, grasps: GraspBatch, points: np.ndarray, part_mask: np.ndar
              - cfg.w_off_part * off_part)
     details = {"penetration_m": penetration.numpy(), "below_table_m": below.numpy(),
                "fingertips_on_part": on_part.numpy(), "fingertips_off_part": off_part.numpy()}
-    return score.numpy().astype(np.float64), details
+    score = score.numpy().astype(np.float64)
+    if critic is not None:
+        p = critic.success_probability(points, part_mask, grasps.wrist_pos_m, grasps.wrist_rot, grasps.joints_rad)
+        details["learned_lift_probability"] = p
+        score = score + cfg.w_learned * p
+    return score, details

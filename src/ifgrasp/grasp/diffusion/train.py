@@ -70,12 +70,13 @@ def load_checkpoint(path: str | Path) -> GraspDiffusion:
     return policy.eval()
 
 
-def build_pairs(data: dict[str, np.ndarray], views: dict, policy: GraspDiffusion, keep: np.ndarray,
-                min_part_points: int):
-    """Features (F, C) per (object, view, part), and per pair the feature index and grasp vector (P, 25)."""
+def build_pairs(data: dict[str, np.ndarray], views: dict, encoder, keep: np.ndarray, min_part_points: int,
+                return_grasp_index: bool = False):
+    """Features (F, C) per (object, view, part) from ``encoder`` (BPS), and per pair the feature index
+    and the grasp vector (P, 25); with ``return_grasp_index`` also each pair's row in ``data`` (P,)."""
     from ifgrasp.sim.objects import make_object
 
-    feats, vectors, feat_of_pair = [], [], []
+    feats, vectors, feat_of_pair, grasp_of_pair = [], [], [], []
     for (category, seed), v in views.items():
         sel = keep & (data["category"] == category) & (data["object_seed"] == seed)
         if not sel.any():
@@ -90,17 +91,19 @@ def build_pairs(data: dict[str, np.ndarray], views: dict, policy: GraspDiffusion
                     continue
                 pts = torch.as_tensor(v["points"][view])[None]
                 with torch.no_grad():
-                    f, center = policy.encoder(pts, torch.as_tensor(mask)[None])
+                    f, center = encoder(pts, torch.as_tensor(mask)[None])
                 T = v["T_camera_object"][view]
                 pos_c = data["wrist_pos_m"][g] @ T[:3, :3].T + T[:3, 3]
                 rot_c = np.einsum("ij,bjk->bik", T[:3, :3], data["wrist_rot"][g])
                 vec = np.concatenate([pos_c - center.numpy(), matrix_to_rot6d(rot_c), data["joints_rad"][g]], -1)
                 feat_of_pair.append(np.full(len(g), len(feats)))
+                grasp_of_pair.append(g)
                 feats.append(f[0].numpy())
                 vectors.append(vec.astype(np.float32))
     if not feats:
         raise InputError("no (view, validated grasp) pair: is the teacher dataset empty, or do the views miss its objects?")
-    return np.stack(feats), np.concatenate(feat_of_pair), np.concatenate(vectors)
+    out = np.stack(feats), np.concatenate(feat_of_pair), np.concatenate(vectors)
+    return (*out, np.concatenate(grasp_of_pair)) if return_grasp_index else out
 
 
 def train(cfg: TrainConfig, out: Path, progress: bool = True) -> dict:
@@ -119,7 +122,7 @@ def train(cfg: TrainConfig, out: Path, progress: bool = True) -> dict:
     views = load_views(Path(cfg.views))
     policy = GraspDiffusion(**cfg.model.model_dump())
     t0 = time.perf_counter()
-    feats, feat_idx, vectors = build_pairs(data, views, policy, validated_mask(data), cfg.min_part_points)
+    feats, feat_idx, vectors = build_pairs(data, views, policy.encoder, validated_mask(data), cfg.min_part_points)
     policy.set_normalizer(torch.as_tensor(vectors))
     feats_t, idx_t, vec_t = torch.as_tensor(feats), torch.as_tensor(feat_idx), torch.as_tensor(vectors)
     opt = torch.optim.AdamW(policy.denoiser.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
