@@ -88,9 +88,12 @@ def _log_run(out: Path, cfg: DatasetConfig, shards_before: int, shards_after: in
 def write_dataset_card(out: Path, cfg: DatasetConfig, summary: dict, report: dict, runs: list[dict] = ()) -> Path:
     """``CARD.md`` beside the shards: how the dataset was made, how long it took, what it scores."""
     rows = report_table(report)
+    def hours(r: dict) -> str:
+        return "n/a" if r.get("wall_s") is None else f"{r['wall_s'] / 3600:.2f}"
+
     run_lines = "\n".join(
         f"| {r['finished']} | {r['categories'] if isinstance(r['categories'], str) else ','.join(r['categories'])} "
-        f"| {r['rounds']} | {r['shards_added']} | {r['wall_s'] / 3600:.2f} |" for r in runs)
+        f"| {r['rounds']} | {r['shards_added']} | {hours(r)} |" for r in runs)
     table = "\n".join("| " + " | ".join(r) + " |" for r in [TABLE_HEADER, ["---"] * len(TABLE_HEADER), *rows])
     text = f"""# Teacher grasp dataset ({cfg.split} objects)
 
