@@ -2,11 +2,16 @@
 
 Per-point cross-entropy on category and part (part logits masked to the ground-truth category's
 parts; points off any object are ignored), random yaw / scale / jitter augmentation, a fresh random
-subset of ``n_points`` of each stored instance every epoch, AdamW + cosine schedule, one CPU thread.
+subset of ``n_points`` of each stored instance every epoch, AdamW + one-cycle cosine schedule over
+the steps or over a wall-time budget (``schedule: time``), one CPU thread. With
+``network.features: normals`` every stored point also gets its normal and curvature
+(``features.py``, cached per shard as ``<shard>.nk<k>.npy``), turned with the yaw augmentation.
+``init`` warm-starts from a checkpoint, adding zero-weighted input channels if it had fewer.
 Checkpoints hold the model ``state_dict`` plus what the backend needs to rebuild it
-(network hyper-parameters, vocabularies, n_points) and the training metrics.
+(network hyper-parameters and input features, vocabularies, n_points) and the training metrics.
 
     python -c "from ifgrasp.perception.trained.train import train; train()"
+    python -c "from ifgrasp.perception.trained.train import train; train(data_dir='out/perception_data2')"
 """
 
 from __future__ import annotations
