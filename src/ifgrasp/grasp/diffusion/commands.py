@@ -94,7 +94,9 @@ def bench_generate_command(checkpoint: Path | None, onnx: Path | None, candidate
     from ifgrasp.grasp.diffusion.generator import GraspGenerator
 
     torch.set_num_threads(2)
-    policy = load_checkpoint(checkpoint or DEFAULT_CHECKPOINT)
+    checkpoint = Path(checkpoint or DEFAULT_CHECKPOINT)
+    policy = load_checkpoint(checkpoint)
+    critic = resolve_critic("auto", checkpoint)  # as at run time: ranking includes the critic when present
     onnx = onnx or DEFAULT_ONNX
     if not Path(onnx).is_file():
         export_onnx(policy, onnx, steps=steps)
@@ -104,7 +106,8 @@ def bench_generate_command(checkpoint: Path | None, onnx: Path | None, candidate
     backends = ["torch", "onnx"] + (["tensorrt"] if "TensorrtExecutionProvider" in ort.get_available_providers() else [])
     rows: list[LatencyStats] = []
     for backend in backends:
-        gen = GraspGenerator(policy, backend=backend, steps=steps, num_candidates=candidates, onnx_path=onnx)
+        gen = GraspGenerator(policy, backend=backend, steps=steps, num_candidates=candidates, onnx_path=onnx,
+                             critic=critic)
         stages: dict[str, list[float]] = {}
 
         def once():
@@ -131,7 +134,8 @@ def bench_generate_command(checkpoint: Path | None, onnx: Path | None, candidate
         console.print(f"ratio torch/onnx (total): {t['torch total'] / t['onnx total']:.2f}")
     if "tensorrt total" not in t:
         console.print("TensorRT: skipped (no CUDA GPU / TensorRT execution provider on this machine)")
-    console.print("'sample' includes the BPS encoding (one graph per backend); 'encoding alone' shows its share.")
+    console.print("'sample' includes the BPS encoding (one graph per backend); 'encoding alone' shows its share; "
+                  f"'rank' {'includes' if critic is not None else 'has no'} learned critic.")
     return rows
 
 
