@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from ifgrasp.errors import ModelError
 from ifgrasp.grasp.diffusion.critic import CriticConfig, GraspCritic, load_critic, roc_auc, save_critic, train_critic
 from ifgrasp.grasp.diffusion.generator import GraspGenerator
-from ifgrasp.grasp.diffusion.train import ModelConfig, TrainConfig, train
+from ifgrasp.grasp.diffusion.train import ModelConfig, TrainConfig, load_checkpoint, train
 from ifgrasp.grasp.diffusion.views import ViewConfig, render_object_views
 from ifgrasp.hand.joints import PREGRASP_JOINTS_RAD
 
@@ -94,6 +94,9 @@ def test_load_critic_refuses_wrong_files(tmp_path):
     torch.save({"hand": "allegro", "kind": "critic", "hyper": {}, "state_dict": {}}, tmp_path / "other.pt")
     with pytest.raises(ModelError, match="allegro"):
         load_critic(tmp_path / "other.pt")
+    save_critic(GraspCritic(n_basis=8, width=8), tmp_path / "critic.pt")
+    with pytest.raises(ModelError, match="not an ifgrasp student checkpoint"):
+        load_checkpoint(tmp_path / "critic.pt")  # a critic is not a student
 
 
 @settings(max_examples=40, deadline=None)

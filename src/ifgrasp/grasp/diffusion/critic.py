@@ -22,7 +22,7 @@ from pydantic import Field
 from torch import nn
 
 from ifgrasp.config import Config
-from ifgrasp.errors import InputError, ModelError
+from ifgrasp.errors import InputError
 from ifgrasp.grasp.diffusion.encoding import BPSEncoder
 from ifgrasp.grasp.diffusion.policy import GRASP_DIM, GraspDiffusion
 
@@ -82,19 +82,9 @@ def save_critic(critic: GraspCritic, path: Path, extra: dict | None = None) -> N
 
 def load_critic(path: str | Path) -> GraspCritic:
     """Load a critic; ``ModelError`` when missing, not a critic, or for another hand."""
-    from ifgrasp.grasp.diffusion.train import HAND_ID
+    from ifgrasp.grasp.diffusion.train import read_checkpoint
 
-    path = Path(path)
-    if not path.is_file():
-        raise ModelError(f"grasp critic not found: {path} (train one with `ifgrasp train --critic`)")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises several types for a corrupt file
-        raise ModelError(f"cannot read grasp critic {path}: {exc}") from exc
-    if not isinstance(ckpt, dict) or ckpt.get("kind") != "critic":
-        raise ModelError(f"{path} is not an ifgrasp grasp critic")
-    if ckpt.get("hand") != HAND_ID:
-        raise ModelError(f"{path} was trained for hand '{ckpt.get('hand')}', this build drives '{HAND_ID}'")
+    ckpt = read_checkpoint(path, "critic", "grasp critic", "grasp critic", "train one with `ifgrasp train --critic`")
     critic = GraspCritic(**ckpt["hyper"])
     critic.load_state_dict(ckpt["state_dict"])
     return critic.eval()

@@ -52,19 +52,26 @@ def save_checkpoint(policy: GraspDiffusion, path: Path, extra: dict | None = Non
                path)
 
 
-def load_checkpoint(path: str | Path) -> GraspDiffusion:
-    """Load a student checkpoint; ``ModelError`` when missing, corrupt, or for another hand."""
+def read_checkpoint(path: str | Path, kind: str, what: str, label: str, hint: str) -> dict:
+    """A checkpoint dict of ``kind`` ("student" | "critic") for this hand; ``ModelError`` naming ``what``
+    when the file is missing (with ``hint``), corrupt, of another kind (``label``) or for another hand."""
     path = Path(path)
     if not path.is_file():
-        raise ModelError(f"student model not found: {path} (train one with `ifgrasp train`)")
+        raise ModelError(f"{what} not found: {path} ({hint})")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for a corrupt file
-        raise ModelError(f"cannot read student model {path}: {exc}") from exc
-    if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
-        raise ModelError(f"{path} is not an ifgrasp student checkpoint")
+        raise ModelError(f"cannot read {what} {path}: {exc}") from exc
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt or ckpt.get("kind", "student") != kind:
+        raise ModelError(f"{path} is not an ifgrasp {label}")
     if ckpt.get("hand") != HAND_ID:
         raise ModelError(f"{path} was trained for hand '{ckpt.get('hand')}', this build drives '{HAND_ID}'")
+    return ckpt
+
+
+def load_checkpoint(path: str | Path) -> GraspDiffusion:
+    """Load a student checkpoint; ``ModelError`` when missing, corrupt, or for another hand."""
+    ckpt = read_checkpoint(path, "student", "student model", "student checkpoint", "train one with `ifgrasp train`")
     policy = GraspDiffusion(**ckpt["hyper"])
     policy.load_state_dict(ckpt["state_dict"])
     return policy.eval()
