@@ -10,6 +10,7 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
+from ifgrasp.grasp.diffusion.critic import CriticConfig, resolve_critic, train_critic
 from ifgrasp.grasp.diffusion.train import TrainConfig, load_checkpoint, train
 from ifgrasp.paths import CONFIG_DIR, DATA_DIR, MODELS_DIR
 from ifgrasp.timing import LatencyStats, measure
@@ -30,42 +31,22 @@ def views_command(split: str, views_per_object: int, out: Path | None) -> Path:
     return out
 
 
+def _train_config(cls, default_yaml: str, config: Path | None, steps: int | None):
+    """``cls`` from ``config`` (default ``config/<default_yaml>``; the class defaults if absent), ``steps`` overridden."""
+    path = config or CONFIG_DIR / default_yaml
+    cfg = cls.from_yaml(path) if path.exists() else cls()
+    return cfg.replace(steps=steps) if steps is not None else cfg
+
+
 def train_command(config: Path | None, out: Path | None, steps: int | None, critic: bool = False) -> dict:
-    if critic:
-        return train_critic_command(config, out, steps)
-    path = config or CONFIG_DIR / "student.yaml"
-    cfg = TrainConfig.from_yaml(path) if path.exists() else TrainConfig()
-    if steps is not None:
-        cfg = cfg.replace(steps=steps)
     out = out or DEFAULT_CHECKPOINT.parent
-    summary = train(cfg, out)
+    if critic:
+        summary = train_critic(_train_config(CriticConfig, "critic.yaml", config, steps), out)
+        console.print(f"critic trained: {json.dumps(summary)} -> {out / 'critic.pt'}")
+        return summary
+    summary = train(_train_config(TrainConfig, "student.yaml", config, steps), out)
     console.print(f"trained: {json.dumps(summary)} -> {out / 'student.pt'}")
     return summary
-
-
-def train_critic_command(config: Path | None, out: Path | None, steps: int | None) -> dict:
-    from ifgrasp.grasp.diffusion.critic import CriticConfig, train_critic
-
-    path = config or CONFIG_DIR / "critic.yaml"
-    cfg = CriticConfig.from_yaml(path) if path.exists() else CriticConfig()
-    if steps is not None:
-        cfg = cfg.replace(steps=steps)
-    out = out or DEFAULT_CHECKPOINT.parent
-    summary = train_critic(cfg, out)
-    console.print(f"critic trained: {json.dumps(summary)} -> {out / 'critic.pt'}")
-    return summary
-
-
-def resolve_critic(critic: str, checkpoint: Path):
-    """``auto`` -> ``critic.pt`` beside the checkpoint if present; ``none`` -> None; else a path (must exist)."""
-    from ifgrasp.grasp.diffusion.critic import load_critic
-
-    if critic == "none":
-        return None
-    if critic == "auto":
-        path = checkpoint.parent / "critic.pt"
-        return load_critic(path) if path.is_file() else None
-    return load_critic(critic)
 
 
 def export_command(checkpoint: Path | None, out: Path | None, steps: int) -> None:

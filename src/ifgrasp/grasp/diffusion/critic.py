@@ -90,6 +90,17 @@ def load_critic(path: str | Path) -> GraspCritic:
     return critic.eval()
 
 
+def resolve_critic(spec: str | Path | None, checkpoint: str | Path) -> GraspCritic | None:
+    """The critic for the student at ``checkpoint``: "auto" = ``critic.pt`` beside it when present,
+    "none" or None = no critic, anything else = a critic file (``ModelError`` when missing)."""
+    if spec is None or spec == "none":
+        return None
+    if spec == "auto":
+        path = Path(checkpoint).parent / "critic.pt"
+        return load_critic(path) if path.is_file() else None
+    return load_critic(spec)
+
+
 def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
     """Area under the ROC curve of ``scores`` for binary ``labels`` (rank statistic, ties averaged)."""
     from scipy.stats import rankdata
@@ -130,10 +141,12 @@ def _fit(critic: GraspCritic, feats, feat_idx, vectors, targets, cfg: CriticConf
     return log
 
 
-def _pairs(data, views, critic, keep, cfg: CriticConfig):
+def _pairs(data, views, encoder, cfg: CriticConfig):
+    """BPS features of every (object, view, part) and every grasp's pairs with them; labels per pair."""
     from ifgrasp.grasp.diffusion.train import build_pairs
 
-    feats, feat_idx, vectors, grasp_idx = build_pairs(data, views, critic.encoder, keep, cfg.min_part_points,
+    keep = np.ones(len(data["lift"]), bool)
+    feats, feat_idx, vectors, grasp_idx = build_pairs(data, views, encoder, keep, cfg.min_part_points,
                                                       return_grasp_index=True)
     return torch.as_tensor(feats), torch.as_tensor(feat_idx), torch.as_tensor(vectors), grasp_idx
 
@@ -154,22 +167,21 @@ def train_critic(cfg: CriticConfig, out: Path, progress: bool = True) -> dict:
     views = load_views(Path(cfg.views))
     t0 = time.perf_counter()
     hyper = dict(n_basis=cfg.n_basis, radius_m=cfg.radius_m, width=cfg.width, dropout=cfg.dropout)
-    everything = np.ones(len(data["lift"]), bool)
-    summary: dict = {"grasps": int(everything.sum()), "lifted": int(data["lift"].sum())}
+    encoder = BPSEncoder(cfg.n_basis, cfg.radius_m)  # the critics' own basis (seeded, no torch RNG used)
+    feats, fidx, vec, gidx = _pairs(data, views, encoder, cfg)  # one build: every fit reuses it
+    labels = torch.as_tensor(data["label"][gidx], dtype=torch.float32)
+    summary: dict = {"grasps": int(len(data["lift"])), "lifted": int(data["lift"].sum())}
     if cfg.holdout_seed is not None:
-        train_mask = data["object_seed"] != cfg.holdout_seed
-        critic = GraspCritic(**hyper)
-        feats, fidx, vec, gidx = _pairs(data, views, critic, train_mask, cfg)
-        _fit(critic, feats, fidx, vec, torch.as_tensor(data["label"][gidx], dtype=torch.float32), cfg, progress)
-        vf, vfi, vv, vg = _pairs(data, views, critic, ~train_mask, cfg)
+        held = torch.as_tensor(data["object_seed"][gidx] == cfg.holdout_seed)  # (P,) pairs of unseen objects
+        probe = GraspCritic(**hyper)
+        _fit(probe, feats, fidx[~held], vec[~held], labels[~held], cfg, progress)
         with torch.no_grad():
-            scores = critic.logits_from_features(vf[vfi], vv).numpy()
+            scores = probe.logits_from_features(feats[fidx[held]], vec[held]).numpy()
         summary["holdout_seed"] = cfg.holdout_seed
-        summary["holdout_pairs"] = int(len(vv))
-        summary["holdout_auc_lift"] = roc_auc(scores, data["lift"][vg])
+        summary["holdout_pairs"] = int(held.sum())
+        summary["holdout_auc_lift"] = roc_auc(scores, data["lift"][gidx[held.numpy()]])
     critic = GraspCritic(**hyper)
-    feats, fidx, vec, gidx = _pairs(data, views, critic, everything, cfg)
-    log = _fit(critic, feats, fidx, vec, torch.as_tensor(data["label"][gidx], dtype=torch.float32), cfg, progress)
+    log = _fit(critic, feats, fidx, vec, labels, cfg, progress)
     summary.update(pairs=int(len(vec)), steps=cfg.steps, final_loss=log[-1]["loss"] if log else None,
                    train_s=time.perf_counter() - t0, params=sum(p.numel() for p in critic.parameters()))
     save_critic(critic, out / "critic.pt", {"summary": summary, "config": cfg.model_dump()})

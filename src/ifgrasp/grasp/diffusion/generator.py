@@ -85,13 +85,9 @@ class GraspGenerator:
     @classmethod
     def from_checkpoint(cls, path: str | Path, critic_path: str | Path | None = "auto", **kwargs) -> "GraspGenerator":
         """The student at ``path``; ``critic_path``: "auto" = ``critic.pt`` beside it if present, None = none."""
-        from ifgrasp.grasp.diffusion.critic import load_critic
+        from ifgrasp.grasp.diffusion.critic import resolve_critic
 
-        if critic_path == "auto":
-            critic_path = Path(path).parent / "critic.pt"
-            critic_path = critic_path if critic_path.is_file() else None
-        critic = load_critic(critic_path) if critic_path is not None else None
-        return cls(load_checkpoint(path), critic=critic, **kwargs)
+        return cls(load_checkpoint(path), critic=resolve_critic(critic_path, path), **kwargs)
 
     # --- backends --------------------------------------------------------------------------
     def _open(self, backend: str, onnx_path, engine_cache):
