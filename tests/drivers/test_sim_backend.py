@@ -6,7 +6,7 @@ import pytest
 
 from ifgrasp.drivers import make_driver
 from ifgrasp.drivers.safety import SafetyConfig
-from ifgrasp.drivers.sim.backend import SimArm, SimConfig, SimHand
+from ifgrasp.drivers.sim.backend import PhysicsClock, SimArm, SimConfig, SimHand
 from ifgrasp.errors import ConfigError, SafetyError
 
 XML = """
@@ -65,6 +65,39 @@ def test_trajectory_reaches_goal_in_virtual_time(sim):
             state = arm.read_state()
         np.testing.assert_allclose(state.position_rad, [0.5, 0.8], atol=0.02)
         assert data.time == pytest.approx(clock.t, abs=0.01)
+
+
+def test_a_command_acts_until_the_next_one_arrives_even_without_reads(sim):
+    """Zero-order hold like a servo loop: a write first lets the previous target act until now, so a
+    ramp of commands streamed without reads moves the joint along the ramp instead of jumping."""
+    model, data = sim
+    clock = Clock()
+    hand = SimHand(model, data, ["a", "b"], ["pa", "pb"], clock=clock)
+    with hand:
+        for q in np.linspace(0.0, 0.2, 11)[1:]:
+            hand.send_command([q, q])
+            clock.sleep(0.05)
+        assert data.time == pytest.approx(0.45, abs=0.003)  # advanced at each write, no read
+        assert 0.05 < data.qpos[0] < 0.2  # on its way along the ramp, not teleported to its end
+
+
+def test_an_arm_and_a_hand_on_one_model_share_simulated_time(sim):
+    model, data = sim
+    clock = Clock()
+    physics = PhysicsClock(model, data, clock, max_advance_s=0.25)
+    arm = SimArm(model, data, ["a"], ["pa"], clock=clock, physics=physics).connect()
+    hand = SimHand(model, data, ["b"], ["pb"], clock=clock, physics=physics).connect()
+    clock.sleep(1.0)  # a stall: the first read advances at most max_advance_s and drops the rest
+    arm.read_state()
+    assert data.time == pytest.approx(0.25, abs=0.003)
+    hand.read_state()  # the same simulated time: no second catch-up
+    assert data.time == pytest.approx(0.25, abs=0.003)
+    clock.sleep(0.1)
+    hand.read_state()
+    arm.read_state()
+    assert data.time == pytest.approx(0.35, abs=0.003)
+    with pytest.raises(ConfigError, match="another MjModel"):
+        SimHand(model, mujoco.MjData(model), ["b"], ["pb"], clock=clock, physics=physics)
 
 
 def test_watchdog_and_emergency_stop_hold(sim):

@@ -122,6 +122,16 @@ def test_hand_driver_on_the_emulated_bus(bus, launch, ros_node):
     assert hand.wait_end(2, 15.0, [node])["state"] == "done"
     np.testing.assert_allclose(bus.goals_rad(), 0.0, atol=2e-3)
 
+    # two or more points are a move (a pre-shape): streamed, nothing latched, so a later command may
+    # open the fingers again without open_hand
+    hand.send(3, [0.3, 0.32], [target, target])
+    assert hand.wait_end(3, 15.0, [node])["state"] == "done"
+    np.testing.assert_allclose(bus.goals_rad(), target, atol=2e-3)
+    hand.wait(lambda: np.max(np.abs(hand.q - target)) < 0.02, 5.0, "joint states at the pre-shape", [node])
+    hand.send(4, [0.3, 0.32], [0.5 * target, 0.5 * target])
+    assert hand.wait_end(4, 15.0, [node])["state"] == "done"
+    np.testing.assert_allclose(bus.goals_rad(), 0.5 * target, atol=2e-3)
+
     # a second program on the same port: refused with one clear line naming the holder. (Last: its
     # open flushes the port, which can cost the running driver one reply -> it faults and holds.)
     other = launch("ifgrasp_ros", "hand_driver", {"port": bus.port}, expect_exit=1)

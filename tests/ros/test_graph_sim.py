@@ -91,6 +91,8 @@ def test_sim_graph_grasps_the_mug_then_reports_a_killed_stage_node(launch, ros_n
     node = ros_node.node
     poses = []
     node.create_subscription(String, "/ifgrasp/sim/object_poses", lambda m: poses.append(json.loads(m.data)), 5)
+    contacts = []
+    node.create_subscription(String, "/ifgrasp/sim/object_contacts", lambda m: contacts.append(json.loads(m.data)), 5)
     client = ActionClient(node, ExecuteGrasp, "/ifgrasp/execute_grasp")
     wait_ready(ros_node, graph, client)
 
@@ -117,34 +119,29 @@ def test_sim_graph_grasps_the_mug_then_reports_a_killed_stage_node(launch, ros_n
     assert 0 < result.command_to_motion_s < wall and result.command_to_motion_s >= lat["plan"]
     assert (result.object_name, result.part_name) == ("mug", "handle")
     assert result.grasp.header.frame_id == "link_base" and len(result.grasp.joint_positions) == 16
-    n = len(poses)
-    ros_node.spin_until(lambda: len(poses) > n, 10.0, "/ifgrasp/sim/object_poses")
+    n, m = len(poses), len(contacts)
+    ros_node.spin_until(lambda: len(poses) > n and len(contacts) > m, 10.0, "/ifgrasp/sim/object_{poses,contacts}")
     mug = next(k for k in poses[-1] if k.startswith("mug"))
-    height = poses[-1][mug][2][3]
+    height, touching = poses[-1][mug][2][3], contacts[-1].get(mug, {})
 
-    # 3. the generator crashes: the next goal fails at generate, naming its service and node, never hangs
+    # 3. the generator crashes: the next goal (another object: the mug's handle is now in the hand)
+    # fails at generate, naming its service and node, never hangs
     gen = graph["grasp_generator"]
     gen.expect_exit = -9
     gen.proc.kill()
     gen.wait(10.0)
     t0 = time.monotonic()
     _, result, feedback = run_goal(ros_node, client, {"commander": graph["commander"]},
-                                   ExecuteGrasp.Goal(instruction="pick up the mug by its handle"), 60.0)
+                                   ExecuteGrasp.Goal(instruction="hold the spray bottle by its trigger"), 60.0)
     assert not result.success and result.failed_stage == "generate", result.message
     assert result.error_code == ExecuteGrasp.Result.STAGE_FAILED
     assert "/ifgrasp/generate_grasps" in result.message and "grasp_generator" in result.message
     assert {f.stage_name for f in feedback} == {"ground", "perceive", "generate"}
     assert time.monotonic() - t0 < 45.0  # bounded by the commander's timeouts
 
-    # 4. did the first grasp hold the mug?
-    if height < 0.10:
-        # Every stage ran for real. In process (SimWorld, same 320x240 camera) this very grasp and arm
-        # configuration lift the mug 11 cm; through sim_world's driver endpoints the closing hand
-        # pushes it away (README "Status": cause not found yet). Reported, not hidden: the test shows
-        # XFAIL with the height reached.
-        pytest.xfail(f"mug at {height:.3f} m after the lift: the current student "
-                     f"({'trained' if STUDENT.is_file() else 'absent, pinned stand-in'}) did not hold it")
+    # 4. the first grasp lifted the mug, held by its handle
     assert height >= 0.10, f"mug frame origin {height:.3f} m above the table after the lift"
+    assert touching.get("handle", 0) >= 0.5 * sum(touching.values()) > 0, f"robot contacts on the mug: {touching}"
 
 
 def test_busy_cancel_holds_the_arm_then_a_killed_driver_is_reported(graph, ros_node):

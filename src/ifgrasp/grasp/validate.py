@@ -28,6 +28,7 @@ from pydantic import Field
 from scipy.spatial.transform import Rotation
 
 from ifgrasp.config import Config
+from ifgrasp.hand.joints import CLOSE_S, PREGRASP_OPEN_RAD, SQUEEZE_RAD, pregrasp, squeezed
 from ifgrasp.paths import URDF_DIR
 from ifgrasp.types import GraspBatch
 
@@ -40,9 +41,9 @@ class ValidationConfig(Config):
     max_copies: int = Field(48, gt=0, description="hand+object copies per MuJoCo model")
     joint_kp: float = Field(20.0, gt=0, description="finger position gain (N m / rad)")
     joint_force_limit_nm: float = Field(0.95, gt=0, description="finger torque limit (XC330 stall torque, ifgrasp.hand.joints)")
-    pregrasp_open_rad: float = Field(0.3, ge=0, description="flexion joints opened by this for the pre-grasp")
-    squeeze_rad: float = Field(0.15, ge=0, description="flexion joints driven past the grasp by this")
-    close_s: float = Field(0.4, gt=0, description="ramp from pre-grasp to squeeze")
+    pregrasp_open_rad: float = Field(PREGRASP_OPEN_RAD, ge=0, description="flexion joints opened by this for the pre-grasp")
+    squeeze_rad: float = Field(SQUEEZE_RAD, ge=0, description="flexion joints driven past the grasp by this")
+    close_s: float = Field(CLOSE_S, gt=0, description="ramp from pre-grasp to squeeze")
     hold_s: float = Field(0.2, gt=0, description="settle after closing")
     lift_height_m: float = Field(0.20, gt=0, description="Lift test height")
     lift_s: float = Field(1.0, gt=0, description="duration of the lift")
@@ -215,12 +216,8 @@ class _Batch:
 
 def _targets(grasps: GraspBatch, cfg: ValidationConfig):
     """Pre-grasp (closing joints opened) and squeezed targets (B, 16) for grasps."""
-    from ifgrasp.hand import joints as hand_joints
-
-    lower, upper = hand_joints.LOWER_RAD, hand_joints.UPPER_RAD
     q = grasps.joints_rad
-    pre = np.clip(q - cfg.pregrasp_open_rad * hand_joints.CLOSING_MASK, lower, upper)
-    return pre, hand_joints.squeezed(q, cfg.squeeze_rad)
+    return pregrasp(q, cfg.pregrasp_open_rad), squeezed(q, cfg.squeeze_rad)
 
 
 def _close(batch: _Batch, pre, squeeze, cfg):

@@ -108,7 +108,23 @@ CLOSING_ROLES = frozenset({"mcp_flex", "pip", "dip", "cmc", "mcp", "ip"})
 CLOSING_MASK = np.array([j.role in CLOSING_ROLES for j in JOINTS])
 
 
-def squeezed(joints_rad: np.ndarray, squeeze_rad: float) -> np.ndarray:
+# The closing protocol: the teacher validates every grasp with it and an execution repeats it, so a
+# grasp that passed in simulation is closed the same way on the robot. The hand waits at the
+# pre-grasp (closing joints PREGRASP_OPEN_RAD short of the grasp) while the wrist reaches the grasp
+# pose, then its targets ramp in CLOSE_S to SQUEEZE_RAD past the grasp. Closing from the flat hand
+# instead sweeps the fingers through a wide arc and pushes the object away before it is held.
+PREGRASP_OPEN_RAD = 0.3
+SQUEEZE_RAD = 0.15
+CLOSE_S = 0.4
+
+
+def pregrasp(joints_rad: np.ndarray, open_rad: float = PREGRASP_OPEN_RAD) -> np.ndarray:
+    """Grasp joints (..., 16) with the closing joints opened by ``open_rad``, clipped to the limits:
+    the hand shape held while the wrist moves to the grasp pose."""
+    return np.clip(np.asarray(joints_rad, dtype=float) - open_rad * CLOSING_MASK, LOWER_RAD, UPPER_RAD)
+
+
+def squeezed(joints_rad: np.ndarray, squeeze_rad: float = SQUEEZE_RAD) -> np.ndarray:
     """Grasp joints (..., 16) with the closing joints driven ``squeeze_rad`` further, clipped to the
     limits: the position target that makes current-limited fingers press on the object (used both
     by the teacher's physics validation and when a grasp is executed)."""

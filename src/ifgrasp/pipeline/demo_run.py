@@ -28,14 +28,13 @@ _WHAT = {"ground": "instruction -> object + part", "perceive": "oracle segmentat
 
 
 def _outcome(world, category: str, part: str, z0_m: float) -> dict:
-    from ifgrasp.pipeline.pictures import robot_contacts
-
     scene = world.scene
     i = next(i for i, o in enumerate(scene.objects) if o.category == category)
     with world.lock:
         world.arm.read_state()  # physics up to the driver clock
         z = world.object_height_m(category)
-        n, parts = robot_contacts(scene, i)
+        parts = scene.robot_contacts(i)
+    n = len(parts)
     part_i = scene.objects[i].part_index(part)
     share = float(np.mean(parts == part_i)) if n else 0.0
     return {"object": scene.object_names[i], "height_m": z, "start_height_m": z0_m, "lifted": z - z0_m >= LIFT_GOAL_M,

@@ -95,14 +95,3 @@ def render_configurations(scene, configs: list[tuple[str, np.ndarray, np.ndarray
             r.update_scene(data, camera=camera)
             tiles.append(caption(r.render(), text))
     return np.concatenate(tiles, axis=1)
-
-
-def robot_contacts(scene, object_index: int) -> tuple[int, np.ndarray]:
-    """Contacts between the robot and object ``object_index`` now: (count, (count,) part index of each)."""
-    d, m = scene.data, scene.model
-    g1, g2 = d.contact.geom1[: d.ncon], d.contact.geom2[: d.ncon]  # (C,)
-    robot = (scene.geom_object < 0) & (m.geom_bodyid != 0)  # (ngeom,) not an object, not the world (table)
-    on1 = (scene.geom_object[g1] == object_index) & robot[g2]
-    on2 = (scene.geom_object[g2] == object_index) & robot[g1]
-    parts = np.concatenate([scene.geom_part[g1[on1]], scene.geom_part[g2[on2]]])
-    return int(on1.sum() + on2.sum()), parts

@@ -12,6 +12,7 @@ for owners that render or publish from other threads (the ROS ``sim_world`` node
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,8 +51,12 @@ class SimWorld:
 
             intr = CameraIntrinsics(width, height, k.fx * sx, k.fy * sy, (k.cx + 0.5) * sx - 0.5, (k.cy + 0.5) * sy - 0.5)
         camera = SimRGBDCamera(scene, intrinsics=intr)
+        from ifgrasp.drivers.sim.backend import PhysicsClock, SimConfig
+
         sections = driver_sections or {}
-        common = dict(model=scene.model, data=scene.data)
+        arm_cfg = SimConfig.from_dict(sections.get("arm") or {})
+        physics = PhysicsClock(scene.model, scene.data, time.monotonic, arm_cfg.max_advance_s)
+        common = dict(model=scene.model, data=scene.data, physics=physics)  # one MjData, one simulated time
         arm = make_driver("arm", "sim", sections.get("arm"), joint_names=scene.arm_joint_names,
                           actuator_names=scene.arm_joint_names, **common).connect()
         hand = make_driver("hand", "sim", sections.get("hand"), joint_names=scene.hand_joint_names,

@@ -20,7 +20,7 @@ from typing import Protocol
 
 import numpy as np
 
-from ifgrasp.hand.joints import squeezed
+from ifgrasp.hand.joints import CLOSE_S, PREGRASP_OPEN_RAD, SQUEEZE_RAD, pregrasp, squeezed
 
 from ifgrasp.errors import InputError
 from ifgrasp.grounding import GroundedInstruction, check_part, parse_instruction
@@ -158,11 +158,12 @@ class PlanStage:
 
 
 class HandActions:
-    """Hand moves the stages need, over an in-process ``HandDriver``: ``open``, ``close`` (in steps
-    its safety layer accepts, latching the grasp) and ``hold`` (re-send the grasp: keeps the
-    watchdog from releasing it). The ROS commander's hand client offers the same three."""
+    """Hand moves the stages need, over an in-process ``HandDriver``: ``open``, ``preshape`` (move,
+    nothing latched), ``close`` (latching the grasp) and ``hold`` (re-send the grasp: keeps the
+    watchdog from releasing it). Moves ramp over ``close_time_s`` in steps its safety layer
+    accepts. The ROS commander's hand client offers the same four."""
 
-    def __init__(self, hand, close_time_s: float = 0.6, rate_hz: float = 50.0) -> None:
+    def __init__(self, hand, close_time_s: float = CLOSE_S, rate_hz: float = 50.0) -> None:
         self.hand, self.close_time_s, self.rate_hz = hand, close_time_s, rate_hz
 
     def open(self, should_cancel: Callable[[], bool]) -> None:
@@ -172,7 +173,13 @@ class HandActions:
                 return
             time.sleep(1.0 / self.rate_hz)
 
+    def preshape(self, q_target: np.ndarray, should_cancel: Callable[[], bool]) -> None:
+        self._ramp(q_target, should_cancel, latch=False)
+
     def close(self, q_target: np.ndarray, should_cancel: Callable[[], bool]) -> None:
+        self._ramp(q_target, should_cancel, latch=True)
+
+    def _ramp(self, q_target: np.ndarray, should_cancel: Callable[[], bool], latch: bool) -> None:
         q0 = self.hand.safety.reference(self.hand.read_state().position_rad, self.hand.clock())
         step = 0.8 * self.hand.safety.config.max_step_rad
         n = max(int(np.ceil(np.max(np.abs(q_target - q0)) / step)), int(self.close_time_s * self.rate_hz), 1)
@@ -180,7 +187,7 @@ class HandActions:
             if should_cancel():
                 return
             q = q0 + s * (q_target - q0)
-            self.hand.grasp(q) if s >= 1.0 else self.hand.send_command(q)  # latch only the final grasp
+            self.hand.grasp(q) if latch and s >= 1.0 else self.hand.send_command(q)  # latch only the final grasp
             time.sleep(1.0 / self.rate_hz)
 
     def hold(self, q_target: np.ndarray) -> None:
@@ -194,16 +201,19 @@ class HandActions:
 
 
 class ExecuteStage:
-    """Open the hand, run the approach on the arm, close the hand on the grasp's joints driven
-    ``squeeze_rad`` past the grasp on the closing joints (as the teacher validated them: position
-    targets past contact make the current-limited fingers press)."""
+    """Execute a planned grasp with the closing protocol the teacher validated it with
+    (``ifgrasp.hand.joints``): open the hand, pre-shape it (closing joints ``pregrasp_open_rad``
+    short of the grasp), run the approach on the arm, then close to ``squeeze_rad`` past the grasp
+    (position targets past contact make the current-limited fingers press)."""
 
-    def __init__(self, arm, hand: HandActions, squeeze_rad: float = 0.15) -> None:
-        self.arm, self.hand, self.squeeze_rad = arm, hand, squeeze_rad
+    def __init__(self, arm, hand: HandActions, squeeze_rad: float = SQUEEZE_RAD,
+                 pregrasp_open_rad: float = PREGRASP_OPEN_RAD) -> None:
+        self.arm, self.hand, self.squeeze_rad, self.pregrasp_open_rad = arm, hand, squeeze_rad, pregrasp_open_rad
 
     def __call__(self, plan: GraspPlan, should_cancel: Callable[[], bool], on_motion: Callable[[], None]) -> bool:
         """Returns False when cancelled (the arm then holds)."""
         self.hand.open(should_cancel)
+        self.hand.preshape(pregrasp(plan.hand_joints_rad, self.pregrasp_open_rad), should_cancel)
         first = [True]
 
         def feedback(_fb) -> None:
@@ -221,7 +231,7 @@ class ExecuteStage:
 class LiftStage:
     """Run the lift while re-sending the (squeezed) grasp so the hand's watchdog never releases it."""
 
-    def __init__(self, arm, hand: HandActions, squeeze_rad: float = 0.15) -> None:
+    def __init__(self, arm, hand: HandActions, squeeze_rad: float = SQUEEZE_RAD) -> None:
         self.arm, self.hand, self.squeeze_rad = arm, hand, squeeze_rad
 
     def __call__(self, plan: GraspPlan, should_cancel: Callable[[], bool]) -> bool:

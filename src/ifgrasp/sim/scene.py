@@ -166,6 +166,25 @@ class SimScene:
     def part_name(self, object_index: int, part_index: int) -> str:
         return self.objects[object_index].part_names[part_index]
 
+    def robot_contacts(self, object_index: int) -> np.ndarray:
+        """Part index (C,) of each contact between the robot and object ``object_index`` now."""
+        d, m = self.data, self.model
+        g1, g2 = d.contact.geom1[: d.ncon], d.contact.geom2[: d.ncon]  # (C,)
+        robot = (self.geom_object < 0) & (m.geom_bodyid != 0)  # (ngeom,) not an object, not the world (table)
+        on1 = (self.geom_object[g1] == object_index) & robot[g2]
+        on2 = (self.geom_object[g2] == object_index) & robot[g1]
+        return np.concatenate([self.geom_part[g1[on1]], self.geom_part[g2[on2]]])
+
+    def contacts_by_part(self) -> dict[str, dict[str, int]]:
+        """Robot contacts now, per object name and part name (objects without contact left out)."""
+        out = {}
+        for i, name in enumerate(self.object_names):
+            parts = self.robot_contacts(i)
+            if len(parts):
+                idx, counts = np.unique(parts, return_counts=True)
+                out[name] = {self.part_name(i, int(k)): int(c) for k, c in zip(idx, counts)}
+        return out
+
 
 def _load_robot(cfg: SceneConfig, urdf_dir: Path) -> tuple[mujoco.MjSpec, tuple[str, ...], tuple[str, ...]]:
     """The combined URDF as the scene's base spec (its root link fixed at the world origin, names

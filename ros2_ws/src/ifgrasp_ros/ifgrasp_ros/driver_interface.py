@@ -2,8 +2,10 @@
 
 Arm (prefix ``/ifgrasp/arm``), hand (``/ifgrasp/hand``):
     <prefix>/joint_trajectory  trajectory_msgs/JointTrajectory in: stream it (arm: the whole
-                               trajectory, validated first; hand: one point = close and hold that
-                               grasp, no points = open). header.stamp is the command's id.
+                               trajectory, validated first; hand: no points = open, one point =
+                               a grasp: close to it and hold it, latched; two or more points = a
+                               move such as a pre-shape: streamed, nothing latched).
+                               header.stamp is the command's id.
     <prefix>/status            std_msgs/String out, JSON {"id", "state": running|done|stopped|error,
                                "message"}: one "running" when streaming starts, one end state.
     <prefix>/stop, <prefix>/recover   std_srvs/Trigger: stop and hold (any state); clear faults.
@@ -73,8 +75,11 @@ class DriverEndpoint:
                 # steps start where the safety layer measures jumps from (not the measured fingers,
                 # which lag the last command): the first step is never refused
                 q0 = self.driver.safety.reference(self.driver.read_state().position_rad, now)
-                self.active = {"id": cid, "open": False, "q0": q0, "target": q[-1], "t0": now,
-                               "T": max(float(t[-1]), 0.3)}
+                latch = len(q) == 1
+                if latch:
+                    t = np.array([max(float(t[-1]), 0.3)])
+                self.active = {"id": cid, "open": False, "latch": latch, "t": np.concatenate([[0.0], t]),
+                               "q": np.vstack([q0, q]), "target": q[-1], "t0": now}
             self._status(cid, "running")
         except IfgraspError as exc:
             self.active = None
@@ -132,17 +137,17 @@ class DriverEndpoint:
                 self.active = None
                 self._status(a["id"], "done")
         else:
-            frac = min(1.0, s / a["T"])
-            desired = a["q0"] + frac * (a["target"] - a["q0"])
+            t, q = a["t"], a["q"]
+            desired = np.array([np.interp(s, t, q[:, j]) for j in range(q.shape[1])])
             step = 0.8 * d.safety.config.max_step_rad  # never a jump the safety layer refuses after a stall
             # from the safety layer's own reference: after a stall it is the measured fingers, which
             # the object keeps short of the previous command
             ref = d.safety.reference(d.read_state().position_rad, now)
             a["last"] = ref + np.clip(desired - ref, -step, step)
             done = np.max(np.abs(a["last"] - a["target"])) < 1e-9
-            d.grasp(a["last"]) if done else d.send_command(a["last"])  # latch only the final grasp
+            d.grasp(a["last"]) if done and a["latch"] else d.send_command(a["last"])  # latch only a final grasp
             if done:
-                self.hold_target = a["target"]
+                self.hold_target = a["target"] if a["latch"] else None
                 self.active = None
                 self._status(a["id"], "done")
 

@@ -20,6 +20,7 @@ from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from ifgrasp.errors import DriverError
+from ifgrasp.hand.joints import CLOSE_S
 from ifgrasp.pipeline.errors import NoCameraDataError, StageFailedError, StageTimeoutError
 from ifgrasp.types import RGBDFrame
 
@@ -211,13 +212,19 @@ class ArmClient(DriverClient):
 
 
 class HandClient(DriverClient):
-    """``open`` / ``close`` / ``hold`` like ``ifgrasp.pipeline.HandActions``; the driver node keeps
-    re-sending a closed grasp itself, so ``hold`` has nothing to do."""
+    """``open`` / ``preshape`` / ``close`` / ``hold`` like ``ifgrasp.pipeline.HandActions``; the
+    driver node keeps re-sending a closed grasp itself, so ``hold`` has nothing to do."""
 
-    close_time_s = 0.6
+    close_time_s = CLOSE_S
 
     def open(self, should_cancel) -> None:
         self.run(np.zeros(0), np.zeros((0, 16)), 5.0, should_cancel)
+
+    def preshape(self, q_target, should_cancel) -> None:
+        """A move reaching ``q_target`` in ``close_time_s`` (sent as two points, so the driver latches
+        nothing: the second only repeats the target)."""
+        q = np.asarray(q_target, dtype=float)
+        self.run(np.array([self.close_time_s, self.close_time_s + 0.02]), np.stack([q, q]), 5.0, should_cancel)
 
     def close(self, q_target, should_cancel) -> None:
         self.run(np.array([self.close_time_s]), np.asarray(q_target)[None], 5.0, should_cancel)

@@ -3,7 +3,9 @@
 Why one node: the simulated camera and the simulated arm and hand act on the same ``MjData``;
 MuJoCo data cannot be shared between processes, and stepping it from two would race. So this node
 publishes what ``sim_camera`` publishes (RealSense-named colour / aligned depth / CameraInfo, the
-oracle label images and names, ``/joint_states``) and hosts the sim arm and hand drivers behind
+oracle label images and names, ``/joint_states``), the ground truth of the scene at the camera
+rate (``/ifgrasp/sim/object_poses``: JSON name -> 4x4 ``T_base_object``; ``.../object_contacts``:
+JSON name -> {part: robot contact count}, touched objects only) and hosts the sim arm and hand drivers behind
 the same ROS interface the hardware driver nodes offer (``ifgrasp_ros.driver_interface``:
 ``/ifgrasp/{arm,hand}/joint_trajectory``, ``.../status``, ``.../stop``, ``.../recover``). Physics
 advances with the drivers' clock (virtual real time) at every driver tick, render and joint-state
@@ -42,6 +44,7 @@ class SimWorldNode(Node):
             ("part_labels_topic", "/ifgrasp/sim/part_labels"),
             ("label_names_topic", "/ifgrasp/sim/label_names"),
             ("object_poses_topic", "/ifgrasp/sim/object_poses"),
+            ("object_contacts_topic", "/ifgrasp/sim/object_contacts"),
         )}
         for key in ("rate_hz", "joint_state_rate_hz", "driver_rate_hz"):
             if p[key] <= 0:
@@ -56,6 +59,7 @@ class SimWorldNode(Node):
         qos = QoSProfile(depth=5)
         self.rgbd = RGBDPublishers(self, p, qos, labels=p["publish_labels"])
         self.pub_poses = self.create_publisher(String, p["object_poses_topic"], qos)
+        self.pub_contacts = self.create_publisher(String, p["object_contacts_topic"], qos)
         latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
         self.pub_names = self.create_publisher(String, p["label_names_topic"], latched)
         objects = [{"name": n, "category": o.category, "parts": list(o.part_names)}
@@ -73,8 +77,11 @@ class SimWorldNode(Node):
     def publish_frame(self) -> None:
         frame = self.world.render()
         self.rgbd.publish(frame, Header(stamp=self.get_clock().now().to_msg(), frame_id=self.p["frame_id"]))
-        poses = {n: T.tolist() for n, T in zip(self.world.scene.object_names, self.world.scene.object_poses())}
+        with self.world.lock:
+            poses = {n: T.tolist() for n, T in zip(self.world.scene.object_names, self.world.scene.object_poses())}
+            contacts = self.world.scene.contacts_by_part()
         self.pub_poses.publish(String(data=json.dumps(poses)))
+        self.pub_contacts.publish(String(data=json.dumps(contacts)))
 
     def publish_joint_states(self) -> None:
         arm, hand = self.world.arm.read_state(), self.world.hand.read_state()

@@ -3,8 +3,11 @@
 Each joint is driven by a position actuator (``ctrl`` = target angle, rad); reads return
 ``qpos``/``qvel`` of the joints and the actuator forces as efforts (N*m). The simulation runs in
 one of two ways: ``follow_clock=True`` (default) advances physics to the driver clock at every
-read, so the sim runs in (virtual) real time like hardware; with ``follow_clock=False`` the owner
-(e.g. the scene loop) calls ``mujoco.mj_step`` itself and the driver only reads and writes.
+read *and before every write* (the previous target acts until the new one arrives, a zero-order
+hold like a real servo loop), so the sim runs in (virtual) real time like hardware; with
+``follow_clock=False`` the owner (e.g. the scene loop) calls ``mujoco.mj_step`` itself and the
+driver only reads and writes. Drivers acting on one ``MjData`` (an arm and a hand) must share one
+``PhysicsClock`` (``physics=``), or each would keep its own idea of where simulated time stands.
 """
 
 from __future__ import annotations
@@ -31,11 +34,38 @@ class SimConfig(Config):
     safety: SafetyConfig = Field(SafetyConfig(), description="safety layer")
 
 
+class PhysicsClock:
+    """Keeps one ``MjData`` in step with a wall clock for every driver acting on it.
+
+    ``advance()`` steps physics up to ``clock() - origin`` (s), at most ``max_advance_s`` per call;
+    a longer gap (a stalled process) is dropped rather than caught up later, so the scene never
+    fast-forwards through a backlog.
+    """
+
+    def __init__(self, model: mujoco.MjModel, data: mujoco.MjData, clock, max_advance_s: float = 0.25) -> None:
+        self.model, self.data, self.clock, self.max_advance_s = model, data, clock, max_advance_s
+        self.origin_s: float | None = None
+
+    def start(self) -> None:
+        if self.origin_s is None:
+            self.origin_s = self.clock() - self.data.time
+
+    def advance(self) -> None:
+        self.start()
+        wanted = self.clock() - self.origin_s
+        target = min(wanted, self.data.time + self.max_advance_s)
+        n = int(round((target - self.data.time) / self.model.opt.timestep))
+        for _ in range(max(n, 0)):
+            mujoco.mj_step(self.model, self.data)
+        if wanted > target:  # capped: drop the backlog instead of catching up later
+            self.origin_s = self.clock() - self.data.time
+
+
 class _MujocoJoints:
     """Index bookkeeping shared by the arm and the hand: names -> qpos/qvel/actuator indices."""
 
     def _setup(self, model: mujoco.MjModel, data: mujoco.MjData, joint_names, actuator_names,
-               cfg: SimConfig) -> JointLimits:
+               cfg: SimConfig, physics: PhysicsClock | None) -> JointLimits:
         def ids(kind, names, what):
             out = [mujoco.mj_name2id(model, kind, n) for n in names]
             if min(out, default=0) < 0:
@@ -51,26 +81,23 @@ class _MujocoJoints:
         jid = ids(mujoco.mjtObj.mjOBJ_JOINT, joint_names, "joint")
         self._aid = ids(mujoco.mjtObj.mjOBJ_ACTUATOR, actuator_names, "actuator")
         self._qadr, self._vadr = model.jnt_qposadr[jid], model.jnt_dofadr[jid]
-        self._t_origin: float | None = None
+        if physics is not None and (physics.model is not model or physics.data is not data):
+            raise ConfigError("the shared PhysicsClock belongs to another MjModel/MjData")
+        self._physics = physics
         return JointLimits.from_mujoco(model, joint_names, velocity_rad_s=cfg.velocity_rad_s)
 
     def _connect(self) -> None:
-        self._t_origin = self.clock() - self.data.time
+        if self._physics is None:
+            self._physics = PhysicsClock(self.model, self.data, self.clock, self.sim_cfg.max_advance_s)
+        self._physics.start()
         self.data.ctrl[self._aid] = self.data.qpos[self._qadr]  # hold where it is
 
     def _disconnect(self) -> None:
         pass
 
     def _advance(self) -> None:
-        if not self.sim_cfg.follow_clock:
-            return
-        wanted = self.clock() - self._t_origin
-        target = min(wanted, self.data.time + self.sim_cfg.max_advance_s)
-        n = int(round((target - self.data.time) / self.model.opt.timestep))
-        for _ in range(max(n, 0)):
-            mujoco.mj_step(self.model, self.data)
-        if wanted > target:  # capped: drop the backlog instead of catching up later
-            self._t_origin = self.clock() - self.data.time
+        if self.sim_cfg.follow_clock:
+            self._physics.advance()
 
     def _read(self) -> JointState:
         self._advance()
@@ -80,6 +107,7 @@ class _MujocoJoints:
                           "N*m")
 
     def _write(self, q_rad: np.ndarray) -> None:
+        self._advance()  # the previous target acted until now
         self.data.ctrl[self._aid] = q_rad
 
 
@@ -87,9 +115,9 @@ class SimArm(_MujocoJoints, ArmDriver):
     """An arm in MuJoCo behind the ``ArmDriver`` interface."""
 
     def __init__(self, model, data, joint_names, actuator_names, config: SimConfig | None = None,
-                 limits: JointLimits | None = None, **kwargs):
+                 limits: JointLimits | None = None, physics: PhysicsClock | None = None, **kwargs):
         cfg = config or SimConfig()
-        model_limits = self._setup(model, data, list(joint_names), list(actuator_names), cfg)
+        model_limits = self._setup(model, data, list(joint_names), list(actuator_names), cfg, physics)
         super().__init__(limits or model_limits, cfg.safety, **kwargs)
 
     def emergency_stop(self) -> None:
@@ -105,9 +133,9 @@ class SimHand(_MujocoJoints, HandDriver):
     """A hand in MuJoCo behind the ``HandDriver`` interface."""
 
     def __init__(self, model, data, joint_names, actuator_names, config: SimConfig | None = None,
-                 limits: JointLimits | None = None, **kwargs):
+                 limits: JointLimits | None = None, physics: PhysicsClock | None = None, **kwargs):
         cfg = config or SimConfig()
-        model_limits = self._setup(model, data, list(joint_names), list(actuator_names), cfg)
+        model_limits = self._setup(model, data, list(joint_names), list(actuator_names), cfg, physics)
         super().__init__(limits or model_limits, cfg.safety, **kwargs)
 
 
