@@ -24,7 +24,7 @@ HELD_SHARE = 0.5  # "held by the part": at least this share of the robot's conta
 
 _WHAT = {"ground": "instruction -> object + part", "perceive": "oracle segmentation (simulator labels) -> cloud",
          "generate": "student diffusion sampling + ranking", "plan": "IK + collision-checked trajectory",
-         "execute": "open, approach, close the hand", "lift": "lift while holding"}
+         "execute": "open, pre-shape, approach, close the hand", "lift": "lift while holding"}
 
 
 def _outcome(world, category: str, part: str, z0_m: float) -> dict:
