@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from ifgrasp.errors import UnknownObjectError
-from ifgrasp.grasp.dataset import DatasetConfig, generate, load_dataset, plan_shards
+from ifgrasp.grasp.dataset import DatasetConfig, config_digest, generate, load_dataset, plan_shards
 from ifgrasp.grasp.validate import ValidationConfig
 from ifgrasp.hand import LeapHandModel
 
@@ -42,6 +42,18 @@ def test_generate_writes_resumes_and_repeats(tmp_path, hand):
     generate(hand, TINY, tmp_path / "b", progress=False)  # same seed, same dataset
     again = load_dataset(tmp_path / "b")
     np.testing.assert_allclose(again["wrist_pos_m"], data["wrist_pos_m"])
+
+
+def test_each_shard_names_the_settings_that_made_it(tmp_path, hand):
+    generate(hand, TINY, tmp_path, progress=False)
+    digest = config_digest(TINY)
+    assert set(load_dataset(tmp_path)["config"]) == {digest}
+    kept = DatasetConfig.from_yaml(tmp_path / "configs" / f"{digest}.yaml")
+    assert config_digest(kept) == digest  # the kept file reproduces the settings
+    # a synthesis change is a new generation; a bookkeeping change (rounds) is not
+    assert config_digest(TINY.model_copy(update={"rounds": 3})) == digest
+    other = DatasetConfig(**{**TINY.model_dump(), "synthesis": {**TINY.synthesis.model_dump(), "batch": 3}})
+    assert config_digest(other) != digest
 
 
 def test_unknown_category_is_named():

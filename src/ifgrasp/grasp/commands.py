@@ -60,6 +60,8 @@ def synth_command(config, out, per_category, rounds, batch, steps, categories) -
     data = load_dataset(out)
     keep = validated_mask(data)
     summary["validated_grasps"] = int(keep.sum())
+    for digest, row in summary.get("per_config", {}).items():
+        row["validated"] = int((keep & (data["config"] == digest)).sum())
     summary["wall_s_this_run"] = time.perf_counter() - t0
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     runs = _log_run(out, cfg, shards_before, len(list(out.glob("*.npz"))), summary["wall_s_this_run"])
@@ -95,6 +97,9 @@ def write_dataset_card(out: Path, cfg: DatasetConfig, summary: dict, report: dic
         f"| {r['finished']} | {r['categories'] if isinstance(r['categories'], str) else ','.join(r['categories'])} "
         f"| {r['rounds']} | {r['shards_added']} | {hours(r)} |" for r in runs)
     table = "\n".join("| " + " | ".join(r) + " |" for r in [TABLE_HEADER, ["---"] * len(TABLE_HEADER), *rows])
+    config_lines = "\n".join(
+        f"| `{c}` | {r['grasps']} | {r['lift']:.0%} | {r['shake']:.0%} | {r['six_dir']:.0%} | {r['validated']} |"
+        for c, r in summary.get("per_config", {}).items())
     text = f"""# Teacher grasp dataset ({cfg.split} objects)
 
 Made by `ifgrasp synth --out {out}` with `config/teacher_dataset.yaml` (the last run's config:
@@ -115,6 +120,12 @@ are regenerated from (category, seed); re-running a command adds only its missin
 ## Metrics (raw = every optimised grasp; validated = the kept subset)
 
 {table}
+
+## Settings generations (`configs/<digest>.yaml`; raw rates over every optimised grasp)
+
+| config | grasps | lift | shake | 6-dir | validated |
+|---|---|---|---|---|---|
+{config_lines}
 
 ## Runs (`--categories`, `--rounds`; each adds the shards it lacks)
 

@@ -7,7 +7,9 @@ not stored: they are regenerated from (category, seed).
 
 Fields per grasp: wrist_pos_m (3), wrist_rot (3x3), joints_rad (16), all in the object frame; lift,
 shake, six_dir (bool), label (continuous success under perturbations), energy terms, part_share,
-all_on_part, max_penetration_m, num_contacts; plus the shard's category, object seed, part.
+all_on_part, max_penetration_m, num_contacts; plus the shard's category, object seed, part and
+``config``, the digest of the synthesis + validation settings that made it (the dataset grows over
+several runs; ``configs/<digest>.yaml`` keeps each one, so mixed generations stay traceable).
 """
 
 from __future__ import annotations
@@ -72,6 +74,17 @@ class Shard:
         return int.from_bytes(digest[:4], "little")
 
 
+#: ``config`` of shards written before digests were recorded (their settings: git history of config.yaml).
+UNRECORDED_CONFIG = "unrecorded"
+
+
+def config_digest(cfg: DatasetConfig) -> str:
+    """Short digest of the settings that decide a shard's grasps (synthesis and validation)."""
+    text = json.dumps({"synthesis": cfg.synthesis.model_dump(mode="json"),
+                       "validation": cfg.validation.model_dump(mode="json")}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
 def plan_shards(cfg: DatasetConfig) -> list[Shard]:
     """Every (object, task, round) of the configured family, in a fixed order."""
     from ifgrasp.sim.objects import object_family
@@ -127,6 +140,9 @@ def generate(hand, cfg: DatasetConfig, out_dir: Path, progress: bool = True) -> 
 
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "config.yaml").write_text(cfg.to_yaml())
+    digest = config_digest(cfg)
+    (out_dir / "configs").mkdir(exist_ok=True)
+    (out_dir / "configs" / f"{digest}.yaml").write_text(cfg.to_yaml())
     shards = plan_shards(cfg)
     skipped_file = out_dir / "skipped.json"
     skipped: dict[str, str] = json.loads(skipped_file.read_text()) if skipped_file.exists() else {}
@@ -146,7 +162,7 @@ def generate(hand, cfg: DatasetConfig, out_dir: Path, progress: bool = True) -> 
                 bar.advance(task)
                 continue
             meta = {"category": shard.category, "object_seed": shard.object_seed, "part": shard.part,
-                    "avoid": list(shard.avoid), "round": shard.round, "split": cfg.split}
+                    "avoid": list(shard.avoid), "round": shard.round, "split": cfg.split, "config": digest}
             _write_atomic(out_dir / f"{shard.key}.npz", arrays, meta)
             bar.advance(task)
     summary = summarize(load_dataset(out_dir))
@@ -169,6 +185,7 @@ def load_dataset(folder: Path, files: Iterable[Path] | None = None) -> dict[str,
                 columns.setdefault(k, []).append(z[k])
             for k in ("category", "part"):
                 columns.setdefault(k, []).append(np.full(n, meta[k]))
+            columns.setdefault("config", []).append(np.full(n, meta.get("config", UNRECORDED_CONFIG)))
             columns.setdefault("object_seed", []).append(np.full(n, meta["object_seed"]))
             columns.setdefault("synthesis_s", []).append(np.full(n, float(z["synthesis_s"]) / n))
             columns.setdefault("validation_s", []).append(np.full(n, float(z["validation_s"]) / n))
@@ -192,5 +209,6 @@ def summarize(data: dict[str, np.ndarray]) -> dict:
     everything = np.ones(len(data["lift"]), bool)
     out = {"overall": rates(everything), "objects": int(len({(c, s) for c, s in zip(data["category"], data["object_seed"])}))}
     out["per_category"] = {c: rates(data["category"] == c) for c in sorted(set(data["category"]))}
+    out["per_config"] = {c: rates(data["config"] == c) for c in sorted(set(data["config"]))}
     out["seconds"] = float(data["synthesis_s"].sum() + data["validation_s"].sum())
     return out
