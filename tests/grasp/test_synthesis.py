@@ -28,6 +28,12 @@ def test_refined_grasps_touch_without_penetrating(box_grasps):
     assert np.median(box_grasps.extras["energy_fc"]) < 1.0  # unit pushes nearly balance
 
 
+def test_fingers_do_not_overlap_their_neighbours(box_grasps):
+    """Finger targets at the hand's own finger pitch and a real self-penetration weight: no grasp
+    asks a finger to sit inside the next one (22 mm targets gave up to 23 mm overlaps here)."""
+    assert box_grasps.extras["energy_spen"].max() <= 0.002
+
+
 def test_synthesis_is_deterministic_per_seed(hand):
     cfg = SynthesisConfig(batch=2).replace(refine={"steps": 5})
     a = synthesize(hand, make_object("box", 0), "body", (), cfg, seed=3)

@@ -24,7 +24,9 @@ from ifgrasp.geometry import matrix_to_rot6d
 class AntipodalConfig(Config):
     max_normal_angle_rad: float = Field(0.5, gt=0, description="allowed deviation of n2 from -n1")
     width_m: tuple[float, float] = Field((0.003, 0.11), description="allowed grasp width (hand aperture)")
-    finger_spread_m: float = Field(0.022, ge=0, description="spacing of the finger targets around p2")
+    # The LEAP Hand's finger pitch (45.5 mm between fingertips at the flat pose). Targets 22 mm apart
+    # pulled neighbouring fingers into each other: 10-12 mm overlap in MuJoCo at the synthesised pose.
+    finger_spread_m: float = Field(0.045, ge=0, description="spacing of the finger targets around p2")
     standoff_m: float = Field(0.005, ge=0, description="targets this far outside the surface")
     palm_offset_m: tuple[float, float] = Field((0.03, 0.07), description="palm centre behind the grasp axis")
     min_approach_z: float = Field(-0.2, description="approach directions pointing up from below are dropped")

@@ -25,8 +25,9 @@ class RefineConfig(Config):
                                "(0 = targets stay on to the end)")
     # Penetration weighted 10x DexGraspNet's: with the grid SDF in the loop, 100/m left 2-9 mm
     # overlaps; 1000/m keeps 94-100% of grasps within 2 mm (measured on mug handles and cylinders).
+    # Self-penetration gets the same weight: at 10/m the synthesised fingers overlapped their neighbours.
     weights: EnergyWeights = Field(default_factory=lambda: EnergyWeights(fc=2.0, dist=100.0, part=0.0,
-                                                                         pen=1000.0, rpen=1000.0))
+                                                                         pen=1000.0, rpen=1000.0, spen=1000.0))
 
 
 def finger_target_distance(hand, state: HandState, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
