@@ -12,7 +12,7 @@ import numpy as np
 from builtin_interfaces.msg import Duration, Time
 from geometry_msgs.msg import Point, Pose, Quaternion, Transform, Vector3
 from scipy.spatial.transform import Rotation
-from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField
+from sensor_msgs.msg import CameraInfo, Image, JointState, PointCloud2, PointField
 from std_msgs.msg import Header
 from trajectory_msgs.msg import JointTrajectory as JointTrajectoryMsg
 from trajectory_msgs.msg import JointTrajectoryPoint
@@ -127,6 +127,16 @@ def matrix_from_transform(tf: Transform) -> np.ndarray:
 def duration_from_seconds(t_s: float) -> Duration:
     ns = int(round(float(t_s) * 1e9))
     return Duration(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
+
+
+def joint_state_msg(names, position_rad, velocity_rad_s, stamp: Time, effort=None) -> JointState:
+    """A ``sensor_msgs/JointState``: names, positions (rad), velocities (rad/s), optional efforts."""
+    msg = JointState(name=list(names), position=np.asarray(position_rad, float).tolist(),
+                     velocity=np.asarray(velocity_rad_s, float).tolist())
+    if effort is not None:
+        msg.effort = np.asarray(effort, float).tolist()
+    msg.header.stamp = stamp
+    return msg
 
 
 def joint_trajectory_to_msg(times_s: np.ndarray, q: np.ndarray, joint_names, header: Header | None = None) -> JointTrajectoryMsg:

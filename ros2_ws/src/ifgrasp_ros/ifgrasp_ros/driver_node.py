@@ -33,6 +33,7 @@ from sensor_msgs.msg import JointState
 from ifgrasp.drivers import make_driver
 from ifgrasp.errors import ConfigError, IfgraspError, known
 
+from ifgrasp_ros.conversions import joint_state_msg
 from ifgrasp_ros.driver_interface import DriverEndpoint
 
 #: Parameters shared by both driver nodes: (name, default). Each node adds its own.
@@ -101,10 +102,8 @@ class DriverNode(Node):
             self.read_error = str(exc)
             return
         self.state, self.read_error = s, None
-        msg = JointState(name=list(s.names), position=s.position_rad.tolist(), velocity=s.velocity_rad_s.tolist(),
-                         effort=s.effort.tolist())
-        msg.header.stamp = self.get_clock().now().to_msg()
-        self.pub_joints.publish(msg)
+        self.pub_joints.publish(joint_state_msg(s.names, s.position_rad, s.velocity_rad_s,
+                                                self.get_clock().now().to_msg(), effort=s.effort))
 
     def diagnostics(self) -> DiagnosticArray:
         """The device status and one status per joint, from the last reading."""

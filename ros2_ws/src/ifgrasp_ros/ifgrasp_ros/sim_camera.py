@@ -31,6 +31,7 @@ from std_msgs.msg import Header, String
 from ifgrasp.errors import ConfigError
 from ifgrasp.types import CameraIntrinsics
 
+from ifgrasp_ros.conversions import joint_state_msg
 from ifgrasp_ros.node_main import run_node
 from ifgrasp_ros.rgbd_publishers import RGBDPublishers
 
@@ -119,9 +120,7 @@ class SimCameraNode(Node):
         s = self.scene
         q = np.concatenate([s.arm_joints(), s.hand_joints()])  # (23,) radians
         dq = np.concatenate([s.data.qvel[s.arm_dof_adr], s.data.qvel[s.hand_dof_adr]])  # (23,) rad/s
-        msg = JointState(name=self.joint_names, position=q.tolist(), velocity=dq.tolist())
-        msg.header.stamp = self.get_clock().now().to_msg()
-        self.pub_joints.publish(msg)
+        self.pub_joints.publish(joint_state_msg(self.joint_names, q, dq, self.get_clock().now().to_msg()))
 
     def destroy_node(self) -> None:
         self.camera.close()

@@ -25,6 +25,7 @@ from std_msgs.msg import Header, String
 
 from ifgrasp.errors import ConfigError
 
+from ifgrasp_ros.conversions import joint_state_msg
 from ifgrasp_ros.driver_interface import DriverEndpoint
 from ifgrasp_ros.node_main import run_node
 from ifgrasp_ros.rgbd_publishers import RGBDPublishers
@@ -85,11 +86,9 @@ class SimWorldNode(Node):
 
     def publish_joint_states(self) -> None:
         arm, hand = self.world.arm.read_state(), self.world.hand.read_state()
-        msg = JointState(name=self.joint_names,
-                         position=np.concatenate([arm.position_rad, hand.position_rad]).tolist(),
-                         velocity=np.concatenate([arm.velocity_rad_s, hand.velocity_rad_s]).tolist())
-        msg.header.stamp = self.get_clock().now().to_msg()
-        self.pub_joints.publish(msg)
+        self.pub_joints.publish(joint_state_msg(
+            self.joint_names, np.concatenate([arm.position_rad, hand.position_rad]),
+            np.concatenate([arm.velocity_rad_s, hand.velocity_rad_s]), self.get_clock().now().to_msg()))
 
     def destroy_node(self) -> None:
         self.world.close()
