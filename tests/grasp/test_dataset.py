@@ -84,3 +84,17 @@ def test_synth_logs_each_run_in_the_card(tmp_path, monkeypatch):
     assert [r["shards_added"] for r in runs] == [1, 0]
     card = (tmp_path / "CARD.md").read_text()
     assert card.count("| box | 1 |") == 2 and "2 optimised" in card
+
+
+def test_card_shows_the_settings_and_the_heldout_evaluation(tmp_path, monkeypatch):
+    from ifgrasp.grasp import commands
+
+    monkeypatch.setattr(commands, "_dataset_config", lambda *_a, **_k: TINY)
+    commands.synth_command(None, tmp_path, None, None, None, None, None)
+    digest = config_digest(TINY)
+    assert f"| `{digest}` | 2 |" in (tmp_path / "CARD.md").read_text()
+    # an evaluation of the dataset folder itself stands in for the held-out family here
+    commands.eval_teacher_command(tmp_path, "heldout", None, None, None, tmp_path / commands.HELDOUT_METRICS)
+    commands.synth_command(None, tmp_path, None, None, None, None, None)  # rewrites the card
+    card = (tmp_path / "CARD.md").read_text()
+    assert "## Held-out objects" in card and f"1 objects, settings `{digest}`" in card

@@ -24,6 +24,10 @@ def _hand():
     return LeapHandModel(n_surface_points=400)  # 400 samples: half the cost, same grasps (teacher)
 
 
+#: The held-out evaluation kept beside the dataset, shown in its card when present.
+HELDOUT_METRICS = "heldout_metrics.json"
+
+
 def _dataset_config(config: Path | None, **overrides) -> DatasetConfig:
     path = config or CONFIG_DIR / "teacher_dataset.yaml"
     cfg = DatasetConfig.from_yaml(path) if path.exists() else DatasetConfig()
@@ -100,6 +104,18 @@ def write_dataset_card(out: Path, cfg: DatasetConfig, summary: dict, report: dic
     config_lines = "\n".join(
         f"| `{c}` | {r['grasps']} | {r['lift']:.0%} | {r['shake']:.0%} | {r['six_dir']:.0%} | {r['validated']} |"
         for c, r in summary.get("per_config", {}).items())
+    heldout_path = out / HELDOUT_METRICS
+    heldout = ""
+    if heldout_path.exists():
+        h = json.loads(heldout_path.read_text())
+        h_rows = report_table(h)
+        heldout = (
+            f"\n## Held-out objects (`{HELDOUT_METRICS}`: `ifgrasp eval teacher --split heldout "
+            f"--per-category 2 --batch 32`; {h.get('objects', '?')} objects, settings "
+            f"{', '.join(f'`{c}`' for c in h.get('configs', [])) or 'unrecorded'})\n\n"
+            + "\n".join("| " + " | ".join(r) + " |" for r in [TABLE_HEADER, ["---"] * len(TABLE_HEADER), *h_rows])
+            + "\n"
+        )
     text = f"""# Teacher grasp dataset ({cfg.split} objects)
 
 Made by `ifgrasp synth --out {out}` with `config/teacher_dataset.yaml` (the last run's config:
@@ -121,6 +137,7 @@ are regenerated from (category, seed); re-running a command adds only its missin
 
 {table}
 
+{heldout}
 ## Settings generations (`configs/<digest>.yaml`; raw rates over every optimised grasp)
 
 | config | grasps | lift | shake | 6-dir | validated |
@@ -149,6 +166,8 @@ def eval_teacher_command(dataset, split, per_category, batch, steps, out: Path) 
         generate(_hand(), cfg, dataset)
     data = load_dataset(dataset)
     report = teacher_report(data)
+    report["configs"] = sorted(set(data["config"].tolist()))  # the settings generations it measures
+    report["objects"] = len(set(zip(data["category"].tolist(), data["object_seed"].tolist())))
     _print_report(report, f"teacher evaluation ({dataset})")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2))
