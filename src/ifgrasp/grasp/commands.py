@@ -140,6 +140,8 @@ are regenerated from (category, seed); re-running a command adds only its missin
 {heldout}
 ## Settings generations (`configs/<digest>.yaml`; raw rates over every optimised grasp)
 
+Each generation covers its own mix of categories and rounds: compare them per category, not here.
+
 | config | grasps | lift | shake | 6-dir | validated |
 |---|---|---|---|---|---|
 {config_lines}
