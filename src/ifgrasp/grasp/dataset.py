@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import yaml
 from pydantic import Field
 
 from ifgrasp.config import Config
@@ -78,11 +79,14 @@ class Shard:
 UNRECORDED_CONFIG = "unrecorded"
 
 
+def grasp_settings(cfg: DatasetConfig) -> dict:
+    """The settings that decide a shard's grasps (synthesis and validation), not the bookkeeping."""
+    return {"synthesis": cfg.synthesis.model_dump(mode="json"), "validation": cfg.validation.model_dump(mode="json")}
+
+
 def config_digest(cfg: DatasetConfig) -> str:
-    """Short digest of the settings that decide a shard's grasps (synthesis and validation)."""
-    text = json.dumps({"synthesis": cfg.synthesis.model_dump(mode="json"),
-                       "validation": cfg.validation.model_dump(mode="json")}, sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:10]
+    """Short digest of ``grasp_settings(cfg)``."""
+    return hashlib.sha256(json.dumps(grasp_settings(cfg), sort_keys=True).encode()).hexdigest()[:10]
 
 
 def plan_shards(cfg: DatasetConfig) -> list[Shard]:
@@ -142,7 +146,7 @@ def generate(hand, cfg: DatasetConfig, out_dir: Path, progress: bool = True) -> 
     (out_dir / "config.yaml").write_text(cfg.to_yaml())
     digest = config_digest(cfg)
     (out_dir / "configs").mkdir(exist_ok=True)
-    (out_dir / "configs" / f"{digest}.yaml").write_text(cfg.to_yaml())
+    (out_dir / "configs" / f"{digest}.yaml").write_text(yaml.safe_dump(grasp_settings(cfg), sort_keys=False))
     shards = plan_shards(cfg)
     skipped_file = out_dir / "skipped.json"
     skipped: dict[str, str] = json.loads(skipped_file.read_text()) if skipped_file.exists() else {}
