@@ -91,16 +91,20 @@ def _log_run(out: Path, cfg: DatasetConfig, shards_before: int, shards_after: in
     return runs
 
 
+def _markdown_table(rows: list[list[str]]) -> str:
+    """A teacher-metrics table (``TABLE_HEADER`` columns) as Markdown."""
+    return "\n".join("| " + " | ".join(r) + " |" for r in [TABLE_HEADER, ["---"] * len(TABLE_HEADER), *rows])
+
+
 def write_dataset_card(out: Path, cfg: DatasetConfig, summary: dict, report: dict, runs: list[dict] = ()) -> Path:
     """``CARD.md`` beside the shards: how the dataset was made, how long it took, what it scores."""
-    rows = report_table(report)
     def hours(r: dict) -> str:
         return "n/a" if r.get("wall_s") is None else f"{r['wall_s'] / 3600:.2f}"
 
     run_lines = "\n".join(
         f"| {r['finished']} | {r['categories'] if isinstance(r['categories'], str) else ','.join(r['categories'])} "
         f"| {r['rounds']} | {r['shards_added']} | {hours(r)} |" for r in runs)
-    table = "\n".join("| " + " | ".join(r) + " |" for r in [TABLE_HEADER, ["---"] * len(TABLE_HEADER), *rows])
+    table = _markdown_table(report_table(report))
     config_lines = "\n".join(
         f"| `{c}` | {r['grasps']} | {r['lift']:.0%} | {r['shake']:.0%} | {r['six_dir']:.0%} | {r['validated']} |"
         for c, r in summary.get("per_config", {}).items())
@@ -108,13 +112,11 @@ def write_dataset_card(out: Path, cfg: DatasetConfig, summary: dict, report: dic
     heldout = ""
     if heldout_path.exists():
         h = json.loads(heldout_path.read_text())
-        h_rows = report_table(h)
         heldout = (
             f"\n## Held-out objects (`{HELDOUT_METRICS}`: `ifgrasp eval teacher --split heldout "
             f"--per-category 2 --batch 32`; {h.get('objects', '?')} objects, settings "
             f"{', '.join(f'`{c}`' for c in h.get('configs', [])) or 'unrecorded'})\n\n"
-            + "\n".join("| " + " | ".join(r) + " |" for r in [TABLE_HEADER, ["---"] * len(TABLE_HEADER), *h_rows])
-            + "\n"
+            + _markdown_table(report_table(h)) + "\n"
         )
     text = f"""# Teacher grasp dataset ({cfg.split} objects)
 
