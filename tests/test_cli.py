@@ -24,7 +24,7 @@ runner = CliRunner()
 
 #: Every verb the README's CLI table lists (group verbs as "group verb").
 VERBS = {
-    "demo", "synth", "render-grasps", "render-objects", "record-sim", "replay", "download-models",
+    "demo", "synth", "revalidate", "render-grasps", "render-objects", "record-sim", "replay", "download-models",
     "bench foundation", "bench teacher", "bench perception", "eval teacher", "hw dry-run",
     "views", "train", "export", "eval student", "bench generate", "bench graph",
     "eval perception", "train-perception",
@@ -227,3 +227,8 @@ def test_bench_graph_prints_stage_rows(monkeypatch):
     for row in ("ground", "perceive", "generate", "command_to_motion", "total"):
         assert row in res.output
     assert "2.00" in res.output and "400.00" in res.output and res.output.count("OK: grasped") == 3
+
+
+def test_revalidate_of_a_folder_without_shards_says_so(tmp_path):
+    res = _main("revalidate", "--out", str(tmp_path))
+    assert res.returncode == 1 and "no shards in" in res.stderr and "Traceback" not in res.stderr

@@ -200,6 +200,21 @@ def synth(
     synth_command(config, out, per_category, rounds, batch, steps, categories)
 
 
+@app.command()
+def revalidate(
+    config: Path = typer.Option(None, help="DatasetConfig YAML whose validation settings to apply (default: config/teacher_dataset.yaml)"),
+    out: Path = typer.Option(None, help="dataset folder (default: data/teacher)"),
+    worker: int = typer.Option(0, help="this process takes every WORKERS-th stale shard, starting at WORKER"),
+    workers: int = typer.Option(1, help="processes sharing the work"),
+) -> None:
+    """Teacher dataset: re-run the physics tests of shards made under other validation settings
+    (resumable; grasps kept). Example: ``ifgrasp revalidate --worker 0 --workers 2`` beside
+    ``--worker 1 --workers 2``."""
+    from ifgrasp.grasp.commands import revalidate_command
+
+    revalidate_command(config, out, worker, workers)
+
+
 @eval_app.command("perception")
 def eval_perception(
     backend: str = typer.Option("trained", help="segmentation backend: trained | oracle | pretrained"),

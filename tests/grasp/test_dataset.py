@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 
 from ifgrasp.errors import UnknownObjectError
-from ifgrasp.grasp.dataset import DatasetConfig, config_digest, generate, load_dataset, plan_shards
+from ifgrasp.grasp.dataset import (
+    DatasetConfig, config_digest, generate, load_dataset, plan_shards, revalidate, stale_shards,
+)
 from ifgrasp.grasp.validate import ValidationConfig
 from ifgrasp.hand import LeapHandModel
 
@@ -100,3 +102,35 @@ def test_card_shows_the_settings_and_the_heldout_evaluation(tmp_path, monkeypatc
     commands.synth_command(None, tmp_path, None, None, None, None, None)  # rewrites the card
     card = (tmp_path / "CARD.md").read_text()
     assert "## Held-out objects" in card and f"1 objects, settings `{digest}`" in card
+
+
+def test_revalidate_relabels_stale_shards_and_keeps_the_grasps(tmp_path, hand):
+    import json
+
+    from ifgrasp.grasp import commands
+
+    generate(hand, TINY, tmp_path, progress=False)
+    before = load_dataset(tmp_path)
+    assert stale_shards(tmp_path, TINY) == []  # labels made under TINY's validation are current
+    harder = DatasetConfig(**{**TINY.model_dump(), "validation": {**TINY.validation.model_dump(), "lift_height_m": 0.1}})
+    assert [p.name for p in stale_shards(tmp_path, harder)] == ["box_0000_body_r00.npz"]
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(commands, "_dataset_config", lambda *_a, **_k: harder)
+        commands.revalidate_command(None, tmp_path, 0, 1)
+    after = load_dataset(tmp_path)
+    np.testing.assert_array_equal(after["joints_rad"], before["joints_rad"])  # same grasps
+    np.testing.assert_array_equal(after["energy_total"], before["energy_total"])
+    assert set(after["config"]) == {config_digest(harder)}  # synthesis recorded: a full new digest
+    assert (tmp_path / "configs" / f"{config_digest(harder)}.yaml").exists()
+    assert stale_shards(tmp_path, harder) == [] and revalidate(harder, tmp_path, progress=False) == 0
+    runs = json.loads((tmp_path / "runs.json").read_text())
+    assert runs[-1]["action"] == "revalidate" and runs[-1]["shards_revalidated"] == 1
+    assert "1 re-validated" in (tmp_path / "CARD.md").read_text()
+
+
+def test_revalidate_worker_index_is_checked(tmp_path):
+    from ifgrasp.errors import InputError
+
+    with pytest.raises(InputError, match="worker must be in"):
+        revalidate(TINY, tmp_path, worker=2, workers=2)

@@ -5,7 +5,10 @@ import numpy as np
 import pytest
 
 from ifgrasp.grasp.synthesis.synthesize import SynthesisConfig, synthesize
-from ifgrasp.grasp.validate import ValidationConfig, validate
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ifgrasp.grasp.validate import ValidationConfig, min_jerk, shake_offset, validate
 from ifgrasp.hand import LeapHandModel
 from ifgrasp.hand.joints import OPEN_JOINTS_RAD
 from ifgrasp.sim.objects import make_object
@@ -35,6 +38,30 @@ def test_synthesised_cylinder_grasps_lift_it():
     held = r.lift
     assert np.all(r.lift_displacement_m[held] < FAST.success_displacement_m)
     assert np.all(r.part_force_share[held] == pytest.approx(1.0))  # a cylinder has one part
+
+
+@settings(deadline=None, max_examples=30)
+@given(periods=st.floats(1.0, 4.0), frequency_hz=st.floats(0.5, 5.0))
+def test_hand_motions_start_and_end_at_rest(periods, frequency_hz):
+    """The lift and the shake move the hand like an arm would: no jump to full speed, which
+    jerked the hand at 40-60 m/s^2 and shook good grasps loose."""
+    duration_s = periods / frequency_hz
+    dt = 1e-4
+    t = np.arange(0.0, duration_s + dt / 2, dt)
+    x = shake_offset(t, duration_s, frequency_hz)
+    v = np.gradient(x, dt)
+    peak_speed = 2 * np.pi * frequency_hz  # of a plain unit sine
+    assert abs(x[0]) < 1e-9 and abs(x[-1]) < 1e-6 and np.all(np.abs(x) <= 1.0 + 1e-9)
+    assert abs(v[0]) < 0.02 * peak_speed and abs(v[-1]) < 0.02 * peak_speed
+    a = np.gradient(v, dt)
+    assert np.abs(a).max() < 4 * peak_speed**2  # bounded: a sine's own peak is peak_speed^2
+    s = min_jerk(np.linspace(0, 1, 101))
+    assert s[0] == 0 and s[-1] == 1 and np.all(np.diff(s) >= 0)
+
+
+def test_shake_reaches_its_full_amplitude():
+    t = np.linspace(0, 0.5, 5001)
+    assert np.abs(shake_offset(t, 0.5, 2.0)).max() > 0.99
 
 
 def test_frame_must_be_the_object_frame():

@@ -10,8 +10,10 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from ifgrasp.errors import UnknownObjectError, known
-from ifgrasp.grasp.dataset import TASKS, DatasetConfig, generate, load_dataset
+from ifgrasp.errors import InputError, UnknownObjectError, known
+from ifgrasp.grasp.dataset import (
+    TASKS, DatasetConfig, generate, load_dataset, revalidate, stale_shards, summarize,
+)
 from ifgrasp.grasp.evaluate import TABLE_HEADER, report_table, teacher_report, validated_mask
 from ifgrasp.paths import CONFIG_DIR, DATA_DIR
 
@@ -60,15 +62,36 @@ def synth_command(config, out, per_category, rounds, batch, steps, categories) -
     out = out or DATA_DIR / "teacher"
     t0 = time.perf_counter()
     shards_before = len(list(out.glob("*.npz"))) if out.exists() else 0
-    summary = generate(_hand(), cfg, out)
+    generate(_hand(), cfg, out)
+    _refresh_reports(out, cfg, {"shards_added": len(list(out.glob("*.npz"))) - shards_before}, t0)
+
+
+def revalidate_command(config, out, worker: int, workers: int) -> None:
+    cfg = _dataset_config(config)
+    out = out or DATA_DIR / "teacher"
+    if not any(out.glob("*.npz")):
+        raise InputError(f"no shards in {out}: make them with `ifgrasp synth --out {out}`")
+    t0 = time.perf_counter()
+    n = revalidate(cfg, out, worker, workers)
+    if stale_shards(out, cfg):  # another worker is still at it: the last one to finish writes the reports
+        console.print(f"revalidated {n} shards; other workers still running, reports left to the last one")
+        return
+    _refresh_reports(out, cfg, {"action": "revalidate", "shards_revalidated": n}, t0)
+
+
+def _refresh_reports(out: Path, cfg: DatasetConfig, run: dict, t0: float) -> None:
+    """Rewrite ``summary.json``, ``metrics.json``, ``runs.json`` and the card after a run."""
     data = load_dataset(out)
+    summary = summarize(data)
+    skipped = out / "skipped.json"
+    summary["skipped_shards"] = json.loads(skipped.read_text()) if skipped.exists() else {}
     keep = validated_mask(data)
     summary["validated_grasps"] = int(keep.sum())
     for digest, row in summary.get("per_config", {}).items():
         row["validated"] = int((keep & (data["config"] == digest)).sum())
     summary["wall_s_this_run"] = time.perf_counter() - t0
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
-    runs = _log_run(out, cfg, shards_before, len(list(out.glob("*.npz"))), summary["wall_s_this_run"])
+    runs = _log_run(out, cfg, run, summary["wall_s_this_run"])
     report = teacher_report(data)
     (out / "metrics.json").write_text(json.dumps(report, indent=2))
     write_dataset_card(out, cfg, summary, report, runs)
@@ -79,14 +102,14 @@ def synth_command(config, out, per_category, rounds, batch, steps, categories) -
     )
 
 
-def _log_run(out: Path, cfg: DatasetConfig, shards_before: int, shards_after: int, wall_s: float) -> list[dict]:
-    """Append this ``synth`` run to ``runs.json`` (the dataset grows over several runs) and return them all."""
+def _log_run(out: Path, cfg: DatasetConfig, run: dict, wall_s: float) -> list[dict]:
+    """Append this ``synth`` or ``revalidate`` run (``run``: what it did) to ``runs.json`` (the dataset
+    grows over several runs) and return them all."""
     path = out / "runs.json"
     runs = json.loads(path.read_text()) if path.exists() else []
     runs.append({"finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "split": cfg.split,
                  "categories": list(cfg.categories) if cfg.categories else "all", "rounds": cfg.rounds,
-                 "per_category": cfg.per_category, "shards_added": shards_after - shards_before,
-                 "wall_s": round(wall_s, 1)})
+                 "per_category": cfg.per_category, **run, "wall_s": round(wall_s, 1)})
     path.write_text(json.dumps(runs, indent=1))
     return runs
 
@@ -101,9 +124,14 @@ def write_dataset_card(out: Path, cfg: DatasetConfig, summary: dict, report: dic
     def hours(r: dict) -> str:
         return "n/a" if r.get("wall_s") is None else f"{r['wall_s'] / 3600:.2f}"
 
+    def did(r: dict) -> str:
+        if r.get("action") == "revalidate":
+            return f"{r['shards_revalidated']} re-validated"
+        return f"{r['shards_added']} added"
+
     run_lines = "\n".join(
         f"| {r['finished']} | {r['categories'] if isinstance(r['categories'], str) else ','.join(r['categories'])} "
-        f"| {r['rounds']} | {r['shards_added']} | {hours(r)} |" for r in runs)
+        f"| {r['rounds']} | {did(r)} | {hours(r)} |" for r in runs)
     table = _markdown_table(report_table(report))
     config_lines = "\n".join(
         f"| `{c}` | {r['grasps']} | {r['lift']:.0%} | {r['shake']:.0%} | {r['six_dir']:.0%} | {r['validated']} |"
@@ -113,8 +141,8 @@ def write_dataset_card(out: Path, cfg: DatasetConfig, summary: dict, report: dic
     if heldout_path.exists():
         h = json.loads(heldout_path.read_text())
         heldout = (
-            f"\n## Held-out objects (`{HELDOUT_METRICS}`: `ifgrasp eval teacher --split heldout "
-            f"--per-category 2 --batch 32`; {h.get('objects', '?')} objects, settings "
+            f"\n## Held-out objects (`{HELDOUT_METRICS}`: `{h.get('command', 'ifgrasp eval teacher --split heldout')}`; "
+            f"{h.get('objects', '?')} objects, settings "
             f"{', '.join(f'`{c}`' for c in h.get('configs', [])) or 'unrecorded'})\n\n"
             + _markdown_table(report_table(h)) + "\n"
         )
@@ -131,9 +159,11 @@ are regenerated from (category, seed); re-running a command adds only its missin
 - Synthesis: antipodal contact targets on the instructed part + Adam refinement of the energy
   (force closure, contact distance, penetration both ways, self-penetration, joint limits, table,
   parts to avoid); see `ifgrasp.grasp.synthesis`.
-- Validation: MuJoCo, LEAP Hand welded to a moving target, position-controlled fingers closing from a
+- Validation: MuJoCo, LEAP Hand welded to a target moved like an arm's flange (minimum-jerk lift,
+  shake ramped in and out, set-points at 250 Hz), position-controlled fingers closing from a
   pre-grasp and squeezing; lift 20 cm, shake 3 axes, 6 gravity directions; success = object moves
   < 2 cm relative to the hand; 2 perturbed copies per lifted grasp give the continuous label.
+  Compute counts the labels as they stand: a re-validation replaces the physics time it redid.
 
 ## Metrics (raw = every optimised grasp; validated = the kept subset)
 
@@ -148,9 +178,9 @@ Each generation covers its own mix of categories and rounds: compare them per ca
 |---|---|---|---|---|---|
 {config_lines}
 
-## Runs (`--categories`, `--rounds`; each adds the shards it lacks)
+## Runs (`synth --categories --rounds` adds the shards it lacks; `revalidate` re-runs the physics of shards made under older validation settings)
 
-| finished | categories | rounds | shards added | wall h |
+| finished | categories | rounds | shards | wall h |
 |---|---|---|---|---|
 {run_lines}
 
@@ -164,14 +194,19 @@ contact force on the part while the object is lifted.
 
 
 def eval_teacher_command(dataset, split, per_category, batch, steps, out: Path) -> None:
+    made = None
     if dataset is None:
         cfg = _dataset_config(None, split=split, per_category=per_category, batch=batch, steps=steps)
-        dataset = Path(out).with_suffix("") / f"{split}_dataset"
+        dataset = made = Path(out).with_suffix("") / f"{split}_dataset"
         generate(_hand(), cfg, dataset)
     data = load_dataset(dataset)
     report = teacher_report(data)
     report["configs"] = sorted(set(data["config"].tolist()))  # the settings generations it measures
     report["objects"] = len(set(zip(data["category"].tolist(), data["object_seed"].tolist())))
+    args = f"--dataset {dataset}" if made is None else f"--split {split}" + "".join(
+        f" --{k.replace('_', '-')} {v}" for k, v in (("per_category", per_category), ("batch", batch), ("steps", steps))
+        if v is not None)
+    report["command"] = f"ifgrasp eval teacher {args}"
     _print_report(report, f"teacher evaluation ({dataset})")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2))

@@ -84,9 +84,19 @@ def grasp_settings(cfg: DatasetConfig) -> dict:
     return {"synthesis": cfg.synthesis.model_dump(mode="json"), "validation": cfg.validation.model_dump(mode="json")}
 
 
+def settings_digest(settings: dict) -> str:
+    """Short digest of a settings dict (JSON, sorted keys)."""
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]
+
+
 def config_digest(cfg: DatasetConfig) -> str:
     """Short digest of ``grasp_settings(cfg)``."""
-    return hashlib.sha256(json.dumps(grasp_settings(cfg), sort_keys=True).encode()).hexdigest()[:10]
+    return settings_digest(grasp_settings(cfg))
+
+
+def validation_digest(cfg: DatasetConfig) -> str:
+    """Short digest of the validation settings alone (a shard's labels are current when it matches)."""
+    return settings_digest(cfg.validation.model_dump(mode="json"))
 
 
 def plan_shards(cfg: DatasetConfig) -> list[Shard]:
@@ -112,24 +122,39 @@ def run_shard(hand, shard: Shard, cfg: DatasetConfig) -> dict[str, np.ndarray]:
     t0 = time.perf_counter()
     grasps = synthesize(hand, obj, shard.part, shard.avoid, cfg.synthesis, seed=seed)
     t1 = time.perf_counter()
-    result = validate(obj, grasps, cfg.validation, seed=seed, part=shard.part)
-    t2 = time.perf_counter()
     out = {
         "wrist_pos_m": grasps.wrist_pos_m.astype(np.float32),
         "wrist_rot": grasps.wrist_rot.astype(np.float32),
         "joints_rad": grasps.joints_rad.astype(np.float32),
+        "synthesis_s": np.float32(t1 - t0),
+    }
+    out.update(_validation_arrays(obj, grasps, shard, cfg))
+    for k, v in grasps.extras.items():
+        out[k] = np.asarray(v, dtype=np.float32)
+    return out
+
+
+def _validation_arrays(obj, grasps, shard: Shard, cfg: DatasetConfig) -> dict[str, np.ndarray]:
+    """The physics labels of one shard's grasps, as stored."""
+    t0 = time.perf_counter()
+    result = validate(obj, grasps, cfg.validation, seed=shard.seed(cfg.seed), part=shard.part)
+    return {
         "lift": result.lift,
         "shake": result.shake,
         "six_dir": result.six_dir,
         "label": result.label.astype(np.float32),
         "lift_displacement_m": result.lift_displacement_m.astype(np.float32),
         "part_force_share": result.part_force_share.astype(np.float32),
-        "synthesis_s": np.float32(t1 - t0),
-        "validation_s": np.float32(t2 - t1),
+        "validation_s": np.float32(time.perf_counter() - t0),
     }
-    for k, v in grasps.extras.items():
-        out[k] = np.asarray(v, dtype=np.float32)
-    return out
+
+
+def _progress_bar(show: bool):
+    """A shard progress bar (description, bar, done/total, time left)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                    disable=not show)
 
 
 def _write_atomic(path: Path, arrays: dict, meta: dict) -> None:
@@ -138,23 +163,18 @@ def _write_atomic(path: Path, arrays: dict, meta: dict) -> None:
     os.replace(tmp, path)
 
 
-def generate(hand, cfg: DatasetConfig, out_dir: Path, progress: bool = True) -> dict:
-    """Run every missing shard into ``out_dir`` (resumable); returns the dataset summary."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
+def generate(hand, cfg: DatasetConfig, out_dir: Path, progress: bool = True) -> int:
+    """Run every missing shard into ``out_dir`` (resumable; ``skipped.json`` names shards no grasp
+    could be planned for); returns the number of shards it ran."""
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "config.yaml").write_text(cfg.to_yaml())
     digest = config_digest(cfg)
-    (out_dir / "configs").mkdir(exist_ok=True)
-    (out_dir / "configs" / f"{digest}.yaml").write_text(yaml.safe_dump(grasp_settings(cfg), sort_keys=False))
+    _write_settings(out_dir, grasp_settings(cfg))
     shards = plan_shards(cfg)
     skipped_file = out_dir / "skipped.json"
     skipped: dict[str, str] = json.loads(skipped_file.read_text()) if skipped_file.exists() else {}
     todo = [s for s in shards if not (out_dir / f"{s.key}.npz").exists() and s.key not in skipped]
-    with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-        disable=not progress,
-    ) as bar:
+    with _progress_bar(progress) as bar:
         task = bar.add_task("synth", total=len(shards), completed=len(shards) - len(todo))
         for shard in todo:
             bar.update(task, description=f"synth {shard.key}")
@@ -166,12 +186,73 @@ def generate(hand, cfg: DatasetConfig, out_dir: Path, progress: bool = True) -> 
                 bar.advance(task)
                 continue
             meta = {"category": shard.category, "object_seed": shard.object_seed, "part": shard.part,
-                    "avoid": list(shard.avoid), "round": shard.round, "split": cfg.split, "config": digest}
+                    "avoid": list(shard.avoid), "round": shard.round, "split": cfg.split, "config": digest,
+                    "validation": validation_digest(cfg)}
             _write_atomic(out_dir / f"{shard.key}.npz", arrays, meta)
             bar.advance(task)
-    summary = summarize(load_dataset(out_dir))
-    summary["skipped_shards"] = skipped
-    return summary
+    return len(todo)
+
+
+def _write_settings(out_dir: Path, settings: dict) -> str:
+    """Store ``configs/<digest>.yaml`` for a settings generation; returns the digest."""
+    digest = settings_digest(settings)
+    (out_dir / "configs").mkdir(exist_ok=True)
+    (out_dir / "configs" / f"{digest}.yaml").write_text(yaml.safe_dump(settings, sort_keys=False))
+    return digest
+
+
+def stale_shards(out_dir: Path, cfg: DatasetConfig) -> list[Path]:
+    """Shards whose physics labels were made with validation settings other than ``cfg.validation``."""
+    current = validation_digest(cfg)
+    stale = []
+    for f in sorted(Path(out_dir).glob("*.npz")):
+        if f.name.endswith(".tmp.npz"):
+            continue
+        with np.load(f) as z:
+            if json.loads(str(z["meta"])).get("validation") != current:
+                stale.append(f)
+    return stale
+
+
+def revalidate_shard(path: Path, cfg: DatasetConfig) -> None:
+    """Re-run the physics tests of one stored shard under ``cfg.validation`` and rewrite it in place.
+
+    The grasps and their synthesis energies stay; the labels, the validation time and the settings
+    digests change. A shard whose synthesis settings were recorded gets the digest of (those, the new
+    validation); one without keeps ``UNRECORDED_CONFIG``."""
+    from ifgrasp.sim.objects import make_object
+    from ifgrasp.types import GraspBatch
+
+    with np.load(path) as z:
+        arrays = {k: z[k] for k in z.files if k != "meta"}
+        meta = json.loads(str(z["meta"]))
+    shard = Shard(meta["category"], meta["object_seed"], meta["part"], tuple(meta["avoid"]), meta["round"])
+    grasps = GraspBatch(arrays["wrist_pos_m"].astype(float), arrays["wrist_rot"].astype(float),
+                        arrays["joints_rad"].astype(float), frame="object")
+    arrays.update(_validation_arrays(make_object(shard.category, shard.object_seed), grasps, shard, cfg))
+    old_settings = Path(path).parent / "configs" / f"{meta.get('config')}.yaml"
+    if old_settings.exists():
+        synthesis = yaml.safe_load(old_settings.read_text())["synthesis"]
+        meta["config"] = _write_settings(Path(path).parent, {
+            "synthesis": synthesis, "validation": cfg.validation.model_dump(mode="json")})
+    meta["validation"] = validation_digest(cfg)
+    _write_atomic(Path(path), arrays, meta)
+
+
+def revalidate(cfg: DatasetConfig, out_dir: Path, worker: int = 0, workers: int = 1, progress: bool = True) -> int:
+    """Re-validate every stale shard of ``out_dir`` (resumable: a rewritten shard is current);
+    ``worker`` of ``workers`` takes every ``workers``-th one, so processes can share the work.
+    Returns the number of shards rewritten."""
+    if not 0 <= worker < workers:
+        raise InputError(f"worker must be in [0, {workers}), got {worker}")
+    todo = stale_shards(out_dir, cfg)[worker::workers]
+    with _progress_bar(progress) as bar:
+        task = bar.add_task("revalidate", total=len(todo))
+        for path in todo:
+            bar.update(task, description=f"revalidate {path.stem}")
+            revalidate_shard(path, cfg)
+            bar.advance(task)
+    return len(todo)
 
 
 def load_dataset(folder: Path, files: Iterable[Path] | None = None) -> dict[str, np.ndarray]:

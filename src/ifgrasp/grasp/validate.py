@@ -14,8 +14,11 @@ perturbation tests run only on grasps that passed the lift (the others count as 
 it saves most of the physics time and changes no rate by more than the rare grasp that drops the
 object on the table yet would hold it in free space.
 
-Batched: many hand+object copies, far apart, live in one MuJoCo model and are stepped together in
-chunks (``mj_step(..., nstep)``); there is no Python loop over grasps or time steps.
+The hand moves like an arm's flange: minimum-jerk lift, a shake whose amplitude ramps in and out,
+set-points streamed every ``setpoint_period_s`` (4 ms, the xArm's servo rate).
+
+Batched: many hand+object copies, far apart, live in one MuJoCo model and are stepped together
+between set-points (``mj_step(..., nstep)``); there is no Python loop over grasps.
 """
 
 from __future__ import annotations
@@ -58,7 +61,9 @@ class ValidationConfig(Config):
     perturb_rot_rad: float = Field(0.05, ge=0, description="std of the wrist rotation perturbation")
     impratio: float = Field(10.0, ge=1, description="frictional-to-normal impedance ratio (anti-creep)")
     noslip_iterations: int = Field(0, ge=0, description="MuJoCo no-slip solver iterations")
-    control_chunk: int = Field(10, gt=0, description="physics steps per control update")
+    setpoint_period_s: float = Field(
+        0.004, gt=0, description="hand pose and finger set-points are updated this often (the xArm's 250 Hz servo "
+        "rate); 0.02 s moved the hand in 20 ms stairs that jerked it at 40-60 m/s^2 and shook grasps loose")
     weld_timeconst_s: float = Field(0.005, gt=0, description="stiffness of the hand-to-target weld (time constant; 0.02 s lagged 9 cm behind a 0.4 m/s lift)")
 
 
@@ -181,13 +186,14 @@ class _Batch:
     def run(self, seconds: float, cfg: ValidationConfig, ctrl_fn=None, mocap_fn=None) -> None:
         """Step ``seconds``; ctrl_fn(alpha) -> (n,16) targets, mocap_fn(t) -> (n,3) offsets from home."""
         steps = max(1, int(round(seconds / cfg.timestep_s)))
-        for k in range(0, steps, cfg.control_chunk):
+        chunk = max(1, int(round(cfg.setpoint_period_s / cfg.timestep_s)))
+        for k in range(0, steps, chunk):
             t = k * cfg.timestep_s
             if ctrl_fn is not None:
-                self.data.ctrl[self.act] = ctrl_fn(min(1.0, (k + cfg.control_chunk) / steps))
+                self.data.ctrl[self.act] = ctrl_fn(min(1.0, (k + chunk) / steps))
             if mocap_fn is not None:
                 self.data.mocap_pos[self.mocap_id] = self.home + mocap_fn(t)
-            mujoco.mj_step(self.model, self.data, nstep=min(cfg.control_chunk, steps - k))
+            mujoco.mj_step(self.model, self.data, nstep=min(chunk, steps - k))
 
     def part_force_share(self, part_index: int) -> np.ndarray:
         """(n,) share of the hand-object normal contact force that lands on part ``part_index``
@@ -214,6 +220,22 @@ class _Batch:
         return np.einsum("nji,nj->ni", R, p_obj - d.xpos[self.hand_body])
 
 
+def min_jerk(tau):
+    """Minimum-jerk position profile 0 -> 1 for tau in [0, 1] (clipped): zero velocity and
+    acceleration at both ends, as an arm's trajectory generator would move."""
+    tau = np.clip(tau, 0.0, 1.0)
+    return tau**3 * (10 - 15 * tau + 6 * tau**2)
+
+
+def shake_offset(t, duration_s: float, frequency_hz: float):
+    """Unit shake displacement at time t (s) of a shake lasting ``duration_s``: a sine at
+    ``frequency_hz`` whose amplitude ramps in over the first quarter period and out over the last
+    (minimum-jerk envelope), so the hand starts and ends at rest instead of jumping to full speed."""
+    ramp = min(0.25 / frequency_hz, duration_s / 2)
+    envelope = min_jerk(t / ramp) * min_jerk((duration_s - t) / ramp)
+    return envelope * np.sin(2 * np.pi * frequency_hz * t)
+
+
 def _targets(grasps: GraspBatch, cfg: ValidationConfig):
     """Pre-grasp (closing joints opened) and squeezed targets (B, 16) for grasps."""
     q = grasps.joints_rad
@@ -234,7 +256,7 @@ def _lift_and_shake(obj, grasps: GraspBatch, cfg: ValidationConfig, part_index: 
     _close(batch, pre, squeeze, cfg)
     start = batch.object_in_hand()
     lift = np.array([0.0, 0.0, cfg.lift_height_m])
-    batch.run(cfg.lift_s, cfg, mocap_fn=lambda t: lift * min(1.0, t / (0.8 * cfg.lift_s)))
+    batch.run(cfg.lift_s, cfg, mocap_fn=lambda t: lift * min_jerk(t / (0.8 * cfg.lift_s)))
     lift_disp = np.linalg.norm(batch.object_in_hand() - start, axis=-1)
     share = batch.part_force_share(part_index)
     for axis in range(3):
@@ -242,7 +264,7 @@ def _lift_and_shake(obj, grasps: GraspBatch, cfg: ValidationConfig, part_index: 
         batch.run(
             cfg.shake_s_per_axis,
             cfg,
-            mocap_fn=lambda t, d=direction: lift + d * np.sin(2 * np.pi * cfg.shake_frequency_hz * t),
+            mocap_fn=lambda t, d=direction: lift + d * shake_offset(t, cfg.shake_s_per_axis, cfg.shake_frequency_hz),
         )
     shake_disp = np.linalg.norm(batch.object_in_hand() - start, axis=-1)
     ok = cfg.success_displacement_m
