@@ -127,6 +127,12 @@ def test_revalidate_relabels_stale_shards_and_keeps_the_grasps(tmp_path, hand):
     runs = json.loads((tmp_path / "runs.json").read_text())
     assert runs[-1]["action"] == "revalidate" and runs[-1]["shards_revalidated"] == 1
     assert "1 re-validated" in (tmp_path / "CARD.md").read_text()
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    from ifgrasp.grasp.evaluate import validated_mask
+
+    kept = int(validated_mask(after).sum())  # one meaning of "validated" in every row
+    assert summary["validated_grasps"] == summary["per_category"]["box"]["validated"] == kept
+    assert summary["per_config"][config_digest(harder)]["validated"] == kept
 
 
 def test_revalidate_worker_index_is_checked(tmp_path):

@@ -14,7 +14,7 @@ from ifgrasp.errors import InputError, UnknownObjectError, known
 from ifgrasp.grasp.dataset import (
     TASKS, DatasetConfig, generate, load_dataset, revalidate, stale_shards, summarize,
 )
-from ifgrasp.grasp.evaluate import TABLE_HEADER, report_table, teacher_report, validated_mask
+from ifgrasp.grasp.evaluate import TABLE_HEADER, report_table, teacher_report
 from ifgrasp.paths import CONFIG_DIR, DATA_DIR
 
 console = Console()
@@ -85,10 +85,6 @@ def _refresh_reports(out: Path, cfg: DatasetConfig, run: dict, t0: float) -> Non
     summary = summarize(data)
     skipped = out / "skipped.json"
     summary["skipped_shards"] = json.loads(skipped.read_text()) if skipped.exists() else {}
-    keep = validated_mask(data)
-    summary["validated_grasps"] = int(keep.sum())
-    for digest, row in summary.get("per_config", {}).items():
-        row["validated"] = int((keep & (data["config"] == digest)).sum())
     summary["wall_s_this_run"] = time.perf_counter() - t0
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     runs = _log_run(out, cfg, run, summary["wall_s_this_run"])

@@ -278,9 +278,13 @@ def load_dataset(folder: Path, files: Iterable[Path] | None = None) -> dict[str,
 
 
 def summarize(data: dict[str, np.ndarray]) -> dict:
-    """Counts and rates of a loaded dataset, overall and per category."""
+    """Counts and rates of a loaded dataset, overall, per category and per settings generation;
+    ``validated`` counts the grasps the teacher keeps (``evaluate.validated_mask``)."""
+    from ifgrasp.grasp.evaluate import validated_mask
+
     if not data:
         return {"grasps": 0}
+    keep = validated_mask(data)
 
     def rates(mask):
         return {
@@ -288,11 +292,11 @@ def summarize(data: dict[str, np.ndarray]) -> dict:
             "lift": float(data["lift"][mask].mean()),
             "shake": float(data["shake"][mask].mean()),
             "six_dir": float(data["six_dir"][mask].mean()),
-            "validated": int((data["lift"][mask]).sum()),
+            "validated": int(keep[mask].sum()),
         }
 
     everything = np.ones(len(data["lift"]), bool)
-    out = {"overall": rates(everything), "objects": int(len({(c, s) for c, s in zip(data["category"], data["object_seed"])}))}
+    out = {"overall": rates(everything), "validated_grasps": int(keep.sum()), "objects": int(len({(c, s) for c, s in zip(data["category"], data["object_seed"])}))}
     out["per_category"] = {c: rates(data["category"] == c) for c in sorted(set(data["category"]))}
     out["per_config"] = {c: rates(data["config"] == c) for c in sorted(set(data["config"]))}
     out["seconds"] = float(data["synthesis_s"].sum() + data["validation_s"].sum())
