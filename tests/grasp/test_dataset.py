@@ -104,7 +104,7 @@ def test_card_shows_the_settings_and_the_heldout_evaluation(tmp_path, monkeypatc
     assert "## Held-out objects" in card and f"1 objects, settings `{digest}`" in card
 
 
-def test_revalidate_relabels_stale_shards_and_keeps_the_grasps(tmp_path, hand):
+def test_revalidate_relabels_stale_shards_and_keeps_the_grasps(tmp_path, hand, capsys):
     import json
 
     from ifgrasp.grasp import commands
@@ -117,6 +117,8 @@ def test_revalidate_relabels_stale_shards_and_keeps_the_grasps(tmp_path, hand):
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(commands, "_dataset_config", lambda *_a, **_k: harder)
+        commands.synth_command(None, tmp_path, None, None, None, None, None)  # nothing to add, but says so
+        assert "1 shards carry labels from other validation settings" in " ".join(capsys.readouterr().out.split())
         commands.revalidate_command(None, tmp_path, 0, 1)
     after = load_dataset(tmp_path)
     np.testing.assert_array_equal(after["joints_rad"], before["joints_rad"])  # same grasps

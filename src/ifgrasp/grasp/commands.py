@@ -64,6 +64,10 @@ def synth_command(config, out, per_category, rounds, batch, steps, categories) -
     shards_before = len(list(out.glob("*.npz"))) if out.exists() else 0
     generate(_hand(), cfg, out)
     _refresh_reports(out, cfg, {"shards_added": len(list(out.glob("*.npz"))) - shards_before}, t0)
+    stale = stale_shards(out, cfg)
+    if stale:
+        console.print(f"[yellow]{len(stale)} shards carry labels from other validation settings: "
+                      f"`ifgrasp revalidate --out {out}` brings them up to date[/yellow]")
 
 
 def revalidate_command(config, out, worker: int, workers: int) -> None:
