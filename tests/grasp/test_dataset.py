@@ -119,6 +119,7 @@ def test_revalidate_relabels_stale_shards_and_keeps_the_grasps(tmp_path, hand, c
         mp.setattr(commands, "_dataset_config", lambda *_a, **_k: harder)
         commands.synth_command(None, tmp_path, None, None, None, None, None)  # nothing to add, but says so
         assert "1 shards carry labels from other validation settings" in " ".join(capsys.readouterr().out.split())
+        (tmp_path / "config.yaml").write_text(TINY.to_yaml())  # as the last synth under the old settings left it
         commands.revalidate_command(None, tmp_path, 0, 1)
     after = load_dataset(tmp_path)
     np.testing.assert_array_equal(after["joints_rad"], before["joints_rad"])  # same grasps
@@ -126,6 +127,7 @@ def test_revalidate_relabels_stale_shards_and_keeps_the_grasps(tmp_path, hand, c
     assert set(after["config"]) == {config_digest(harder)}  # synthesis recorded: a full new digest
     assert (tmp_path / "configs" / f"{config_digest(harder)}.yaml").exists()
     assert stale_shards(tmp_path, harder) == [] and revalidate(harder, tmp_path, progress=False) == 0
+    assert DatasetConfig.from_yaml(tmp_path / "config.yaml").validation == harder.validation  # still loadable
     runs = json.loads((tmp_path / "runs.json").read_text())
     assert runs[-1]["action"] == "revalidate" and runs[-1]["shards_revalidated"] == 1
     assert "1 re-validated" in (tmp_path / "CARD.md").read_text()

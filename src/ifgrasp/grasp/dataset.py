@@ -246,6 +246,11 @@ def revalidate(cfg: DatasetConfig, out_dir: Path, worker: int = 0, workers: int 
     if not 0 <= worker < workers:
         raise InputError(f"worker must be in [0, {workers}), got {worker}")
     todo = stale_shards(out_dir, cfg)[worker::workers]
+    last = Path(out_dir) / "config.yaml"  # the last synth's config: keep it loadable, with today's validation
+    if last.exists():
+        data = yaml.safe_load(last.read_text())
+        data["validation"] = cfg.validation.model_dump(mode="json")
+        last.write_text(yaml.safe_dump(data, sort_keys=False))
     with _progress_bar(progress) as bar:
         task = bar.add_task("revalidate", total=len(todo))
         for path in todo:
