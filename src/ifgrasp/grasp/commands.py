@@ -77,14 +77,18 @@ def revalidate_command(config, out, worker: int, workers: int) -> None:
         raise InputError(f"no shards in {out}: make them with `ifgrasp synth --out {out}`")
     t0 = time.perf_counter()
     n = revalidate(cfg, out, worker, workers)
+    run = {"action": "revalidate", "shards_revalidated": n}
+    if workers > 1:
+        run["worker"] = f"{worker}/{workers}"
     if stale_shards(out, cfg):  # another worker is still at it: the last one to finish writes the reports
+        _log_run(out, cfg, run, time.perf_counter() - t0)
         console.print(f"revalidated {n} shards; other workers still running, reports left to the last one")
         return
-    _refresh_reports(out, cfg, {"action": "revalidate", "shards_revalidated": n}, t0)
+    _refresh_reports(out, cfg, run, t0)
 
 
 def _refresh_reports(out: Path, cfg: DatasetConfig, run: dict, t0: float) -> None:
-    """Rewrite ``summary.json``, ``metrics.json``, ``runs.json`` and the card after a run."""
+    """Log the run in ``runs.json``; rewrite ``summary.json``, ``metrics.json`` and the card."""
     data = load_dataset(out)
     summary = summarize(data)
     skipped = out / "skipped.json"
@@ -126,7 +130,7 @@ def write_dataset_card(out: Path, cfg: DatasetConfig, summary: dict, report: dic
 
     def did(r: dict) -> str:
         if r.get("action") == "revalidate":
-            return f"{r['shards_revalidated']} re-validated"
+            return f"{r['shards_revalidated']} re-validated" + (f" (worker {r['worker']})" if "worker" in r else "")
         return f"{r['shards_added']} added"
 
     run_lines = "\n".join(
