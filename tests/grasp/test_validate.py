@@ -3,11 +3,10 @@ not; the mug's handle opening stays open to a finger (convex pieces, not one hul
 
 import numpy as np
 import pytest
-
-from ifgrasp.grasp.synthesis.synthesize import SynthesisConfig, synthesize
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ifgrasp.grasp.synthesis.synthesize import SynthesisConfig, synthesize
 from ifgrasp.grasp.validate import ValidationConfig, min_jerk, shake_offset, validate
 from ifgrasp.hand import LeapHandModel
 from ifgrasp.hand.joints import OPEN_JOINTS_RAD

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from ifgrasp.errors import InputError, UnknownObjectError, known
 from ifgrasp.grasp.dataset import (
-    TASKS, DatasetConfig, generate, load_dataset, revalidate, stale_shards, summarize,
+    TASKS, DatasetConfig, generate, load_dataset, revalidate, shard_files, stale_shards, summarize,
 )
 from ifgrasp.grasp.evaluate import TABLE_HEADER, report_table, teacher_report
 from ifgrasp.paths import CONFIG_DIR, DATA_DIR
@@ -61,9 +61,9 @@ def synth_command(config, out, per_category, rounds, batch, steps, categories) -
     cfg = _dataset_config(config, per_category=per_category, rounds=rounds, batch=batch, steps=steps, categories=cats)
     out = out or DATA_DIR / "teacher"
     t0 = time.perf_counter()
-    shards_before = len(list(out.glob("*.npz"))) if out.exists() else 0
+    shards_before = len(shard_files(out))
     generate(_hand(), cfg, out)
-    _refresh_reports(out, cfg, {"shards_added": len(list(out.glob("*.npz"))) - shards_before}, t0)
+    _refresh_reports(out, cfg, {"shards_added": len(shard_files(out)) - shards_before}, t0)
     stale = stale_shards(out, cfg)
     if stale:
         console.print(f"[yellow]{len(stale)} shards carry labels from other validation settings: "
@@ -73,7 +73,7 @@ def synth_command(config, out, per_category, rounds, batch, steps, categories) -
 def revalidate_command(config, out, worker: int, workers: int) -> None:
     cfg = _dataset_config(config)
     out = out or DATA_DIR / "teacher"
-    if not any(out.glob("*.npz")):
+    if not shard_files(out):
         raise InputError(f"no shards in {out}: make them with `ifgrasp synth --out {out}`")
     t0 = time.perf_counter()
     n = revalidate(cfg, out, worker, workers)

@@ -201,13 +201,16 @@ def _write_settings(out_dir: Path, settings: dict) -> str:
     return digest
 
 
+def shard_files(folder: Path) -> list[Path]:
+    """The finished shards of a dataset folder, sorted (not the ``.tmp.npz`` of a write in progress)."""
+    return [f for f in sorted(Path(folder).glob("*.npz")) if not f.name.endswith(".tmp.npz")]
+
+
 def stale_shards(out_dir: Path, cfg: DatasetConfig) -> list[Path]:
     """Shards whose physics labels were made with validation settings other than ``cfg.validation``."""
     current = validation_digest(cfg)
     stale = []
-    for f in sorted(Path(out_dir).glob("*.npz")):
-        if f.name.endswith(".tmp.npz"):
-            continue
+    for f in shard_files(out_dir):
         with np.load(f) as z:
             if json.loads(str(z["meta"])).get("validation") != current:
                 stale.append(f)
@@ -262,8 +265,7 @@ def revalidate(cfg: DatasetConfig, out_dir: Path, worker: int = 0, workers: int 
 
 def load_dataset(folder: Path, files: Iterable[Path] | None = None) -> dict[str, np.ndarray]:
     """Concatenate every shard of a dataset folder; adds per-grasp category/object_seed/part."""
-    files = sorted(files if files is not None else Path(folder).glob("*.npz"))
-    files = [f for f in files if not f.name.endswith(".tmp.npz")]
+    files = shard_files(folder) if files is None else [f for f in sorted(files) if not f.name.endswith(".tmp.npz")]
     columns: dict[str, list] = {}
     for f in files:
         with np.load(f) as z:
