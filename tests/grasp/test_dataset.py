@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from ifgrasp.errors import UnknownObjectError
+from ifgrasp.errors import InputError, UnknownObjectError
 from ifgrasp.grasp.dataset import (
     DatasetConfig, config_digest, generate, load_dataset, plan_shards, revalidate, stale_shards,
 )
@@ -139,8 +139,19 @@ def test_revalidate_relabels_stale_shards_and_keeps_the_grasps(tmp_path, hand, c
     assert summary["per_config"][config_digest(harder)]["validated"] == kept
 
 
-def test_revalidate_worker_index_is_checked(tmp_path):
-    from ifgrasp.errors import InputError
+def test_synth_workers_share_the_shards_and_make_the_same_dataset(tmp_path, hand):
+    two_rounds = TINY.model_copy(update={"rounds": 2})
+    assert generate(hand, two_rounds, tmp_path / "split", progress=False, worker=1, workers=2) == 1
+    assert [p.name for p in (tmp_path / "split").glob("*.npz")] == ["box_0000_body_r01.npz"]
+    generate(hand, two_rounds, tmp_path / "split", progress=False, worker=0, workers=2)
+    generate(hand, two_rounds, tmp_path / "one", progress=False)
+    split, one = load_dataset(tmp_path / "split"), load_dataset(tmp_path / "one")
+    np.testing.assert_allclose(split["wrist_pos_m"], one["wrist_pos_m"])
+    np.testing.assert_array_equal(split["lift"], one["lift"])
+    with pytest.raises(InputError, match="worker must be in"):
+        generate(hand, two_rounds, tmp_path / "bad", progress=False, worker=2, workers=2)
 
+
+def test_revalidate_worker_index_is_checked(tmp_path):
     with pytest.raises(InputError, match="worker must be in"):
         revalidate(TINY, tmp_path, worker=2, workers=2)

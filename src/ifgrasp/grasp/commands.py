@@ -53,7 +53,7 @@ def _print_report(report: dict, title: str) -> None:
     console.print(table)
 
 
-def synth_command(config, out, per_category, rounds, batch, steps, categories) -> None:
+def synth_command(config, out, per_category, rounds, batch, steps, categories, worker: int = 0, workers: int = 1) -> None:
     cats = tuple(categories.split(",")) if categories else None
     for c in cats or ():
         if c not in TASKS:
@@ -61,9 +61,11 @@ def synth_command(config, out, per_category, rounds, batch, steps, categories) -
     cfg = _dataset_config(config, per_category=per_category, rounds=rounds, batch=batch, steps=steps, categories=cats)
     out = out or DATA_DIR / "teacher"
     t0 = time.perf_counter()
-    shards_before = len(shard_files(out))
-    generate(_hand(), cfg, out)
-    _refresh_reports(out, cfg, {"shards_added": len(shard_files(out)) - shards_before}, t0)
+    n = generate(_hand(), cfg, out, worker=worker, workers=workers)
+    run = {"shards_added": n}
+    if workers > 1:
+        run["worker"] = f"{worker}/{workers}"
+    _refresh_reports(out, cfg, run, t0)
     stale = stale_shards(out, cfg)
     if stale:
         console.print(f"[yellow]{len(stale)} shards carry labels from other validation settings: "

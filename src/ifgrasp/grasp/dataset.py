@@ -163,26 +163,27 @@ def _write_atomic(path: Path, arrays: dict, meta: dict) -> None:
     os.replace(tmp, path)
 
 
-def generate(hand, cfg: DatasetConfig, out_dir: Path, progress: bool = True) -> int:
+def generate(hand, cfg: DatasetConfig, out_dir: Path, progress: bool = True, worker: int = 0, workers: int = 1) -> int:
     """Run every missing shard into ``out_dir`` (resumable; ``skipped.json`` names shards no grasp
-    could be planned for); returns the number of shards it ran."""
+    could be planned for); ``worker`` of ``workers`` takes every ``workers``-th missing shard, so
+    processes can share the work. Returns the number of shards it ran."""
+    if not 0 <= worker < workers:
+        raise InputError(f"worker must be in [0, {workers}), got {worker}")
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "config.yaml").write_text(cfg.to_yaml())
     digest = config_digest(cfg)
     _write_settings(out_dir, grasp_settings(cfg))
     shards = plan_shards(cfg)
-    skipped_file = out_dir / "skipped.json"
-    skipped: dict[str, str] = json.loads(skipped_file.read_text()) if skipped_file.exists() else {}
-    todo = [s for s in shards if not (out_dir / f"{s.key}.npz").exists() and s.key not in skipped]
+    skipped = _read_skipped(out_dir)
+    todo = [s for s in shards if not (out_dir / f"{s.key}.npz").exists() and s.key not in skipped][worker::workers]
     with _progress_bar(progress) as bar:
-        task = bar.add_task("synth", total=len(shards), completed=len(shards) - len(todo))
+        task = bar.add_task("synth", total=len(todo))
         for shard in todo:
             bar.update(task, description=f"synth {shard.key}")
             try:
                 arrays = run_shard(hand, shard, cfg)
             except InputError as exc:  # e.g. no antipodal pair fits: record it, go on with the rest
-                skipped[shard.key] = str(exc)
-                (out_dir / "skipped.json").write_text(json.dumps(skipped, indent=1))
+                _record_skipped(out_dir, shard.key, str(exc))
                 bar.advance(task)
                 continue
             meta = {"category": shard.category, "object_seed": shard.object_seed, "part": shard.part,
@@ -191,6 +192,20 @@ def generate(hand, cfg: DatasetConfig, out_dir: Path, progress: bool = True) -> 
             _write_atomic(out_dir / f"{shard.key}.npz", arrays, meta)
             bar.advance(task)
     return len(todo)
+
+
+def _read_skipped(out_dir: Path) -> dict[str, str]:
+    path = Path(out_dir) / "skipped.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _record_skipped(out_dir: Path, key: str, reason: str) -> None:
+    """Add one shard to ``skipped.json``; re-read first so parallel workers keep each other's entries."""
+    skipped = _read_skipped(out_dir)
+    skipped[key] = reason
+    tmp = Path(out_dir) / "skipped.json.tmp"
+    tmp.write_text(json.dumps(skipped, indent=1))
+    os.replace(tmp, Path(out_dir) / "skipped.json")
 
 
 def _write_settings(out_dir: Path, settings: dict) -> str:
