@@ -247,8 +247,9 @@ def _close(batch: _Batch, pre, squeeze, cfg):
     batch.run(cfg.hold_s, cfg)
 
 
-def _lift_and_shake(obj, grasps: GraspBatch, cfg: ValidationConfig, part_index: int = 0):
-    """Lift then shake; returns (lift_ok, shake_ok, lift displacement, part force share) per grasp."""
+def _lift_and_shake(obj, grasps: GraspBatch, cfg: ValidationConfig, part_index: int = 0, shake: bool = True):
+    """Lift then shake; returns (lift_ok, shake_ok, lift displacement, part force share) per grasp.
+    ``shake=False`` stops after the lift (shake_ok is then the lift's result)."""
     n = len(grasps)
     batch = _Batch(obj, n, cfg, table=True)
     pre, squeeze = _targets(grasps, cfg)
@@ -259,6 +260,9 @@ def _lift_and_shake(obj, grasps: GraspBatch, cfg: ValidationConfig, part_index: 
     batch.run(cfg.lift_s, cfg, mocap_fn=lambda t: lift * min_jerk(t / (0.8 * cfg.lift_s)))
     lift_disp = np.linalg.norm(batch.object_in_hand() - start, axis=-1)
     share = batch.part_force_share(part_index)
+    ok = cfg.success_displacement_m
+    if not shake:
+        return lift_disp < ok, lift_disp < ok, lift_disp, share
     for axis in range(3):
         direction = np.eye(3)[axis] * cfg.shake_amplitude_m
         batch.run(
@@ -267,7 +271,6 @@ def _lift_and_shake(obj, grasps: GraspBatch, cfg: ValidationConfig, part_index: 
             mocap_fn=lambda t, d=direction: lift + d * shake_offset(t, cfg.shake_s_per_axis, cfg.shake_frequency_hz),
         )
     shake_disp = np.linalg.norm(batch.object_in_hand() - start, axis=-1)
-    ok = cfg.success_displacement_m
     return lift_disp < ok, (lift_disp < ok) & (shake_disp < ok), lift_disp, share
 
 
@@ -329,7 +332,7 @@ def validate(obj, grasps: GraspBatch, cfg: ValidationConfig | None = None, seed:
         pert = perturbed(grasps.select(lifted), cfg.perturbations, cfg, rng)
         ok = np.zeros(len(pert), bool)
         for idx in _chunks(len(pert), cfg.max_copies):
-            ok[idx] = _lift_and_shake(obj, pert.select(idx), cfg)[0]
+            ok[idx] = _lift_and_shake(obj, pert.select(idx), cfg, shake=False)[0]  # the label is the lift's
         label[lifted] = (1 + ok.reshape(len(lifted), cfg.perturbations).sum(1)) / (1 + cfg.perturbations)
     return ValidationResult(lift=lift, shake=shake, six_dir=six, lift_displacement_m=disp, label=label,
                             part_force_share=share)
