@@ -131,9 +131,10 @@ def write_dataset_card(out: Path, cfg: DatasetConfig, summary: dict, report: dic
         return "n/a" if r.get("wall_s") is None else f"{r['wall_s'] / 3600:.2f}"
 
     def did(r: dict) -> str:
+        worker = f" (worker {r['worker']})" if "worker" in r else ""
         if r.get("action") == "revalidate":
-            return f"{r['shards_revalidated']} re-validated" + (f" (worker {r['worker']})" if "worker" in r else "")
-        return f"{r['shards_added']} added"
+            return f"{r['shards_revalidated']} re-validated{worker}"
+        return f"{r['shards_added']} added{worker}"
 
     run_lines = "\n".join(
         f"| {r['finished']} | {r['categories'] if isinstance(r['categories'], str) else ','.join(r['categories'])} "
@@ -184,7 +185,7 @@ Each generation covers its own mix of categories and rounds: compare them per ca
 |---|---|---|---|---|---|
 {config_lines}
 
-## Runs (`synth --categories --rounds` adds the shards it lacks; `revalidate` re-runs the physics of shards made under older validation settings)
+## Runs (`synth --categories --rounds` adds the shards it lacks, `--worker I --workers N` shares them between processes; `revalidate` re-runs the physics of shards made under older validation settings)
 
 | finished | categories | rounds | shards | wall h |
 |---|---|---|---|---|
