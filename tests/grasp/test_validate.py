@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ifgrasp.grasp.synthesis.synthesize import SynthesisConfig, synthesize
-from ifgrasp.grasp.validate import ValidationConfig, min_jerk, shake_offset, validate
+from ifgrasp.grasp.validate import ValidationConfig, _lift_and_shake, min_jerk, shake_offset, validate
 from ifgrasp.hand import LeapHandModel
 from ifgrasp.hand.joints import OPEN_JOINTS_RAD
 from ifgrasp.sim.objects import make_object
@@ -37,6 +37,10 @@ def test_synthesised_cylinder_grasps_lift_it():
     held = r.lift
     assert np.all(r.lift_displacement_m[held] < FAST.success_displacement_m)
     assert np.all(r.part_force_share[held] == pytest.approx(1.0))  # a cylinder has one part
+    # the perturbed copies stop after the lift: the same lift verdicts and displacements as with the shake
+    lift_only = _lift_and_shake(obj, g, FAST, shake=False)
+    np.testing.assert_array_equal(lift_only[0], r.lift)
+    np.testing.assert_allclose(lift_only[2], r.lift_displacement_m)
 
 
 @settings(deadline=None, max_examples=30)
