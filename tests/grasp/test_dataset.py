@@ -102,6 +102,8 @@ def test_card_shows_the_settings_and_the_heldout_evaluation(tmp_path, monkeypatc
     commands.synth_command(None, tmp_path, None, None, None, None, None)  # rewrites the card
     card = (tmp_path / "CARD.md").read_text()
     assert "## Held-out objects" in card and f"1 objects, settings `{digest}`" in card
+    # per instructed part, for the dataset and for the held-out family
+    assert card.count("| task | set | N |") == 2 and card.count("| box/body | validated |") == 2
 
 
 def test_revalidate_relabels_stale_shards_and_keeps_the_grasps(tmp_path, hand, capsys):

@@ -45,12 +45,13 @@ def _dataset_config(config: Path | None, **overrides) -> DatasetConfig:
 
 
 def _print_report(report: dict, title: str) -> None:
-    table = Table(title=title)
-    for h in TABLE_HEADER:
-        table.add_column(h)
-    for row in report_table(report):
-        table.add_row(*row)
-    console.print(table)
+    for by, heading in (("per_category", title), ("per_task", f"{title}: per instructed part")):
+        table = Table(title=heading)
+        for h in [("task" if by == "per_task" else "category")] + TABLE_HEADER[1:]:
+            table.add_column(h)
+        for row in report_table(report, by):
+            table.add_row(*row)
+        console.print(table)
 
 
 def synth_command(config, out, per_category, rounds, batch, steps, categories, worker: int = 0, workers: int = 1) -> None:
@@ -120,9 +121,10 @@ def _log_run(out: Path, cfg: DatasetConfig, run: dict, wall_s: float) -> list[di
     return runs
 
 
-def _markdown_table(rows: list[list[str]]) -> str:
-    """A teacher-metrics table (``TABLE_HEADER`` columns) as Markdown."""
-    return "\n".join("| " + " | ".join(r) + " |" for r in [TABLE_HEADER, ["---"] * len(TABLE_HEADER), *rows])
+def _markdown_table(rows: list[list[str]], first_column: str = "category") -> str:
+    """A teacher-metrics table (``TABLE_HEADER`` columns, the first one named ``first_column``) as Markdown."""
+    header = [first_column] + TABLE_HEADER[1:]
+    return "\n".join("| " + " | ".join(r) + " |" for r in [header, ["---"] * len(header), *rows])
 
 
 def write_dataset_card(out: Path, cfg: DatasetConfig, summary: dict, report: dict, runs: list[dict] = ()) -> Path:
@@ -152,6 +154,7 @@ def write_dataset_card(out: Path, cfg: DatasetConfig, summary: dict, report: dic
             f"{h.get('objects', '?')} objects, settings "
             f"{', '.join(f'`{c}`' for c in h.get('configs', [])) or 'unrecorded'})\n\n"
             + _markdown_table(report_table(h)) + "\n"
+            + (f"\nPer instructed part:\n\n{_markdown_table(report_table(h, 'per_task'), 'task')}\n" if "per_task" in h else "")
         )
     text = f"""# Teacher grasp dataset ({cfg.split} objects)
 
@@ -175,6 +178,11 @@ are regenerated from (category, seed); re-running a command adds only its missin
 ## Metrics (raw = every optimised grasp; validated = the kept subset)
 
 {table}
+
+Per instructed part (a mug's body and its handle are very different tasks; the overall part share is
+carried by the body and one-part objects):
+
+{_markdown_table(report_table(report, "per_task"), "task")}
 
 {heldout}
 ## Settings generations (`configs/<digest>.yaml`; raw rates over every optimised grasp)

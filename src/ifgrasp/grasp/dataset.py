@@ -180,6 +180,9 @@ def generate(hand, cfg: DatasetConfig, out_dir: Path, progress: bool = True, wor
         task = bar.add_task("synth", total=len(todo))
         for shard in todo:
             bar.update(task, description=f"synth {shard.key}")
+            if (out_dir / f"{shard.key}.npz").exists():  # another process made it meanwhile
+                bar.advance(task)
+                continue
             try:
                 arrays = run_shard(hand, shard, cfg)
             except InputError as exc:  # e.g. no antipodal pair fits: record it, go on with the rest

@@ -63,7 +63,8 @@ def group_metrics(data: dict[str, np.ndarray], mask: np.ndarray) -> dict:
 
 
 def teacher_report(data: dict[str, np.ndarray], cfg: FilterConfig | None = None) -> dict:
-    """Raw and validated metrics, overall and per category."""
+    """Raw and validated metrics, overall, per category and per task (``category/part``: a mug's
+    handle and its body are graspable to very different part accuracies)."""
     keep = validated_mask(data, cfg)
     everything = np.ones(len(keep), bool)
     report = {
@@ -71,19 +72,21 @@ def teacher_report(data: dict[str, np.ndarray], cfg: FilterConfig | None = None)
         "validated": group_metrics(data, keep),
         "validated_share": float(keep.mean()) if len(keep) else 0.0,
         "per_category": {},
+        "per_task": {},
     }
     for c in sorted(set(data["category"])):
         in_c = data["category"] == c
-        report["per_category"][c] = {
-            "raw": group_metrics(data, in_c),
-            "validated": group_metrics(data, in_c & keep),
-        }
+        report["per_category"][c] = {"raw": group_metrics(data, in_c), "validated": group_metrics(data, in_c & keep)}
+    tasks = np.char.add(np.char.add(data["category"].astype(str), "/"), data["part"].astype(str))
+    for t in sorted(set(tasks)):
+        in_t = tasks == t
+        report["per_task"][t] = {"raw": group_metrics(data, in_t), "validated": group_metrics(data, in_t & keep)}
     return report
 
 
-def report_table(report: dict) -> list[list[str]]:
-    """Rows for a printed table: category, group, N, lift, shake, 6-dir, part share, all-on-part,
-    mean/max penetration (mm)."""
+def report_table(report: dict, by: str = "per_category") -> list[list[str]]:
+    """Rows for a printed table: category (or task, ``by="per_task"``), group, N, lift, shake, 6-dir,
+    part share, all-on-part, part force share, mean/max penetration (mm)."""
 
     def row(name, group, m):
         if m.get("grasps", 0) == 0:
@@ -96,7 +99,7 @@ def report_table(report: dict) -> list[list[str]]:
         ]
 
     rows = [row("ALL", "raw", report["raw"]), row("ALL", "validated", report["validated"])]
-    for c, groups in report["per_category"].items():
+    for c, groups in report.get(by, {}).items():
         rows.append(row(c, "raw", groups["raw"]))
         rows.append(row(c, "validated", groups["validated"]))
     return rows
