@@ -86,16 +86,18 @@ def teacher_report(data: dict[str, np.ndarray], cfg: FilterConfig | None = None)
 
 def report_table(report: dict, by: str = "per_category") -> list[list[str]]:
     """Rows for a printed table: category (or task, ``by="per_task"``), group, N, lift, shake, 6-dir,
-    part share, all-on-part, part force share, mean/max penetration (mm)."""
+    part share, all-on-part, part force share, mean/max penetration (mm), mean contacts, diversity
+    (per-joint std and wrist-orientation spread, radians)."""
 
     def row(name, group, m):
         if m.get("grasps", 0) == 0:
-            return [name, group, "0"] + ["-"] * 8
+            return [name, group, "0"] + ["-"] * (len(TABLE_HEADER) - 3)
         pct = lambda x: f"{100 * x:.0f}%"  # noqa: E731
         return [
             name, group, str(m["grasps"]), pct(m["lift"]), pct(m["shake"]), pct(m["six_dir"]),
             pct(m["part_contact_share"]), pct(m["all_contacts_on_part"]), pct(m["part_force_share"]),
-            f"{m['penetration_mean_mm']:.2f}", f"{m['penetration_max_mm']:.2f}",
+            f"{m['penetration_mean_mm']:.2f}", f"{m['penetration_max_mm']:.2f}", f"{m['contacts_mean']:.1f}",
+            f"{m['joint_std_rad']:.2f}", f"{m['wrist_orientation_spread_rad']:.2f}",
         ]
 
     rows = [row("ALL", "raw", report["raw"]), row("ALL", "validated", report["validated"])]
@@ -106,4 +108,4 @@ def report_table(report: dict, by: str = "per_category") -> list[list[str]]:
 
 
 TABLE_HEADER = ["category", "set", "N", "lift", "shake", "6-dir", "part share", "all on part", "part force",
-                "pen mean mm", "pen max mm"]
+                "pen mean mm", "pen max mm", "contacts", "joint std rad", "wrist spread rad"]
