@@ -276,12 +276,13 @@ def render_grasps(
     dataset: Path = typer.Option(None, help="draw grasps from this dataset folder instead of synthesising"),
     count: int = typer.Option(8, help="grasps to draw"),
     steps: int = typer.Option(None, help="override: optimisation steps when synthesising"),
+    validated: bool = typer.Option(False, help="with --dataset: only the grasps the teacher kept (what the student learns)"),
     out: Path = typer.Option(OUT_DIR / "grasps.png", help="PNG to write"),
 ) -> None:
     """Draw grasps on an object (hand, object coloured by part, contact points) to a PNG."""
     from ifgrasp.grasp.commands import render_grasps_command
 
-    render_grasps_command(category, seed, part, dataset, count, steps, out)
+    render_grasps_command(category, seed, part, dataset, count, steps, out, validated)
 
 
 @bench_app.command("teacher")

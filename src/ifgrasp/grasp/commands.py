@@ -14,7 +14,7 @@ from ifgrasp.errors import InputError, UnknownObjectError, known
 from ifgrasp.grasp.dataset import (
     TASKS, DatasetConfig, generate, load_dataset, revalidate, shard_files, stale_shards, summarize,
 )
-from ifgrasp.grasp.evaluate import TABLE_HEADER, report_table, teacher_report
+from ifgrasp.grasp.evaluate import TABLE_HEADER, report_table, teacher_report, validated_mask
 from ifgrasp.paths import CONFIG_DIR, DATA_DIR
 
 console = Console()
@@ -163,7 +163,8 @@ Made by `ifgrasp synth --out {out}` with `config/teacher_dataset.yaml` (the last
 are regenerated from (category, seed); re-running a command adds only its missing shards.
 
 - Grasps: {report["raw"].get("grasps", 0)} optimised, {summary.get("validated_grasps", 0)} validated
-  (lifted, penetration <= 2 mm, touching the instructed part), over {summary.get("objects", 0)} objects.
+  (lifted, penetration <= 2 mm, touching the instructed part and carrying >= 5% of the
+  grip's normal force on it), over {summary.get("objects", 0)} objects.
 - Compute: {summary.get("seconds", 0) / 3600:.2f} CPU-hours of synthesis + physics on the 2-core machine
   (shared with other work while it ran).
 - Synthesis: antipodal contact targets on the instructed part + Adam refinement of the energy
@@ -228,7 +229,7 @@ def eval_teacher_command(dataset, split, per_category, batch, steps, out: Path) 
     console.print(f"report -> {out}")
 
 
-def render_grasps_command(category, seed, part, dataset, count, steps, out) -> None:
+def render_grasps_command(category, seed, part, dataset, count, steps, out, validated: bool = False) -> None:
     from ifgrasp.grasp.render import contact_points, grasp_grid
     from ifgrasp.grasp.synthesis.synthesize import synthesize
     from ifgrasp.grasp.validate import validate
@@ -243,7 +244,12 @@ def render_grasps_command(category, seed, part, dataset, count, steps, out) -> N
     hand = _hand()
     if dataset is not None:
         data = load_dataset(dataset)
-        sel = np.flatnonzero((data["category"] == category) & (data["object_seed"] == seed) & (data["part"] == part))[:count]
+        mask = (data["category"] == category) & (data["object_seed"] == seed) & (data["part"] == part)
+        if validated:
+            mask &= validated_mask(data)
+        sel = np.flatnonzero(mask)[:count]
+        if len(sel) == 0:
+            raise InputError(f"{dataset} holds no {'validated ' if validated else ''}grasp of {category} seed {seed}, part '{part}'")
         grasps = GraspBatch(data["wrist_pos_m"][sel].astype(float), data["wrist_rot"][sel].astype(float),
                             data["joints_rad"][sel].astype(float), frame="object")
         lift = data["lift"][sel]

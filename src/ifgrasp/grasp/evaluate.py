@@ -1,8 +1,10 @@
 """Teacher metrics (``ifgrasp eval teacher``): success, part accuracy, penetration, diversity.
 
 Rates are given for all optimised grasps ("raw") and for the validated subset, i.e. the grasps the
-dataset keeps: lifted in the nominal test, penetration <= ``max_penetration_m``, and at least
-``min_part_share`` of their contacts on the instructed part.
+dataset keeps: lifted in the nominal test, penetration <= ``max_penetration_m``, at least
+``min_part_share`` of their contacts on the instructed part, and at least ``min_part_force_share`` of
+the hand's normal force on it while lifted (a hand wrapped round a mug's body that brushes the handle
+touches the handle but does not hold the mug by it).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ class FilterConfig(Config):
     max_penetration_m: float = Field(0.002, ge=0, description="deepest allowed hand-object overlap")
     min_part_share: float = Field(0.1, ge=0, le=1, description="share of contacts on the instructed part (geometric)")
     min_contacts: int = Field(1, ge=0, description="hand surface samples touching the object")
+    min_part_force_share: float = Field(0.05, ge=0, le=1, description="share of the hand's normal force on the "
+                                        "instructed part while lifted (physics)")
 
 
 def validated_mask(data: dict[str, np.ndarray], cfg: FilterConfig | None = None) -> np.ndarray:
@@ -28,6 +32,7 @@ def validated_mask(data: dict[str, np.ndarray], cfg: FilterConfig | None = None)
         & (data["max_penetration_m"] <= cfg.max_penetration_m)
         & (data["part_share"] >= cfg.min_part_share)
         & (data["num_contacts"] >= cfg.min_contacts)
+        & (data["part_force_share"] >= cfg.min_part_force_share)
     )
 
 

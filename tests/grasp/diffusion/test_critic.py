@@ -27,7 +27,7 @@ def _write_shard(folder, seed: int, n: int = 40):
         "joints_rad": np.tile(PREGRASP_JOINTS_RAD.astype(np.float32), (n, 1)),
         "lift": lift, "shake": lift, "six_dir": lift, "label": lift.astype(np.float32),
         "max_penetration_m": np.zeros(n, np.float32), "part_share": np.ones(n, np.float32),
-        "num_contacts": np.full(n, 5.0, np.float32),
+        "num_contacts": np.full(n, 5.0, np.float32), "part_force_share": np.ones(n, np.float32),
         "synthesis_s": np.float32(1.0), "validation_s": np.float32(1.0),
     }
     meta = {"category": "box", "object_seed": seed, "part": "body", "avoid": [], "round": 0, "split": "train"}

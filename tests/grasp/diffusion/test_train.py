@@ -24,6 +24,7 @@ def _write_shard(folder, n=6):
         "lift": np.ones(n, bool), "shake": np.ones(n, bool), "six_dir": np.ones(n, bool),
         "label": np.ones(n, np.float32), "max_penetration_m": np.zeros(n, np.float32),
         "part_share": np.ones(n, np.float32), "num_contacts": np.full(n, 5.0, np.float32),
+        "part_force_share": np.ones(n, np.float32),
         "synthesis_s": np.float32(1.0), "validation_s": np.float32(1.0),
     }
     meta = {"category": "box", "object_seed": 0, "part": "body", "avoid": [], "round": 0, "split": "train"}
