@@ -45,13 +45,15 @@ def _dataset_config(config: Path | None, **overrides) -> DatasetConfig:
 
 
 def _print_report(report: dict, title: str) -> None:
+    # 14 columns: a log file or a pipe gets room for them (rich would squeeze them to 80 characters)
+    out = console if console.is_terminal else Console(width=200)
     for by, heading in (("per_category", title), ("per_task", f"{title}: per instructed part")):
         table = Table(title=heading)
         for h in [("task" if by == "per_task" else "category")] + TABLE_HEADER[1:]:
             table.add_column(h)
         for row in report_table(report, by):
             table.add_row(*row)
-        console.print(table)
+        out.print(table)
 
 
 def synth_command(config, out, per_category, rounds, batch, steps, categories, worker: int = 0, workers: int = 1) -> None:
