@@ -12,7 +12,7 @@ from rich.table import Table
 
 from ifgrasp.errors import InputError, UnknownObjectError, known
 from ifgrasp.grasp.dataset import (
-    TASKS, DatasetConfig, generate, load_dataset, revalidate, shard_files, stale_shards, summarize,
+    TASKS, DatasetConfig, generate, load_dataset, read_skipped, revalidate, shard_files, stale_shards, summarize,
 )
 from ifgrasp.grasp.evaluate import TABLE_HEADER, report_table, teacher_report, validated_mask
 from ifgrasp.paths import CONFIG_DIR, DATA_DIR
@@ -96,8 +96,7 @@ def _refresh_reports(out: Path, cfg: DatasetConfig, run: dict, t0: float) -> Non
     """Log the run in ``runs.json``; rewrite ``summary.json``, ``metrics.json`` and the card."""
     data = load_dataset(out)
     summary = summarize(data)
-    skipped = out / "skipped.json"
-    summary["skipped_shards"] = json.loads(skipped.read_text()) if skipped.exists() else {}
+    summary["skipped_shards"] = read_skipped(out)
     summary["wall_s_this_run"] = time.perf_counter() - t0
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     runs = _log_run(out, cfg, run, summary["wall_s_this_run"])

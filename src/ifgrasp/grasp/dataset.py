@@ -166,16 +166,16 @@ def _write_atomic(path: Path, arrays: dict, meta: dict) -> None:
 def generate(hand, cfg: DatasetConfig, out_dir: Path, progress: bool = True, worker: int = 0, workers: int = 1) -> int:
     """Run every missing shard into ``out_dir`` (resumable; ``skipped.json`` names shards no grasp
     could be planned for); ``worker`` of ``workers`` takes every ``workers``-th missing shard, so
-    processes can share the work. Returns the number of shards it ran."""
-    if not 0 <= worker < workers:
-        raise InputError(f"worker must be in [0, {workers}), got {worker}")
+    processes can share the work. Returns the number of shards it wrote."""
+    _check_worker(worker, workers)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "config.yaml").write_text(cfg.to_yaml())
     digest = config_digest(cfg)
     _write_settings(out_dir, grasp_settings(cfg))
     shards = plan_shards(cfg)
-    skipped = _read_skipped(out_dir)
+    skipped = read_skipped(out_dir)
     todo = [s for s in shards if not (out_dir / f"{s.key}.npz").exists() and s.key not in skipped][worker::workers]
+    written = 0
     with _progress_bar(progress) as bar:
         task = bar.add_task("synth", total=len(todo))
         for shard in todo:
@@ -193,18 +193,25 @@ def generate(hand, cfg: DatasetConfig, out_dir: Path, progress: bool = True, wor
                     "avoid": list(shard.avoid), "round": shard.round, "split": cfg.split, "config": digest,
                     "validation": validation_digest(cfg)}
             _write_atomic(out_dir / f"{shard.key}.npz", arrays, meta)
+            written += 1
             bar.advance(task)
-    return len(todo)
+    return written
 
 
-def _read_skipped(out_dir: Path) -> dict[str, str]:
+def _check_worker(worker: int, workers: int) -> None:
+    if not 0 <= worker < workers:
+        raise InputError(f"worker must be in [0, {workers}), got {worker}")
+
+
+def read_skipped(out_dir: Path) -> dict[str, str]:
+    """``skipped.json``: shard key -> why no grasp could be planned for it (empty if none)."""
     path = Path(out_dir) / "skipped.json"
     return json.loads(path.read_text()) if path.exists() else {}
 
 
 def _record_skipped(out_dir: Path, key: str, reason: str) -> None:
     """Add one shard to ``skipped.json``; re-read first so parallel workers keep each other's entries."""
-    skipped = _read_skipped(out_dir)
+    skipped = read_skipped(out_dir)
     skipped[key] = reason
     tmp = Path(out_dir) / "skipped.json.tmp"
     tmp.write_text(json.dumps(skipped, indent=1))
@@ -264,8 +271,7 @@ def revalidate(cfg: DatasetConfig, out_dir: Path, worker: int = 0, workers: int 
     """Re-validate every stale shard of ``out_dir`` (resumable: a rewritten shard is current);
     ``worker`` of ``workers`` takes every ``workers``-th one, so processes can share the work.
     Returns the number of shards rewritten."""
-    if not 0 <= worker < workers:
-        raise InputError(f"worker must be in [0, {workers}), got {worker}")
+    _check_worker(worker, workers)
     todo = stale_shards(out_dir, cfg)[worker::workers]
     last = Path(out_dir) / "config.yaml"  # the last synth's config: keep it loadable, with today's validation
     if last.exists():

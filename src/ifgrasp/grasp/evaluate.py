@@ -76,16 +76,13 @@ def teacher_report(data: dict[str, np.ndarray], cfg: FilterConfig | None = None)
         "raw": group_metrics(data, everything),
         "validated": group_metrics(data, keep),
         "validated_share": float(keep.mean()) if len(keep) else 0.0,
-        "per_category": {},
-        "per_task": {},
     }
-    for c in sorted(set(data["category"])):
-        in_c = data["category"] == c
-        report["per_category"][c] = {"raw": group_metrics(data, in_c), "validated": group_metrics(data, in_c & keep)}
     tasks = np.char.add(np.char.add(data["category"].astype(str), "/"), data["part"].astype(str))
-    for t in sorted(set(tasks)):
-        in_t = tasks == t
-        report["per_task"][t] = {"raw": group_metrics(data, in_t), "validated": group_metrics(data, in_t & keep)}
+    for by, labels in (("per_category", data["category"]), ("per_task", tasks)):
+        report[by] = {}
+        for name in sorted(set(labels)):
+            mask = labels == name
+            report[by][name] = {"raw": group_metrics(data, mask), "validated": group_metrics(data, mask & keep)}
     return report
 
 
