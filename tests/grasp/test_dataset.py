@@ -1,11 +1,13 @@
 """Teacher dataset: shards on disk, resumable, deterministic per seed, clear errors."""
 
+import shutil
+
 import numpy as np
 import pytest
 
 from ifgrasp.errors import InputError, UnknownObjectError
 from ifgrasp.grasp.dataset import (
-    DatasetConfig, config_digest, generate, load_dataset, plan_shards, revalidate, stale_shards,
+    DatasetConfig, config_digest, generate, load_dataset, plan_shards, revalidate, shard_files, stale_shards,
 )
 from ifgrasp.grasp.validate import ValidationConfig
 from ifgrasp.hand import LeapHandModel
@@ -97,11 +99,17 @@ def test_card_shows_the_settings_and_the_heldout_evaluation(tmp_path, monkeypatc
     commands.synth_command(None, tmp_path, None, None, None, None, None)
     digest = config_digest(TINY)
     assert f"| `{digest}` | 2 |" in (tmp_path / "CARD.md").read_text()
-    # an evaluation of the dataset folder itself stands in for the held-out family here
-    commands.eval_teacher_command(tmp_path, "heldout", None, None, None, tmp_path / commands.HELDOUT_METRICS)
+    # a copy of the dataset's shard stands in for the held-out family, kept beside the dataset
+    heldout = tmp_path / commands.HELDOUT_DIR
+    heldout.mkdir()
+    for shard in shard_files(tmp_path):
+        shutil.copy(shard, heldout / shard.name)
+    commands.eval_teacher_command(heldout, "heldout", None, None, None, tmp_path / commands.HELDOUT_METRICS)
     commands.synth_command(None, tmp_path, None, None, None, None, None)  # rewrites the card
     card = (tmp_path / "CARD.md").read_text()
     assert "## Held-out objects" in card and f"1 objects, settings `{digest}`" in card
+    assert "grasps and labels are in `heldout/`" in card
+    assert "2 optimised" in card  # the held-out shards are not counted as training grasps
     # per instructed part, for the dataset and for the held-out family
     assert card.count("| task | set | N |") == 2 and card.count("| box/body | validated |") == 2
 

@@ -26,6 +26,14 @@ def test_a_grasp_that_only_brushes_the_part_is_not_validated():
     assert validated_mask(data, FilterConfig(min_part_force_share=0.0)).all()
 
 
+def test_a_grasp_that_fails_under_most_pose_perturbations_is_not_validated():
+    # labels: nominal lift + 2 perturbed copies; grasp 1 held only at its exact pose
+    data = _rows(label=np.array([1.0, 1 / 3, 2 / 3, 1.0]))
+    np.testing.assert_array_equal(validated_mask(data), [True, False, True, True])
+    assert validated_mask(data, FilterConfig(min_label=0.0)).all()
+    assert "50% of its nominal + perturbed executions" in FilterConfig().describe()
+
+
 def test_each_filter_rejects_its_own_failure():
     data = _rows(lift=np.array([False, True, True, True]), max_penetration_m=np.array([0.001, 0.003, 0.001, 0.001]),
                  part_share=np.array([0.5, 0.5, 0.05, 0.5]))

@@ -14,7 +14,7 @@ from ifgrasp.errors import InputError, UnknownObjectError, known
 from ifgrasp.grasp.dataset import (
     TASKS, DatasetConfig, generate, load_dataset, read_skipped, revalidate, shard_files, stale_shards, summarize,
 )
-from ifgrasp.grasp.evaluate import TABLE_HEADER, report_table, teacher_report, validated_mask
+from ifgrasp.grasp.evaluate import TABLE_HEADER, FilterConfig, report_table, teacher_report, validated_mask
 from ifgrasp.paths import CONFIG_DIR, DATA_DIR
 
 console = Console()
@@ -28,6 +28,7 @@ def _hand():
 
 #: The held-out evaluation kept beside the dataset, shown in its card when present.
 HELDOUT_METRICS = "heldout_metrics.json"
+HELDOUT_DIR = "heldout"  # the held-out shards, beside the training ones (load_dataset does not recurse)
 
 
 def _dataset_config(config: Path | None, **overrides) -> DatasetConfig:
@@ -154,6 +155,9 @@ def write_dataset_card(out: Path, cfg: DatasetConfig, summary: dict, report: dic
             f"\n## Held-out objects (`{HELDOUT_METRICS}`: `{h.get('command', 'ifgrasp eval teacher --split heldout')}`; "
             f"{h.get('objects', '?')} objects, settings "
             f"{', '.join(f'`{c}`' for c in h.get('configs', [])) or 'unrecorded'})\n\n"
+            + (f"Its grasps and labels are in `{HELDOUT_DIR}/` (made by `ifgrasp eval teacher --split heldout`, "
+               f"settings in its `config.yaml`): re-scoring them under a new filter needs no physics.\n\n"
+               if (out / HELDOUT_DIR).is_dir() else "")
             + _markdown_table(report_table(h)) + "\n"
             + (f"\nPer instructed part:\n\n{_markdown_table(report_table(h, 'per_task'), 'task')}\n" if "per_task" in h else "")
         )
@@ -164,8 +168,7 @@ Made by `ifgrasp synth --out {out}` with `config/teacher_dataset.yaml` (the last
 are regenerated from (category, seed); re-running a command adds only its missing shards.
 
 - Grasps: {report["raw"].get("grasps", 0)} optimised, {summary.get("validated_grasps", 0)} validated
-  (lifted, penetration <= 2 mm, touching the instructed part and carrying >= 5% of the
-  grip's normal force on it), over {summary.get("objects", 0)} objects.
+  ({FilterConfig().describe()}), over {summary.get("objects", 0)} objects.
 - Compute: {summary.get("seconds", 0) / 3600:.2f} CPU-hours of synthesis + physics on the 2-core machine
   (shared with other work while it ran).
 - Synthesis: antipodal contact targets on the instructed part + Adam refinement of the energy

@@ -22,6 +22,15 @@ class FilterConfig(Config):
     min_contacts: int = Field(1, ge=0, description="hand surface samples touching the object")
     min_part_force_share: float = Field(0.05, ge=0, le=1, description="share of the hand's normal force on the "
                                         "instructed part while lifted (physics)")
+    min_label: float = Field(0.5, ge=0, le=1, description="IFG's continuous label: share of the nominal and "
+                             "perturbed executions that lift; a majority keeps grasps that survive a few mm of "
+                             "pose error, as a predicted grasp will have")
+
+    def describe(self) -> str:
+        """What a validated grasp passed, in words (for dataset cards)."""
+        return (f"lifted at its own pose and in >= {self.min_label:.0%} of its nominal + perturbed executions, "
+                f"penetration <= {self.max_penetration_m * 1000:g} mm, >= {self.min_part_share:.0%} of its "
+                f"contacts and >= {self.min_part_force_share:.0%} of the grip's normal force on the instructed part")
 
 
 def validated_mask(data: dict[str, np.ndarray], cfg: FilterConfig | None = None) -> np.ndarray:
@@ -33,6 +42,7 @@ def validated_mask(data: dict[str, np.ndarray], cfg: FilterConfig | None = None)
         & (data["part_share"] >= cfg.min_part_share)
         & (data["num_contacts"] >= cfg.min_contacts)
         & (data["part_force_share"] >= cfg.min_part_force_share)
+        & (data["label"] >= cfg.min_label)
     )
 
 
