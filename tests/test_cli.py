@@ -232,3 +232,12 @@ def test_bench_graph_prints_stage_rows(monkeypatch):
 def test_revalidate_of_a_folder_without_shards_says_so(tmp_path):
     res = _main("revalidate", "--out", str(tmp_path))
     assert res.returncode == 1 and "no shards in" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_bench_teacher_tiny_times_the_datasets_shards():
+    res = runner.invoke(app, ["bench", "teacher", "--batch", "2", "--steps", "3", "--objects", "1"])
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    for needle in ("1 shards of 2 grasps (antipodal, 3 steps)", "synthesis", "physics validation", "end to end",
+                   "of the optimised grasps", "validated grasps per CPU-hour"):
+        assert needle in text, needle

@@ -270,27 +270,41 @@ def render_grasps_command(category, seed, part, dataset, count, steps, out, vali
 
 
 def bench_teacher_command(batch, steps, objects) -> None:
-    from ifgrasp.grasp.synthesis.synthesize import synthesize
-    from ifgrasp.grasp.validate import validate
-    from ifgrasp.sim.objects import make_object, object_family
+    """Time the dataset's unit of work (``run_shard``: synthesis, then physics) on the first
+    training objects' first tasks; per-shard medians / p95 and the throughputs that set the
+    dataset's cost."""
+    import torch
+
+    from ifgrasp.grasp.dataset import Shard, run_shard, shard_progress
+    from ifgrasp.sim.objects import object_family
+    from ifgrasp.timing import LatencyStats
 
     cfg = _dataset_config(None, batch=batch, steps=steps)
     hand = _hand()
     pairs = [(c, s) for c, s in object_family("train", per_category=1) if c in TASKS][:objects]
-    t_syn = t_val = 0.0
-    n = passed = 0
-    for c, s in pairs:
-        obj = make_object(c, s)
-        part, avoid = TASKS[c][0]
-        t0 = time.perf_counter()
-        g = synthesize(hand, obj, part, avoid, cfg.synthesis, seed=s)
-        t1 = time.perf_counter()
-        r = validate(obj, g, cfg.validation, seed=s)
-        t2 = time.perf_counter()
-        t_syn += t1 - t0
-        t_val += t2 - t1
-        n += len(g)
-        passed += int(r.lift.sum())
-    console.print(f"optimised grasps/s: {n / t_syn:.2f}  ({n} grasps, {cfg.synthesis.annealing.steps} steps, batch {batch})")
-    console.print(f"validated grasps/s (physics incl. {cfg.validation.perturbations} perturbations + 6-dir): {n / t_val:.2f}")
-    console.print(f"end-to-end grasps/s: {n / (t_syn + t_val):.2f}; pass rate (lift): {passed / max(n, 1):.1%}")
+    syn, val, rows = [], [], []
+    with shard_progress(console.is_terminal) as bar:
+        task = bar.add_task("bench teacher", total=len(pairs))
+        for c, s in pairs:
+            part, avoid = TASKS[c][0]
+            bar.update(task, description=f"bench teacher {c}/{part}")
+            arrays = run_shard(hand, Shard(c, s, part, tuple(avoid), 0), cfg)
+            syn.append(float(arrays["synthesis_s"]))
+            val.append(float(arrays["validation_s"]))
+            rows.append((int(arrays["lift"].sum()), int(validated_mask(arrays).sum())))
+            bar.advance(task)
+    n = batch * len(pairs)
+    lifted, kept = (sum(col) for col in zip(*rows))
+    steps_run = cfg.synthesis.refine.steps if cfg.synthesis.method == "antipodal" else cfg.synthesis.annealing.steps
+    table = Table(title=f"teacher, {len(pairs)} shards of {batch} grasps ({cfg.synthesis.method}, {steps_run} steps), "
+                        f"{torch.get_num_threads()} torch thread(s)")
+    for h in ("stage", "median s / shard", "p95 s / shard", "grasps / s"):
+        table.add_column(h)
+    for name, times in (("synthesis", syn), ("physics validation", val),
+                        ("end to end", [a + b for a, b in zip(syn, val)])):
+        stats = LatencyStats(name, np.asarray(times))
+        table.add_row(name, f"{stats.median_s:.1f}", f"{stats.p95_s:.1f}", f"{n / sum(times):.2f}")
+    console.print(table)
+    hours = (sum(syn) + sum(val)) / 3600
+    console.print(f"lift {lifted / n:.0%}, validated {kept / n:.0%} of the optimised grasps")
+    console.print(f"{kept / hours:.0f} validated grasps per CPU-hour on these tasks")

@@ -149,7 +149,7 @@ def _validation_arrays(obj, grasps, shard: Shard, cfg: DatasetConfig) -> dict[st
     }
 
 
-def _progress_bar(show: bool):
+def shard_progress(show: bool):
     """A shard progress bar (description, bar, done/total, time left)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -176,7 +176,7 @@ def generate(hand, cfg: DatasetConfig, out_dir: Path, progress: bool = True, wor
     skipped = read_skipped(out_dir)
     todo = [s for s in shards if not (out_dir / f"{s.key}.npz").exists() and s.key not in skipped][worker::workers]
     written = 0
-    with _progress_bar(progress) as bar:
+    with shard_progress(progress) as bar:
         task = bar.add_task("synth", total=len(todo))
         for shard in todo:
             bar.update(task, description=f"synth {shard.key}")
@@ -278,7 +278,7 @@ def revalidate(cfg: DatasetConfig, out_dir: Path, worker: int = 0, workers: int 
         data = yaml.safe_load(last.read_text())
         data["validation"] = cfg.validation.model_dump(mode="json")
         last.write_text(yaml.safe_dump(data, sort_keys=False))
-    with _progress_bar(progress) as bar:
+    with shard_progress(progress) as bar:
         task = bar.add_task("revalidate", total=len(todo))
         for path in todo:
             bar.update(task, description=f"revalidate {path.stem}")
