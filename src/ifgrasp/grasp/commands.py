@@ -39,10 +39,15 @@ def _dataset_config(config: Path | None, **overrides) -> DatasetConfig:
     data.update(top)
     if overrides.get("batch") is not None:
         data["synthesis"]["batch"] = overrides["batch"]
-    if overrides.get("steps") is not None:  # the steps of the method that runs
-        method = "refine" if data["synthesis"]["method"] == "antipodal" else "annealing"
-        data["synthesis"][method]["steps"] = overrides["steps"]
+    if overrides.get("steps") is not None:
+        data["synthesis"][_optimiser(data["synthesis"]["method"])]["steps"] = overrides["steps"]
     return DatasetConfig.from_dict(data)
+
+
+def _optimiser(method: str) -> str:
+    """The synthesis config section whose ``steps`` the method runs: ``refine`` after antipodal
+    targets, ``annealing`` otherwise."""
+    return "refine" if method == "antipodal" else "annealing"
 
 
 def _print_report(report: dict, title: str) -> None:
@@ -282,7 +287,8 @@ def bench_teacher_command(batch, steps, objects) -> None:
     cfg = _dataset_config(None, batch=batch, steps=steps)
     hand = _hand()
     pairs = [(c, s) for c, s in object_family("train", per_category=1) if c in TASKS][:objects]
-    syn, val, rows = [], [], []
+    syn, val = [], []
+    n = lifted = kept = 0
     with shard_progress(console.is_terminal) as bar:
         task = bar.add_task("bench teacher", total=len(pairs))
         for c, s in pairs:
@@ -291,11 +297,11 @@ def bench_teacher_command(batch, steps, objects) -> None:
             arrays = run_shard(hand, Shard(c, s, part, tuple(avoid), 0), cfg)
             syn.append(float(arrays["synthesis_s"]))
             val.append(float(arrays["validation_s"]))
-            rows.append((int(arrays["lift"].sum()), int(validated_mask(arrays).sum())))
+            n += len(arrays["lift"])
+            lifted += int(arrays["lift"].sum())
+            kept += int(validated_mask(arrays).sum())
             bar.advance(task)
-    n = batch * len(pairs)
-    lifted, kept = (sum(col) for col in zip(*rows))
-    steps_run = cfg.synthesis.refine.steps if cfg.synthesis.method == "antipodal" else cfg.synthesis.annealing.steps
+    steps_run = getattr(cfg.synthesis, _optimiser(cfg.synthesis.method)).steps
     table = Table(title=f"teacher, {len(pairs)} shards of {batch} grasps ({cfg.synthesis.method}, {steps_run} steps), "
                         f"{torch.get_num_threads()} torch thread(s)")
     for h in ("stage", "median s / shard", "p95 s / shard", "grasps / s"):

@@ -109,6 +109,11 @@ def force_closure_residual(contacts: torch.Tensor, normals: torch.Tensor, com: t
     return torch.cat([net_force, net_torque], dim=-1).norm(dim=-1)
 
 
+def _pairwise_distance(points: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """(B, N, M) distances from points (B, N, 3) to targets (M, 3)."""
+    return torch.cdist(points, targets.unsqueeze(0).expand(points.shape[0], -1, -1))
+
+
 class _NearestDistance(torch.autograd.Function):
     """``cdist(points, targets).min(-1)`` with a backward through the nearest target only.
 
@@ -121,8 +126,7 @@ class _NearestDistance(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, points: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        d = torch.cdist(points, targets.unsqueeze(0).expand(points.shape[0], -1, -1))  # (B, N, M)
-        values, nearest = d.min(dim=-1)
+        values, nearest = _pairwise_distance(points, targets).min(dim=-1)
         ctx.save_for_backward(points, targets, values, nearest)
         return values
 
@@ -137,7 +141,7 @@ def nearest_distance(points: torch.Tensor, targets: torch.Tensor) -> torch.Tenso
     """(B, N) distance from each of points (B, N, 3) to the nearest of targets (M, 3); targets are
     constants (no gradient flows to them)."""
     if points.shape[1] <= 25 and targets.shape[0] <= 25:  # cdist's direct path, with its own backward
-        return torch.cdist(points, targets.unsqueeze(0).expand(points.shape[0], -1, -1)).min(dim=-1).values
+        return _pairwise_distance(points, targets).min(dim=-1).values
     return _NearestDistance.apply(points, targets)
 
 
