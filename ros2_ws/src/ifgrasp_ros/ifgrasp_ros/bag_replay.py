@@ -27,7 +27,6 @@ of a short bag, when discovery is slow (a loaded machine).
 from __future__ import annotations
 
 import importlib
-import threading
 import time
 from pathlib import Path
 
@@ -51,7 +50,14 @@ def message_class(msgtype: str) -> type:
 
 
 class BagReplayNode(Node):
-    """Publishes a bag on a worker thread that sleeps until each message's scheduled wall time."""
+    """Publishes a bag from one executor timer, re-armed for each message's scheduled wall time.
+
+    Every publish happens on the executor's thread, as in the other nodes: a worker thread of our own
+    would still be inside ``publish`` when Ctrl-C's handler shuts the context down under it (a replay
+    stopped that way once exited with SIGSEGV instead of 0)."""
+
+    POLL_S = 0.02  # while waiting for subscribers
+    MAX_SLEEP_S = 0.1  # longest single timer period: a long gap in the bag is waited in steps
 
     def __init__(self) -> None:
         super().__init__("bag_replay")
@@ -81,53 +87,78 @@ class BagReplayNode(Node):
         self._pubs = {t: self.create_publisher(cls, t, QoSProfile(depth=depth))
                       for t, cls in self._types.items()}
         self.published = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._play, name="bag_replay", daemon=True)
-        self._thread.start()
+        self._messages = None  # the current pass's iterator over the bag
+        self._next = None  # the next message to publish (topic, stamp_ns, raw)
+        self._t0_wall = self._t0_bag = None  # monotonic s and bag ns of the pass's first message
+        self._wait_deadline = time.monotonic() + self.wait_for_subscribers_s
+        self._start_at = None  # monotonic s when playing begins (after the waits)
+        self._timer = self.create_timer(self.POLL_S, self._tick)
         self.get_logger().info(
             f"replaying {self.bag_path} ({len(self.topics)} topics) at rate {self.rate}"
             + (", looping" if self.loop else ""))
 
-    def _play(self) -> None:
+    def missing_subscribers(self) -> list[str]:
+        """Played topics without a matched subscriber."""
+        return [t for t, pub in self._pubs.items() if pub.get_subscription_count() == 0]
+
+    def _rearm(self, delay_s: float) -> None:
+        self._timer.timer_period_ns = int(min(max(delay_s, 1e-4), self.MAX_SLEEP_S) * 1e9)
+        self._timer.reset()
+
+    def _tick(self) -> None:
         try:
-            self._play_loop()
-        except Exception as exc:  # noqa: BLE001 - a worker thread must report, not vanish
+            self._step()
+        except Exception as exc:  # noqa: BLE001 - a bad message ends the replay with one line, not a traceback
+            self._timer.cancel()
             self.get_logger().error(f"replay stopped: {type(exc).__name__}: {exc}")
 
-    def wait_for_subscribers(self, timeout_s: float, poll_s: float = 0.02) -> list[str]:
-        """Block until every publisher has a matched subscriber or ``timeout_s`` passes; returns the
-        topics still without one (empty when all matched)."""
-        deadline = time.monotonic() + timeout_s
-        while True:
-            missing = [t for t, pub in self._pubs.items() if pub.get_subscription_count() == 0]
-            if not missing or time.monotonic() >= deadline or self._stop.wait(poll_s):
-                return missing
-
-    def _play_loop(self) -> None:
-        if self.wait_for_subscribers_s > 0.0:
-            missing = self.wait_for_subscribers(self.wait_for_subscribers_s)
+    def _step(self) -> None:
+        now = time.monotonic()
+        if self._start_at is None:  # waiting for subscribers
+            missing = self.missing_subscribers() if self.wait_for_subscribers_s > 0.0 else []
+            if missing and now < self._wait_deadline:
+                return
             if missing:
                 self.get_logger().warning(f"no subscriber after {self.wait_for_subscribers_s} s on "
                                           f"{', '.join(missing)}; playing anyway")
-        if self._stop.wait(self.start_delay_s):
+            self._start_at = now + self.start_delay_s
+        if now < self._start_at:
+            self._rearm(self._start_at - now)
             return
-        while not self._stop.is_set():
-            t0_wall = t0_bag = None
-            for topic, stamp_ns, raw in read_bag(self.bag_path, self.topics):
-                if t0_bag is None:
-                    t0_wall, t0_bag = time.monotonic(), stamp_ns
-                due = t0_wall + (stamp_ns - t0_bag) * 1e-9 / self.rate
-                if self._stop.wait(max(0.0, due - time.monotonic())):
-                    return
-                self._pubs[topic].publish(deserialize_message(raw, self._types[topic]))
-                self.published += 1
-            if not self.loop:
+        while True:
+            if self._next is None and not self._advance():
+                self._timer.cancel()
                 self.get_logger().info(f"bag finished: {self.published} messages published")
                 return
+            topic, stamp_ns, raw = self._next
+            if self._t0_bag is None:
+                self._t0_wall, self._t0_bag = time.monotonic(), stamp_ns
+            wait_s = self._t0_wall + (stamp_ns - self._t0_bag) * 1e-9 / self.rate - time.monotonic()
+            if wait_s > 0.0:
+                self._rearm(wait_s)
+                return
+            self._pubs[topic].publish(deserialize_message(raw, self._types[topic]))
+            self.published += 1
+            self._next = None
+
+    def _advance(self) -> bool:
+        """Load the next message into ``self._next``; at the bag's end start a new pass when looping.
+        Returns False when there is nothing more to play."""
+        for _ in range(2):
+            if self._messages is None:
+                self._messages = read_bag(self.bag_path, self.topics)
+                self._t0_wall = self._t0_bag = None
+            self._next = next(self._messages, None)
+            if self._next is not None:
+                return True
+            self._messages = None
+            if not self.loop:
+                return False
+        return False  # looping over a bag without messages on the played topics
 
     def destroy_node(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=2.0)
+        if self._messages is not None:
+            self._messages.close()  # closes the bag reader
         super().destroy_node()
 
 

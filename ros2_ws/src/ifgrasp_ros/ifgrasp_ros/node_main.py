@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import faulthandler
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -64,6 +65,7 @@ def run_node(
     began (the context already invalid) counts as the normal exit; before it, it propagates.
     """
     sys.unraisablehook = _ignore_half_built_futures(sys.unraisablehook)
+    faulthandler.enable()  # a crash in a C library (rcl, DDS, MuJoCo) prints every thread's Python stack
     argv = list(sys.argv if args is None else args)
     if default_params is not None:
         argv = with_default_params(argv, package_config(default_params))
