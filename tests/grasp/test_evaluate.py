@@ -34,6 +34,13 @@ def test_a_grasp_that_fails_under_most_pose_perturbations_is_not_validated():
     assert "50% of its nominal + perturbed executions" in FilterConfig().describe()
 
 
+def test_a_grasp_mostly_off_the_instructed_part_is_not_validated():
+    # "by the handle": 30% of the contacts on the handle is a grasp of the body that touches the handle
+    data = _rows(part_share=np.array([0.3, 0.5, 0.7, 1.0]))
+    np.testing.assert_array_equal(validated_mask(data), [False, True, True, True])
+    assert ">= 50% of its contacts" in FilterConfig().describe()
+
+
 def test_each_filter_rejects_its_own_failure():
     data = _rows(lift=np.array([False, True, True, True]), max_penetration_m=np.array([0.001, 0.003, 0.001, 0.001]),
                  part_share=np.array([0.5, 0.5, 0.05, 0.5]))
@@ -41,9 +48,9 @@ def test_each_filter_rejects_its_own_failure():
 
 
 def test_report_breaks_the_part_share_down_per_task():
-    data = _rows(part_share=np.array([0.2, 0.4, 0.9, 1.0]))
+    data = _rows(part_share=np.array([0.6, 0.8, 0.9, 1.0]))
     report = teacher_report(data)
     assert set(report["per_task"]) == {"mug/handle", "mug/body", "box/body"}
-    assert report["per_task"]["mug/handle"]["validated"]["part_contact_share"] == pytest.approx(0.3)
+    assert report["per_task"]["mug/handle"]["validated"]["part_contact_share"] == pytest.approx(0.7)
     rows = report_table(report, "per_task")
     assert [r[0] for r in rows] == ["ALL", "ALL", "box/body", "box/body", "mug/body", "mug/body", "mug/handle", "mug/handle"]

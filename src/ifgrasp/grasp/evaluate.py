@@ -18,7 +18,10 @@ from ifgrasp.config import Config
 
 class FilterConfig(Config):
     max_penetration_m: float = Field(0.002, ge=0, description="deepest allowed hand-object overlap")
-    min_part_share: float = Field(0.1, ge=0, le=1, description="share of contacts on the instructed part (geometric)")
+    # A majority: "hold it by the handle" is a grasp whose contacts are mostly on the handle. At 0.1 the held-out
+    # validated grasps kept 88% of their contacts on the instructed part and functional parts (handles, grips,
+    # triggers, caps) 47%; with the synthesis's stronger off-part term 0.5 keeps 222 of its 229 held-out grasps.
+    min_part_share: float = Field(0.5, ge=0, le=1, description="share of contacts on the instructed part (geometric)")
     min_contacts: int = Field(1, ge=0, description="hand surface samples touching the object")
     min_part_force_share: float = Field(0.05, ge=0, le=1, description="share of the hand's normal force on the "
                                         "instructed part while lifted (physics)")
