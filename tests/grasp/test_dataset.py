@@ -92,6 +92,36 @@ def test_synth_logs_each_run_in_the_card(tmp_path, monkeypatch):
     assert card.count("| box | 1 |") == 2 and "2 optimised" in card
 
 
+def test_a_stopped_synth_keeps_its_finished_shards_and_logs_the_partial_run(tmp_path, monkeypatch):
+    import json
+    import os
+    import signal
+
+    from ifgrasp.grasp import commands, dataset
+
+    monkeypatch.setattr(commands, "_dataset_config", lambda *_a, **_k: TINY.model_copy(update={"rounds": 3}))
+    real_run_shard, calls = dataset.run_shard, []
+
+    def killed_during_the_second_shard(*args):
+        calls.append(args)
+        if len(calls) == 2:
+            os.kill(os.getpid(), signal.SIGTERM)  # `kill <pid>`: stops like Ctrl-C
+        return real_run_shard(*args)
+
+    monkeypatch.setattr(dataset, "run_shard", killed_during_the_second_shard)
+    with pytest.raises(SystemExit) as stopped:
+        commands.synth_command(None, tmp_path, None, None, None, None, None)
+    assert stopped.value.code == 130
+    assert [p.name for p in tmp_path.glob("*.npz")] == ["box_0000_body_r00.npz"]  # nothing half-written
+    runs = json.loads((tmp_path / "runs.json").read_text())
+    assert runs[-1]["shards_added"] == 1 and runs[-1]["interrupted"] is True
+    assert "2 optimised" in (tmp_path / "CARD.md").read_text()
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler is the command's only
+    monkeypatch.setattr(dataset, "run_shard", real_run_shard)
+    commands.synth_command(None, tmp_path, None, None, None, None, None)  # the same command resumes
+    assert len(list(tmp_path.glob("*.npz"))) == 3
+
+
 def test_card_shows_the_settings_and_the_heldout_evaluation(tmp_path, monkeypatch):
     from ifgrasp.grasp import commands
 

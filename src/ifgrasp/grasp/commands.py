@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +15,8 @@ from rich.table import Table
 
 from ifgrasp.errors import InputError, UnknownObjectError, known
 from ifgrasp.grasp.dataset import (
-    TASKS, DatasetConfig, generate, load_dataset, read_skipped, revalidate, shard_files, stale_shards, summarize,
+    TASKS, DatasetConfig, GenerationInterrupted, generate, load_dataset, read_skipped, revalidate, shard_files,
+    stale_shards, summarize,
 )
 from ifgrasp.grasp.evaluate import TABLE_HEADER, FilterConfig, report_table, teacher_report, validated_mask
 from ifgrasp.paths import CONFIG_DIR, DATA_DIR
@@ -70,15 +74,41 @@ def synth_command(config, out, per_category, rounds, batch, steps, categories, w
     cfg = _dataset_config(config, per_category=per_category, rounds=rounds, batch=batch, steps=steps, categories=cats)
     out = out or DATA_DIR / "teacher"
     t0 = time.perf_counter()
-    n = generate(_hand(), cfg, out, worker=worker, workers=workers)
-    run = {"shards_added": n}
+    interrupted = False
+    with _sigterm_as_interrupt():
+        try:
+            run = {"shards_added": generate(_hand(), cfg, out, worker=worker, workers=workers)}
+        except GenerationInterrupted as exc:  # the finished shards stay: log the partial run, refresh the card
+            interrupted = True
+            run = {"shards_added": exc.written, "interrupted": True}
+            console.print(f"[yellow]interrupted: {exc.written} shards written this run are kept; "
+                          "the same command resumes[/yellow]")
     if workers > 1:
         run["worker"] = f"{worker}/{workers}"
     _refresh_reports(out, cfg, run, t0)
+    if interrupted:
+        raise SystemExit(130)
     stale = stale_shards(out, cfg)
     if stale:
         console.print(f"[yellow]{len(stale)} shards carry labels from other validation settings: "
                       f"`ifgrasp revalidate --out {out}` brings them up to date[/yellow]")
+
+
+@contextmanager
+def _sigterm_as_interrupt():
+    """Within the block, SIGTERM (``kill``, a job scheduler) stops like Ctrl-C: a long run leaves through
+    the same path that keeps its finished work."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def revalidate_command(config, out, worker: int, workers: int) -> None:

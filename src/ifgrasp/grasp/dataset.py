@@ -159,14 +159,27 @@ def shard_progress(show: bool):
 
 def _write_atomic(path: Path, arrays: dict, meta: dict) -> None:
     tmp = path.with_suffix(".tmp.npz")
-    np.savez_compressed(tmp, meta=json.dumps(meta), **arrays)
-    os.replace(tmp, path)
+    try:
+        np.savez_compressed(tmp, meta=json.dumps(meta), **arrays)
+        os.replace(tmp, path)
+    except BaseException:  # Ctrl-C mid-write included: leave no half-written file behind
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+class GenerationInterrupted(KeyboardInterrupt):
+    """Ctrl-C during ``generate``: the shards finished before it are on disk (``written`` of them)."""
+
+    def __init__(self, written: int) -> None:
+        super().__init__(f"interrupted after {written} shards")
+        self.written = written
 
 
 def generate(hand, cfg: DatasetConfig, out_dir: Path, progress: bool = True, worker: int = 0, workers: int = 1) -> int:
     """Run every missing shard into ``out_dir`` (resumable; ``skipped.json`` names shards no grasp
     could be planned for); ``worker`` of ``workers`` takes every ``workers``-th missing shard, so
-    processes can share the work. Returns the number of shards it wrote."""
+    processes can share the work. Returns the number of shards it wrote; Ctrl-C raises
+    ``GenerationInterrupted`` with that number (the shard in progress is dropped, never half-written)."""
     _check_worker(worker, workers)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "config.yaml").write_text(cfg.to_yaml())
@@ -178,23 +191,26 @@ def generate(hand, cfg: DatasetConfig, out_dir: Path, progress: bool = True, wor
     written = 0
     with shard_progress(progress) as bar:
         task = bar.add_task("synth", total=len(todo))
-        for shard in todo:
-            bar.update(task, description=f"synth {shard.key}")
-            if (out_dir / f"{shard.key}.npz").exists():  # another process made it meanwhile
+        try:
+            for shard in todo:
+                bar.update(task, description=f"synth {shard.key}")
+                if (out_dir / f"{shard.key}.npz").exists():  # another process made it meanwhile
+                    bar.advance(task)
+                    continue
+                try:
+                    arrays = run_shard(hand, shard, cfg)
+                except InputError as exc:  # e.g. no antipodal pair fits: record it, go on with the rest
+                    _record_skipped(out_dir, shard.key, str(exc))
+                    bar.advance(task)
+                    continue
+                meta = {"category": shard.category, "object_seed": shard.object_seed, "part": shard.part,
+                        "avoid": list(shard.avoid), "round": shard.round, "split": cfg.split, "config": digest,
+                        "validation": validation_digest(cfg)}
+                _write_atomic(out_dir / f"{shard.key}.npz", arrays, meta)
+                written += 1
                 bar.advance(task)
-                continue
-            try:
-                arrays = run_shard(hand, shard, cfg)
-            except InputError as exc:  # e.g. no antipodal pair fits: record it, go on with the rest
-                _record_skipped(out_dir, shard.key, str(exc))
-                bar.advance(task)
-                continue
-            meta = {"category": shard.category, "object_seed": shard.object_seed, "part": shard.part,
-                    "avoid": list(shard.avoid), "round": shard.round, "split": cfg.split, "config": digest,
-                    "validation": validation_digest(cfg)}
-            _write_atomic(out_dir / f"{shard.key}.npz", arrays, meta)
-            written += 1
-            bar.advance(task)
+        except KeyboardInterrupt as exc:
+            raise GenerationInterrupted(written) from exc
     return written
 
 
