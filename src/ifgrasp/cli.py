@@ -193,15 +193,17 @@ def synth(
     batch: int = typer.Option(None, help="override: grasps per batch"),
     steps: int = typer.Option(None, help="override: optimisation steps"),
     categories: str = typer.Option(None, help="override: comma-separated categories"),
+    parts: str = typer.Option(None, help="only these instructed parts, comma-separated (e.g. handle,trigger)"),
     worker: int = typer.Option(0, help="this process takes every WORKERS-th missing shard, starting at WORKER"),
     workers: int = typer.Option(1, help="processes sharing the work"),
 ) -> None:
     """Teacher dataset: synthesise + validate grasps for every training object and part (resumable).
 
-    Two cores: ``ifgrasp synth --worker 0 --workers 2`` beside ``--worker 1 --workers 2``."""
+    Two cores: ``ifgrasp synth --worker 0 --workers 2`` beside ``--worker 1 --workers 2``; grow the
+    scarce tasks with ``--categories mug,spray_bottle --parts handle,trigger --rounds R``."""
     from ifgrasp.grasp.commands import synth_command
 
-    synth_command(config, out, per_category, rounds, batch, steps, categories, worker, workers)
+    synth_command(config, out, per_category, rounds, batch, steps, categories, worker, workers, parts)
 
 
 @app.command()

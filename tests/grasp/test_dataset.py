@@ -62,6 +62,16 @@ def test_each_shard_names_the_settings_that_made_it(tmp_path, hand):
     assert config_digest(other) != digest
 
 
+def test_parts_restrict_the_plan_and_an_absent_part_is_named():
+    from ifgrasp.grasp.commands import synth_command
+
+    shards = plan_shards(DatasetConfig(per_category=1, categories=("mug", "spray_bottle", "box"),
+                                       parts=("handle", "trigger")))
+    assert {(s.category, s.part) for s in shards} == {("mug", "handle"), ("spray_bottle", "trigger")}
+    with pytest.raises(InputError, match="spout.*parts there: body, handle"):
+        synth_command(None, None, 1, 1, 2, 2, "mug", parts="handle,spout")
+
+
 def test_unknown_category_is_named():
     from ifgrasp.grasp.commands import synth_command
 

@@ -38,7 +38,8 @@ HELDOUT_DIR = "heldout"  # the held-out shards, beside the training ones (load_d
 def _dataset_config(config: Path | None, **overrides) -> DatasetConfig:
     path = config or CONFIG_DIR / "teacher_dataset.yaml"
     cfg = DatasetConfig.from_yaml(path) if path.exists() else DatasetConfig()
-    top = {k: v for k, v in overrides.items() if k in ("per_category", "rounds", "categories", "split") and v is not None}
+    top = {k: v for k, v in overrides.items()
+           if k in ("per_category", "rounds", "categories", "parts", "split") and v is not None}
     data = cfg.model_dump()
     data.update(top)
     if overrides.get("batch") is not None:
@@ -66,12 +67,21 @@ def _print_report(report: dict, title: str) -> None:
         out.print(table)
 
 
-def synth_command(config, out, per_category, rounds, batch, steps, categories, worker: int = 0, workers: int = 1) -> None:
+def synth_command(config, out, per_category, rounds, batch, steps, categories, worker: int = 0, workers: int = 1,
+                  parts: str | None = None) -> None:
     cats = tuple(categories.split(",")) if categories else None
     for c in cats or ():
         if c not in TASKS:
             raise UnknownObjectError(f"unknown category '{c}'; known: {known(TASKS)}")
-    cfg = _dataset_config(config, per_category=per_category, rounds=rounds, batch=batch, steps=steps, categories=cats)
+    wanted_parts = tuple(parts.split(",")) if parts else None
+    if wanted_parts:
+        offered = {part for c in (cats or TASKS) for part, _ in TASKS[c]}
+        missing = sorted(set(wanted_parts) - offered)
+        if missing:
+            raise InputError(f"no task of {', '.join(cats) if cats else 'any category'} instructs the part(s) "
+                             f"{', '.join(missing)}; parts there: {', '.join(sorted(offered))}")
+    cfg = _dataset_config(config, per_category=per_category, rounds=rounds, batch=batch, steps=steps, categories=cats,
+                          parts=wanted_parts)
     out = out or DATA_DIR / "teacher"
     t0 = time.perf_counter()
     interrupted = False
@@ -153,7 +163,8 @@ def _log_run(out: Path, cfg: DatasetConfig, run: dict, wall_s: float) -> list[di
     runs = json.loads(path.read_text()) if path.exists() else []
     runs.append({"finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "split": cfg.split,
                  "categories": list(cfg.categories) if cfg.categories else "all", "rounds": cfg.rounds,
-                 "per_category": cfg.per_category, **run, "wall_s": round(wall_s, 1)})
+                 "per_category": cfg.per_category, **({"parts": list(cfg.parts)} if cfg.parts else {}), **run,
+                 "wall_s": round(wall_s, 1)})
     path.write_text(json.dumps(runs, indent=1))
     return runs
 

@@ -52,6 +52,7 @@ class DatasetConfig(Config):
     split: str = Field("train", pattern="^(train|heldout)$", description="object family")
     per_category: int | None = Field(None, description="objects per category (None = the whole family)")
     categories: tuple[str, ...] | None = Field(None, description="restrict to these categories")
+    parts: tuple[str, ...] | None = Field(None, description="restrict to these instructed parts (e.g. handle, trigger)")
     rounds: int = Field(1, gt=0, description="synthesis batches per (object, part)")
     seed: int = Field(0, description="dataset seed")
     synthesis: SynthesisConfig = Field(default_factory=SynthesisConfig)
@@ -108,6 +109,8 @@ def plan_shards(cfg: DatasetConfig) -> list[Shard]:
         if cfg.categories is not None and category not in cfg.categories:
             continue
         for part, avoid in TASKS[category]:
+            if cfg.parts is not None and part not in cfg.parts:
+                continue
             for r in range(cfg.rounds):
                 shards.append(Shard(category, obj_seed, part, avoid, r))
     return shards
