@@ -84,19 +84,17 @@ def synth_command(config, out, per_category, rounds, batch, steps, categories, w
                           parts=wanted_parts)
     out = out or DATA_DIR / "teacher"
     t0 = time.perf_counter()
-    interrupted = False
     with _sigterm_as_interrupt():
         try:
             run = {"shards_added": generate(_hand(), cfg, out, worker=worker, workers=workers)}
         except GenerationInterrupted as exc:  # the finished shards stay: log the partial run, refresh the card
-            interrupted = True
             run = {"shards_added": exc.written, "interrupted": True}
             console.print(f"[yellow]interrupted: {exc.written} shards written this run are kept; "
                           "the same command resumes[/yellow]")
     if workers > 1:
         run["worker"] = f"{worker}/{workers}"
     _refresh_reports(out, cfg, run, t0)
-    if interrupted:
+    if run.get("interrupted"):
         raise SystemExit(130)
     stale = stale_shards(out, cfg)
     if stale:
