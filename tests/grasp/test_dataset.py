@@ -189,6 +189,40 @@ def test_revalidate_relabels_stale_shards_and_keeps_the_grasps(tmp_path, hand, c
     assert summary["per_config"][config_digest(harder)]["validated"] == kept
 
 
+def test_a_stopped_revalidate_keeps_the_shards_it_rewrote_and_resumes(tmp_path, hand, monkeypatch):
+    import json
+    import os
+    import signal
+
+    from ifgrasp.grasp import commands, dataset
+
+    three = TINY.model_copy(update={"rounds": 3})
+    generate(hand, three, tmp_path, progress=False)
+    harder = DatasetConfig(**{**three.model_dump(), "validation": {**three.validation.model_dump(), "lift_height_m": 0.1}})
+    monkeypatch.setattr(commands, "_dataset_config", lambda *_a, **_k: harder)
+    real_revalidate_shard, calls = dataset.revalidate_shard, []
+
+    def killed_during_the_second_shard(*args):
+        calls.append(args)
+        if len(calls) == 2:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real_revalidate_shard(*args)
+
+    monkeypatch.setattr(dataset, "revalidate_shard", killed_during_the_second_shard)
+    with pytest.raises(SystemExit) as stopped:
+        commands.revalidate_command(None, tmp_path, 0, 1)
+    assert stopped.value.code == 130
+    assert len(stale_shards(tmp_path, harder)) == 2  # the first is current, the interrupted one kept its old labels
+    assert sorted(p.name for p in tmp_path.glob("*.npz")) == [f"box_0000_body_r0{i}.npz" for i in range(3)]
+    runs = json.loads((tmp_path / "runs.json").read_text())
+    assert runs[-1]["shards_revalidated"] == 1 and runs[-1]["interrupted"] is True
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    monkeypatch.setattr(dataset, "revalidate_shard", real_revalidate_shard)
+    commands.revalidate_command(None, tmp_path, 0, 1)  # the same command resumes
+    assert stale_shards(tmp_path, harder) == []
+    assert json.loads((tmp_path / "runs.json").read_text())[-1]["shards_revalidated"] == 2
+
+
 def test_synth_workers_share_the_shards_and_make_the_same_dataset(tmp_path, hand):
     two_rounds = TINY.model_copy(update={"rounds": 2})
     assert generate(hand, two_rounds, tmp_path / "split", progress=False, worker=1, workers=2) == 1

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from ifgrasp.errors import InputError, UnknownObjectError, known
 from ifgrasp.grasp.dataset import (
-    TASKS, DatasetConfig, GenerationInterrupted, generate, load_dataset, read_skipped, revalidate, shard_files,
+    TASKS, DatasetConfig, RunInterrupted, generate, load_dataset, read_skipped, revalidate, shard_files,
     stale_shards, summarize,
 )
 from ifgrasp.grasp.evaluate import TABLE_HEADER, FilterConfig, report_table, teacher_report, validated_mask
@@ -87,9 +87,9 @@ def synth_command(config, out, per_category, rounds, batch, steps, categories, w
     with _sigterm_as_interrupt():
         try:
             run = {"shards_added": generate(_hand(), cfg, out, worker=worker, workers=workers)}
-        except GenerationInterrupted as exc:  # the finished shards stay: log the partial run, refresh the card
-            run = {"shards_added": exc.written, "interrupted": True}
-            console.print(f"[yellow]interrupted: {exc.written} shards written this run are kept; "
+        except RunInterrupted as exc:  # the finished shards stay: log the partial run, refresh the card
+            run = {"shards_added": exc.done, "interrupted": True}
+            console.print(f"[yellow]interrupted: {exc.done} shards written this run are kept; "
                           "the same command resumes[/yellow]")
     if workers > 1:
         run["worker"] = f"{worker}/{workers}"
@@ -125,10 +125,19 @@ def revalidate_command(config, out, worker: int, workers: int) -> None:
     if not shard_files(out):
         raise InputError(f"no shards in {out}: make them with `ifgrasp synth --out {out}`")
     t0 = time.perf_counter()
-    n = revalidate(cfg, out, worker, workers)
-    run = {"action": "revalidate", "shards_revalidated": n}
+    with _sigterm_as_interrupt():
+        try:
+            run = {"action": "revalidate", "shards_revalidated": revalidate(cfg, out, worker, workers)}
+        except RunInterrupted as exc:  # the rewritten shards are current: log the partial run
+            run = {"action": "revalidate", "shards_revalidated": exc.done, "interrupted": True}
+            console.print(f"[yellow]interrupted: {exc.done} shards re-validated this run are kept; "
+                          "the same command resumes[/yellow]")
+    n = run["shards_revalidated"]
     if workers > 1:
         run["worker"] = f"{worker}/{workers}"
+    if run.get("interrupted"):
+        _log_run(out, cfg, run, time.perf_counter() - t0)
+        raise SystemExit(130)
     if stale_shards(out, cfg):  # another worker is still at it: the last one to finish writes the reports
         _log_run(out, cfg, run, time.perf_counter() - t0)
         console.print(f"revalidated {n} shards; other workers still running, reports left to the last one")

@@ -170,19 +170,19 @@ def _write_atomic(path: Path, arrays: dict, meta: dict) -> None:
         raise
 
 
-class GenerationInterrupted(KeyboardInterrupt):
-    """Ctrl-C during ``generate``: the shards finished before it are on disk (``written`` of them)."""
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C during ``generate`` or ``revalidate``: the ``done`` shards finished before it are on disk."""
 
-    def __init__(self, written: int) -> None:
-        super().__init__(f"interrupted after {written} shards")
-        self.written = written
+    def __init__(self, done: int) -> None:
+        super().__init__(f"interrupted after {done} shards")
+        self.done = done
 
 
 def generate(hand, cfg: DatasetConfig, out_dir: Path, progress: bool = True, worker: int = 0, workers: int = 1) -> int:
     """Run every missing shard into ``out_dir`` (resumable; ``skipped.json`` names shards no grasp
     could be planned for); ``worker`` of ``workers`` takes every ``workers``-th missing shard, so
     processes can share the work. Returns the number of shards it wrote; Ctrl-C raises
-    ``GenerationInterrupted`` with that number (the shard in progress is dropped, never half-written)."""
+    ``RunInterrupted`` with that number (the shard in progress is dropped, never half-written)."""
     _check_worker(worker, workers)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "config.yaml").write_text(cfg.to_yaml())
@@ -213,7 +213,7 @@ def generate(hand, cfg: DatasetConfig, out_dir: Path, progress: bool = True, wor
                 written += 1
                 bar.advance(task)
         except KeyboardInterrupt as exc:
-            raise GenerationInterrupted(written) from exc
+            raise RunInterrupted(written) from exc
     return written
 
 
@@ -289,7 +289,8 @@ def revalidate_shard(path: Path, cfg: DatasetConfig) -> None:
 def revalidate(cfg: DatasetConfig, out_dir: Path, worker: int = 0, workers: int = 1, progress: bool = True) -> int:
     """Re-validate every stale shard of ``out_dir`` (resumable: a rewritten shard is current);
     ``worker`` of ``workers`` takes every ``workers``-th one, so processes can share the work.
-    Returns the number of shards rewritten."""
+    Returns the number of shards rewritten; Ctrl-C raises ``RunInterrupted`` with that number (the shard
+    in progress keeps its old labels, never a half-written file)."""
     _check_worker(worker, workers)
     todo = stale_shards(out_dir, cfg)[worker::workers]
     last = Path(out_dir) / "config.yaml"  # the last synth's config: keep it loadable, with today's validation
@@ -297,13 +298,18 @@ def revalidate(cfg: DatasetConfig, out_dir: Path, worker: int = 0, workers: int 
         data = yaml.safe_load(last.read_text())
         data["validation"] = cfg.validation.model_dump(mode="json")
         last.write_text(yaml.safe_dump(data, sort_keys=False))
+    done = 0
     with shard_progress(progress) as bar:
         task = bar.add_task("revalidate", total=len(todo))
-        for path in todo:
-            bar.update(task, description=f"revalidate {path.stem}")
-            revalidate_shard(path, cfg)
-            bar.advance(task)
-    return len(todo)
+        try:
+            for path in todo:
+                bar.update(task, description=f"revalidate {path.stem}")
+                revalidate_shard(path, cfg)
+                done += 1
+                bar.advance(task)
+        except KeyboardInterrupt as exc:
+            raise RunInterrupted(done) from exc
+    return done
 
 
 def load_dataset(folder: Path, files: Iterable[Path] | None = None) -> dict[str, np.ndarray]:
