@@ -44,8 +44,8 @@ class ValidationConfig(Config):
     max_copies: int = Field(48, gt=0, description="hand+object copies per MuJoCo model")
     joint_kp: float = Field(20.0, gt=0, description="finger position gain (N m / rad)")
     # The stall torque (0.93 N m at 1.8 A, XC330-M288-T datasheet): a real LEAP Hand driven at the 350-550 mA
-    # current limit its makers recommend (drivers.leap) has about 0.18-0.29 N m, and re-validating stored
-    # shards at those torques keeps 31% / 58% of their validated grasps (README, "Not there yet").
+    # current limit its makers recommend (drivers.leap) has about 0.18-0.29 N m; re-validated at 0.29 / 0.18 N m
+    # the held-out set keeps 46% / 32% of its validated grasps (README, "Not there yet").
     joint_force_limit_nm: float = Field(0.95, gt=0, description="finger torque limit (XC330 stall torque, ifgrasp.hand.joints)")
     pregrasp_open_rad: float = Field(PREGRASP_OPEN_RAD, ge=0, description="flexion joints opened by this for the pre-grasp")
     squeeze_rad: float = Field(SQUEEZE_RAD, ge=0, description="flexion joints driven past the grasp by this")
