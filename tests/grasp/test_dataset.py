@@ -239,3 +239,26 @@ def test_synth_workers_share_the_shards_and_make_the_same_dataset(tmp_path, hand
 def test_revalidate_worker_index_is_checked(tmp_path):
     with pytest.raises(InputError, match="worker must be in"):
         revalidate(TINY, tmp_path, worker=2, workers=2)
+
+
+def test_shards_from_before_per_push_results_read_as_nan_and_revalidate_fills_them(tmp_path, hand):
+    import json
+
+    from ifgrasp.grasp.dataset import _write_atomic
+
+    two_rounds = TINY.model_copy(update={"rounds": 2})
+    generate(hand, two_rounds, tmp_path, progress=False)
+    fresh = load_dataset(tmp_path)
+    assert fresh["six_dir_held"].shape == (4, 6)
+    np.testing.assert_array_equal(fresh["six_dir"], fresh["six_dir_held"].all(1) & fresh["lift"])
+    old = tmp_path / "box_0000_body_r00.npz"  # as a shard validated before 2026-12-05 was written
+    with np.load(old) as z:
+        arrays = {k: z[k] for k in z.files if k not in ("meta", "six_dir_held")}
+        meta = json.loads(str(z["meta"]))
+    _write_atomic(old, arrays, meta)
+    mixed = load_dataset(tmp_path)
+    assert np.isnan(mixed["six_dir_held"][:2]).all()  # rows stay aligned with the other fields
+    np.testing.assert_array_equal(mixed["six_dir_held"][2:], fresh["six_dir_held"][2:])
+    assert [p.name for p in stale_shards(tmp_path, two_rounds)] == [old.name]
+    assert revalidate(two_rounds, tmp_path, progress=False) == 1
+    np.testing.assert_array_equal(load_dataset(tmp_path)["six_dir_held"], fresh["six_dir_held"])  # deterministic

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from ifgrasp.grasp.evaluate import FilterConfig, report_table, teacher_report, validated_mask
+from ifgrasp.grasp.evaluate import FilterConfig, push_table, report_table, teacher_report, validated_mask
 
 
 def _rows(**columns):
@@ -54,3 +54,38 @@ def test_report_breaks_the_part_share_down_per_task():
     assert report["per_task"]["mug/handle"]["validated"]["part_contact_share"] == pytest.approx(0.7)
     rows = report_table(report, "per_task")
     assert [r[0] for r in rows] == ["ALL", "ALL", "box/body", "box/body", "mug/body", "mug/body", "mug/handle", "mug/handle"]
+
+
+def test_six_direction_pushes_are_split_by_where_they_drive_the_object_in_the_hand():
+    from scipy.spatial.transform import Rotation
+
+    # pushes +x -x +y -y +z -z (object frame); at the identity wrist the palm faces -z, so the -z push
+    # drives the object out of the palm and +z into it. Grasp 0 drops out of the palm only; grasp 1,
+    # turned -90 degrees about x (palm facing -y), loses the sideways -x push and holds the rest.
+    held = np.ones((4, 6))
+    held[0, 5] = 0
+    held[1, 1] = 0
+    held[3] = np.nan  # a shard from before per-push results: not counted
+    rot = np.tile(np.eye(3), (4, 1, 1))
+    rot[1] = Rotation.from_euler("x", -90, degrees=True).as_matrix()
+    data = _rows(six_dir_held=held, wrist_rot=rot, six_dir=np.array([False, False, True, True]))
+    push = teacher_report(data)["validated"]["six_dir_by_push"]
+    assert push["grasps_tested"] == 3
+    assert push["out_of_palm"] == pytest.approx(2 / 3) and push["into_palm"] == 1.0
+    assert push["sideways"] == pytest.approx(11 / 12) and push["all_six"] == pytest.approx(1 / 3)
+    rows = push_table(teacher_report(data))
+    assert rows[0] == ["ALL", "3", "100%", "92%", "67%", "33%"]
+    assert "box/body" not in [r[0] for r in rows]  # its only grasp has no per-push results
+
+
+def test_reports_without_per_push_results_have_no_push_table():
+    assert push_table(teacher_report(_rows())) == []
+
+
+def test_the_dataset_card_gets_the_push_table_as_markdown():
+    from ifgrasp.grasp.commands import _push_section
+
+    section = _push_section(teacher_report(_rows(six_dir_held=np.ones((4, 6)))))
+    assert "| task | tested | into palm | sideways | out of palm | all six |" in section
+    assert "| ALL | 4 | 100% | 100% | 100% | 100% |" in section
+    assert _push_section(teacher_report(_rows())) == ""  # shards from before per-push results

@@ -23,6 +23,7 @@ def test_hand_far_from_the_object_fails_every_test():
     g = GraspBatch(T[None, :3, 3], T[None, :3, :3], OPEN_JOINTS_RAD[None], frame="object")
     r = validate(obj, g, FAST)
     assert not r.lift[0] and not r.shake[0] and not r.six_dir[0]
+    assert r.six_dir_held.shape == (1, 6) and not r.six_dir_held.any()  # never lifted: no push was held
     assert r.lift_displacement_m[0] > 0.75 * FAST.lift_height_m  # the object stayed on the table
     assert r.label[0] == 0.0
 

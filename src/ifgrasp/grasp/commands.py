@@ -18,7 +18,8 @@ from ifgrasp.grasp.dataset import (
     TASKS, DatasetConfig, RunInterrupted, generate, load_dataset, read_skipped, revalidate, shard_files,
     stale_shards, summarize,
 )
-from ifgrasp.grasp.evaluate import TABLE_HEADER, FilterConfig, report_table, teacher_report, validated_mask
+from ifgrasp.grasp.evaluate import (PUSH_TABLE_HEADER, TABLE_HEADER, FilterConfig, push_table, report_table,
+                                    teacher_report, validated_mask)
 from ifgrasp.paths import CONFIG_DIR, DATA_DIR
 
 console = Console()
@@ -65,6 +66,14 @@ def _print_report(report: dict, title: str) -> None:
         for row in report_table(report, by):
             table.add_row(*row)
         out.print(table)
+    rows = push_table(report)
+    if rows:
+        table = Table(title=f"{title}: validated grasps, share of 6-direction pushes held")
+        for h in PUSH_TABLE_HEADER:
+            table.add_column(h)
+        for row in rows:
+            table.add_row(*row)
+        out.print(table)
 
 
 def synth_command(config, out, per_category, rounds, batch, steps, categories, worker: int = 0, workers: int = 1,
@@ -98,7 +107,7 @@ def synth_command(config, out, per_category, rounds, batch, steps, categories, w
         raise SystemExit(130)
     stale = stale_shards(out, cfg)
     if stale:
-        console.print(f"[yellow]{len(stale)} shards carry labels from other validation settings: "
+        console.print(f"[yellow]{len(stale)} shards carry labels from other validation settings or lack per-push 6-direction results: "
                       f"`ifgrasp revalidate --out {out}` brings them up to date[/yellow]")
 
 
@@ -176,10 +185,22 @@ def _log_run(out: Path, cfg: DatasetConfig, run: dict, wall_s: float) -> list[di
     return runs
 
 
-def _markdown_table(rows: list[list[str]], first_column: str = "category") -> str:
-    """A teacher-metrics table (``TABLE_HEADER`` columns, the first one named ``first_column``) as Markdown."""
-    header = [first_column] + TABLE_HEADER[1:]
+def _markdown_table(rows: list[list[str]], first_column: str = "category", header: list[str] = TABLE_HEADER) -> str:
+    """A table (default: the teacher-metrics ``TABLE_HEADER`` columns, the first one named ``first_column``)
+    as Markdown."""
+    header = [first_column] + header[1:]
     return "\n".join("| " + " | ".join(r) + " |" for r in [header, ["---"] * len(header), *rows])
+
+
+def _push_section(report: dict) -> str:
+    """The 6-direction test of the validated grasps split by push direction, as Markdown ("" when the
+    shards predate per-push results)."""
+    rows = push_table(report)
+    if not rows:
+        return ""
+    return ("\n6-direction test of the validated grasps by push (into the palm, sideways, out of the palm: more "
+            "than 60 degrees from the palm plane either way), over the grasps whose shards store per-push "
+            "results:\n\n" + _markdown_table(rows, "task", PUSH_TABLE_HEADER) + "\n")
 
 
 def write_dataset_card(out: Path, cfg: DatasetConfig, summary: dict, report: dict, runs: list[dict] = ()) -> Path:
@@ -213,11 +234,12 @@ def write_dataset_card(out: Path, cfg: DatasetConfig, summary: dict, report: dic
                if (out / HELDOUT_DIR).is_dir() else "")
             + _markdown_table(report_table(h)) + "\n"
             + (f"\nPer instructed part:\n\n{_markdown_table(report_table(h, 'per_task'), 'task')}\n" if "per_task" in h else "")
+            + _push_section(h)
         )
     text = f"""# Teacher grasp dataset ({cfg.split} objects)
 
-Made by `ifgrasp synth --out {out}` with `config/teacher_dataset.yaml` (the last run's config:
-`config.yaml`; every run: `runs.json`). Resumable: one shard per (object, part, round); objects
+Made by `ifgrasp synth --out {out}` with {"`config/teacher_dataset.yaml`" if cfg.split == "train" else "a `--config` for this split"}
+(the last run's config: `config.yaml`; every run: `runs.json`). Resumable: one shard per (object, part, round); objects
 are regenerated from (category, seed); re-running a command adds only its missing shards.
 
 - Grasps: {report["raw"].get("grasps", 0)} optimised, {summary.get("validated_grasps", 0)} validated
@@ -241,7 +263,7 @@ Per instructed part (a mug's body and its handle are very different tasks; the o
 carried by the body and one-part objects):
 
 {_markdown_table(report_table(report, "per_task"), "task")}
-
+{_push_section(report)}
 {heldout}
 ## Settings generations (`configs/<digest>.yaml`; raw rates over every optimised grasp)
 

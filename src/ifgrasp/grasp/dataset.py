@@ -6,7 +6,8 @@ randomness comes from a hash of its key and the dataset seed: same seed, same da
 not stored: they are regenerated from (category, seed).
 
 Fields per grasp: wrist_pos_m (3), wrist_rot (3x3), joints_rad (16), all in the object frame; lift,
-shake, six_dir (bool), label (continuous success under perturbations), energy terms, part_share,
+shake, six_dir (bool), six_dir_held (6 bools, one per push; absent from shards validated before
+2026-12-05, read back as NaN), label (continuous success under perturbations), energy terms, part_share,
 all_on_part, max_penetration_m, num_contacts; plus the shard's category, object seed, part and
 ``config``, the digest of the synthesis + validation settings that made it (the dataset grows over
 several runs; ``configs/<digest>.yaml`` keeps each one, so mixed generations stay traceable).
@@ -145,6 +146,7 @@ def _validation_arrays(obj, grasps, shard: Shard, cfg: DatasetConfig) -> dict[st
         "lift": result.lift,
         "shake": result.shake,
         "six_dir": result.six_dir,
+        "six_dir_held": result.six_dir_held,
         "label": result.label.astype(np.float32),
         "lift_displacement_m": result.lift_displacement_m.astype(np.float32),
         "part_force_share": result.part_force_share.astype(np.float32),
@@ -251,12 +253,13 @@ def shard_files(folder: Path) -> list[Path]:
 
 
 def stale_shards(out_dir: Path, cfg: DatasetConfig) -> list[Path]:
-    """Shards whose physics labels were made with validation settings other than ``cfg.validation``."""
+    """Shards whose physics labels were made with validation settings other than ``cfg.validation``, or
+    that lack a result today's validation stores (``six_dir_held``, added 2026-12-05)."""
     current = validation_digest(cfg)
     stale = []
     for f in shard_files(out_dir):
         with np.load(f) as z:
-            if json.loads(str(z["meta"])).get("validation") != current:
+            if json.loads(str(z["meta"])).get("validation") != current or "six_dir_held" not in z.files:
                 stale.append(f)
     return stale
 
@@ -313,9 +316,12 @@ def revalidate(cfg: DatasetConfig, out_dir: Path, worker: int = 0, workers: int 
 
 
 def load_dataset(folder: Path, files: Iterable[Path] | None = None) -> dict[str, np.ndarray]:
-    """Concatenate every shard of a dataset folder; adds per-grasp category/object_seed/part."""
+    """Concatenate every shard of a dataset folder; adds per-grasp category/object_seed/part.
+
+    A field that only newer shards have (``six_dir_held``) is NaN for the grasps of the older ones."""
     files = shard_files(folder) if files is None else [f for f in sorted(files) if not f.name.endswith(".tmp.npz")]
     columns: dict[str, list] = {}
+    counts: list[int] = []
     for f in files:
         with np.load(f) as z:
             meta = json.loads(str(z["meta"]))
@@ -323,14 +329,25 @@ def load_dataset(folder: Path, files: Iterable[Path] | None = None) -> dict[str,
             for k in z.files:
                 if k == "meta" or z[k].ndim == 0:
                     continue
-                columns.setdefault(k, []).append(z[k])
+                columns.setdefault(k, [None] * len(counts)).append(z[k])
             for k in ("category", "part"):
                 columns.setdefault(k, []).append(np.full(n, meta[k]))
             columns.setdefault("config", []).append(np.full(n, meta.get("config", UNRECORDED_CONFIG)))
             columns.setdefault("object_seed", []).append(np.full(n, meta["object_seed"]))
             columns.setdefault("synthesis_s", []).append(np.full(n, float(z["synthesis_s"]) / n))
             columns.setdefault("validation_s", []).append(np.full(n, float(z["validation_s"]) / n))
-    return {k: np.concatenate(v) for k, v in columns.items()}
+        counts.append(n)
+        for v in columns.values():
+            v.extend([None] * (len(counts) - len(v)))
+    return {k: np.concatenate(_fill_missing(v, counts)) for k, v in columns.items()}
+
+
+def _fill_missing(arrays: list, counts: list[int]) -> list[np.ndarray]:
+    """Per-shard arrays of one field, NaN-filled (as float) for the shards that lack it."""
+    if all(a is not None for a in arrays):
+        return arrays
+    trailing = next(a for a in arrays if a is not None).shape[1:]
+    return [np.full((n, *trailing), np.nan) if a is None else a.astype(float) for a, n in zip(arrays, counts)]
 
 
 def summarize(data: dict[str, np.ndarray]) -> dict:

@@ -49,6 +49,35 @@ def validated_mask(data: dict[str, np.ndarray], cfg: FilterConfig | None = None)
     )
 
 
+#: Push classes of the 6-direction test, by the angle between the push and the palm normal.
+PUSH_CLASSES = ("into_palm", "sideways", "out_of_palm")
+
+
+def six_dir_by_push(data: dict[str, np.ndarray], mask: np.ndarray) -> dict:
+    """Share of the 6-direction pushes held, split by where each push drives the object relative to
+    the hand: into the palm, sideways, or out of the palm (more than 60 degrees from the palm plane
+    either way). Over the selected grasps that were tested (lifted, with per-push results stored);
+    ``grasps_tested`` 0 where none were."""
+    from ifgrasp.grasp.validate import SIX_DIRECTIONS
+    from ifgrasp.hand import PALM_NORMAL_IN_HAND
+
+    held = data.get("six_dir_held")
+    if held is None:
+        return {"grasps_tested": 0}
+    tested = mask & data["lift"].astype(bool) & ~np.isnan(held.astype(float)).any(1)
+    if not tested.any():
+        return {"grasps_tested": 0}
+    # cosine between each push (object frame) and the palm normal (hand frame -> object frame)
+    palm_normal = data["wrist_rot"][tested].astype(float) @ PALM_NORMAL_IN_HAND  # (T, 3)
+    cos = palm_normal @ SIX_DIRECTIONS.T  # (T, 6)
+    ok = held[tested].astype(bool)
+    classes = {"into_palm": cos < -0.5, "sideways": np.abs(cos) <= 0.5, "out_of_palm": cos > 0.5}
+    out = {"grasps_tested": int(tested.sum()), "all_six": float(ok.all(1).mean())}
+    for name, sel in classes.items():
+        out[name] = float(ok[sel].mean()) if sel.any() else float("nan")
+    return out
+
+
 def orientation_spread_rad(wrist_rot: np.ndarray) -> float:
     """Mean geodesic angle (rad) of the wrist orientations to their chordal mean."""
     if len(wrist_rot) < 2:
@@ -77,6 +106,7 @@ def group_metrics(data: dict[str, np.ndarray], mask: np.ndarray) -> dict:
         "contacts_mean": float(sel["num_contacts"].mean()),
         "joint_std_rad": float(sel["joints_rad"].std(0).mean()),
         "wrist_orientation_spread_rad": orientation_spread_rad(sel["wrist_rot"]),
+        "six_dir_by_push": six_dir_by_push(data, mask),
     }
 
 
@@ -121,6 +151,24 @@ def report_table(report: dict, by: str = "per_category") -> list[list[str]]:
         rows.append(row(c, "validated", groups["validated"]))
     return rows
 
+
+def push_table(report: dict, by: str = "per_task") -> list[list[str]]:
+    """Rows for the 6-direction breakdown of validated grasps: name, grasps tested, share of pushes held
+    into the palm / sideways / out of the palm, and the share of them holding all six (the 6-dir rate
+    over the same grasps). Groups without per-push results are left out."""
+
+    def row(name, m):
+        p = m.get("six_dir_by_push", {})
+        if not p.get("grasps_tested"):
+            return None
+        pct = lambda x: "-" if np.isnan(x) else f"{100 * x:.0f}%"  # noqa: E731
+        return [name, str(p["grasps_tested"])] + [pct(p[c]) for c in PUSH_CLASSES] + [pct(p["all_six"])]
+
+    rows = [row("ALL", report["validated"])] + [row(c, g["validated"]) for c, g in report.get(by, {}).items()]
+    return [r for r in rows if r is not None]
+
+
+PUSH_TABLE_HEADER = ["task", "tested", "into palm", "sideways", "out of palm", "all six"]
 
 TABLE_HEADER = ["category", "set", "N", "lift", "shake", "6-dir", "part share", "all on part", "part force",
                 "pen mean mm", "pen max mm", "contacts", "joint std rad", "wrist spread rad"]

@@ -35,7 +35,8 @@ from ifgrasp.hand.joints import CLOSE_S, PREGRASP_OPEN_RAD, SQUEEZE_RAD, pregras
 from ifgrasp.paths import URDF_DIR
 from ifgrasp.types import GraspBatch
 
-_SIX_DIRECTIONS = np.array([[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1]], float)
+#: The 6-direction test's pushes, unit vectors in the object frame (-z: gravity as the object stands).
+SIX_DIRECTIONS = np.array([[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1]], float)
 
 
 class ValidationConfig(Config):
@@ -72,11 +73,14 @@ class ValidationConfig(Config):
 
 @dataclass
 class ValidationResult:
-    """Per grasp (B,): bool successes, the continuous label, and final displacements in metres."""
+    """Per grasp (B,): bool successes, the continuous label, and final displacements in metres;
+    ``six_dir_held`` (B, 6): held against the push along each of ``SIX_DIRECTIONS`` (False where the
+    grasp did not lift and was not tested); ``six_dir`` is its all-six."""
 
     lift: np.ndarray
     shake: np.ndarray
     six_dir: np.ndarray
+    six_dir_held: np.ndarray
     lift_displacement_m: np.ndarray
     label: np.ndarray
     part_force_share: np.ndarray  # share of the hand's normal force on the instructed part while lifted
@@ -278,7 +282,7 @@ def _lift_and_shake(obj, grasps: GraspBatch, cfg: ValidationConfig, part_index: 
 
 
 def _six_directions(obj, grasps: GraspBatch, cfg: ValidationConfig) -> np.ndarray:
-    """True where the grasp holds against a push of m*g along all 6 directions."""
+    """(B, 6) True where the grasp holds against a push of m*g along each of ``SIX_DIRECTIONS``."""
     n = len(grasps)
     rep = grasps.select(np.repeat(np.arange(n), 6))
     batch = _Batch(obj, 6 * n, cfg, table=False)
@@ -287,11 +291,11 @@ def _six_directions(obj, grasps: GraspBatch, cfg: ValidationConfig) -> np.ndarra
     batch.place(rep.T_frame_wrist, pre)
     _close(batch, pre, squeeze, cfg)
     start = batch.object_in_hand()
-    force = np.tile(_SIX_DIRECTIONS, (n, 1)) * (9.81 * batch.mass)[:, None]
+    force = np.tile(SIX_DIRECTIONS, (n, 1)) * (9.81 * batch.mass)[:, None]
     batch.data.xfrc_applied[batch.obj_body, :3] = force
     batch.run(cfg.gravity_test_s, cfg)
     disp = np.linalg.norm(batch.object_in_hand() - start, axis=-1)
-    return (disp < cfg.success_displacement_m).reshape(n, 6).all(1)
+    return (disp < cfg.success_displacement_m).reshape(n, 6)
 
 
 def _chunks(n: int, size: int):
@@ -320,7 +324,7 @@ def validate(obj, grasps: GraspBatch, cfg: ValidationConfig | None = None, seed:
     shake = np.zeros(n, bool)
     disp = np.zeros(n)
     share = np.zeros(n)
-    six = np.zeros(n, bool)
+    held = np.zeros((n, 6), bool)
     part_index = obj.part_index(part) if part is not None else 0
     for idx in _chunks(n, cfg.max_copies):
         lift[idx], shake[idx], disp[idx], share[idx] = _lift_and_shake(obj, grasps.select(idx), cfg, part_index)
@@ -328,7 +332,7 @@ def validate(obj, grasps: GraspBatch, cfg: ValidationConfig | None = None, seed:
     lifted = np.flatnonzero(lift)
     if six_dir and len(lifted):
         for idx in _chunks(len(lifted), max(1, cfg.max_copies // 6)):
-            six[lifted[idx]] = _six_directions(obj, grasps.select(lifted[idx]), cfg)
+            held[lifted[idx]] = _six_directions(obj, grasps.select(lifted[idx]), cfg)
     label = lift.astype(float)
     if cfg.perturbations and len(lifted):
         rng = np.random.default_rng(seed)
@@ -337,5 +341,6 @@ def validate(obj, grasps: GraspBatch, cfg: ValidationConfig | None = None, seed:
         for idx in _chunks(len(pert), cfg.max_copies):
             ok[idx] = _lift_and_shake(obj, pert.select(idx), cfg, shake=False)[0]  # the label is the lift's
         label[lifted] = (1 + ok.reshape(len(lifted), cfg.perturbations).sum(1)) / (1 + cfg.perturbations)
-    return ValidationResult(lift=lift, shake=shake, six_dir=six, lift_displacement_m=disp, label=label,
+    six = held.all(1) & lift
+    return ValidationResult(lift=lift, shake=shake, six_dir=six, six_dir_held=held, lift_displacement_m=disp, label=label,
                             part_force_share=share)
