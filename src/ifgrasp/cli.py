@@ -212,13 +212,15 @@ def revalidate(
     out: Path = typer.Option(None, help="dataset folder (default: data/teacher)"),
     worker: int = typer.Option(0, help="this process takes every WORKERS-th stale shard, starting at WORKER"),
     workers: int = typer.Option(1, help="processes sharing the work"),
+    incomplete: bool = typer.Option(False, help="also shards whose labels are current but that predate "
+                                    "per-push 6-direction results (2026-12-05)"),
 ) -> None:
     """Teacher dataset: re-run the physics tests of shards made under other validation settings
     (resumable; grasps kept). Example: ``ifgrasp revalidate --worker 0 --workers 2`` beside
     ``--worker 1 --workers 2``."""
     from ifgrasp.grasp.commands import revalidate_command
 
-    revalidate_command(config, out, worker, workers)
+    revalidate_command(config, out, worker, workers, incomplete)
 
 
 @eval_app.command("perception")

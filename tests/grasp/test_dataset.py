@@ -241,9 +241,11 @@ def test_revalidate_worker_index_is_checked(tmp_path):
         revalidate(TINY, tmp_path, worker=2, workers=2)
 
 
-def test_shards_from_before_per_push_results_read_as_nan_and_revalidate_fills_them(tmp_path, hand):
+def test_shards_from_before_per_push_results_read_as_nan_and_revalidate_incomplete_fills_them(tmp_path, hand, capsys,
+                                                                                           monkeypatch):
     import json
 
+    from ifgrasp.grasp import commands
     from ifgrasp.grasp.dataset import _write_atomic
 
     two_rounds = TINY.model_copy(update={"rounds": 2})
@@ -259,6 +261,14 @@ def test_shards_from_before_per_push_results_read_as_nan_and_revalidate_fills_th
     mixed = load_dataset(tmp_path)
     assert np.isnan(mixed["six_dir_held"][:2]).all()  # rows stay aligned with the other fields
     np.testing.assert_array_equal(mixed["six_dir_held"][2:], fresh["six_dir_held"][2:])
-    assert [p.name for p in stale_shards(tmp_path, two_rounds)] == [old.name]
-    assert revalidate(two_rounds, tmp_path, progress=False) == 1
+    assert stale_shards(tmp_path, two_rounds) == []  # its labels stand
+    assert [p.name for p in stale_shards(tmp_path, two_rounds, incomplete=True)] == [old.name]
+    assert revalidate(two_rounds, tmp_path, progress=False) == 0
+    monkeypatch.setattr(commands, "_dataset_config", lambda *_a, **_k: two_rounds)
+    capsys.readouterr()
+    commands.synth_command(None, tmp_path, None, None, None, None, None)  # nothing to add; says what is missing
+    said = " ".join(capsys.readouterr().out.split())
+    assert "1 shards predate per-push 6-direction results" in said and "--incomplete" in said
+    commands.revalidate_command(None, tmp_path, 0, 1, incomplete=True)
+    assert json.loads((tmp_path / "runs.json").read_text())[-1]["shards_revalidated"] == 1
     np.testing.assert_array_equal(load_dataset(tmp_path)["six_dir_held"], fresh["six_dir_held"])  # deterministic

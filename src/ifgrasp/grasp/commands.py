@@ -107,8 +107,12 @@ def synth_command(config, out, per_category, rounds, batch, steps, categories, w
         raise SystemExit(130)
     stale = stale_shards(out, cfg)
     if stale:
-        console.print(f"[yellow]{len(stale)} shards carry labels from other validation settings or lack per-push 6-direction results: "
+        console.print(f"[yellow]{len(stale)} shards carry labels from other validation settings: "
                       f"`ifgrasp revalidate --out {out}` brings them up to date[/yellow]")
+    incomplete = len(stale_shards(out, cfg, incomplete=True)) - len(stale)
+    if incomplete:
+        console.print(f"{incomplete} shards predate per-push 6-direction results (their labels stand): "
+                      f"`ifgrasp revalidate --out {out} --incomplete` re-runs their physics to add them")
 
 
 @contextmanager
@@ -128,7 +132,7 @@ def _sigterm_as_interrupt():
         signal.signal(signal.SIGTERM, previous)
 
 
-def revalidate_command(config, out, worker: int, workers: int) -> None:
+def revalidate_command(config, out, worker: int, workers: int, incomplete: bool = False) -> None:
     cfg = _dataset_config(config)
     out = out or DATA_DIR / "teacher"
     if not shard_files(out):
@@ -136,7 +140,8 @@ def revalidate_command(config, out, worker: int, workers: int) -> None:
     t0 = time.perf_counter()
     with _sigterm_as_interrupt():
         try:
-            run = {"action": "revalidate", "shards_revalidated": revalidate(cfg, out, worker, workers)}
+            run = {"action": "revalidate", "shards_revalidated": revalidate(cfg, out, worker, workers,
+                                                                            incomplete=incomplete)}
         except RunInterrupted as exc:  # the rewritten shards are current: log the partial run
             run = {"action": "revalidate", "shards_revalidated": exc.done, "interrupted": True}
             console.print(f"[yellow]interrupted: {exc.done} shards re-validated this run are kept; "
@@ -147,7 +152,7 @@ def revalidate_command(config, out, worker: int, workers: int) -> None:
     if run.get("interrupted"):
         _log_run(out, cfg, run, time.perf_counter() - t0)
         raise SystemExit(130)
-    if stale_shards(out, cfg):  # another worker is still at it: the last one to finish writes the reports
+    if stale_shards(out, cfg, incomplete):  # another worker is still at it: the last one to finish writes the reports
         _log_run(out, cfg, run, time.perf_counter() - t0)
         console.print(f"revalidated {n} shards; other workers still running, reports left to the last one")
         return

@@ -7,7 +7,7 @@ not stored: they are regenerated from (category, seed).
 
 Fields per grasp: wrist_pos_m (3), wrist_rot (3x3), joints_rad (16), all in the object frame; lift,
 shake, six_dir (bool), six_dir_held (6 bools, one per push; absent from shards validated before
-2026-12-05, read back as NaN), label (continuous success under perturbations), energy terms, part_share,
+2026-12-05, read back as NaN; ``revalidate --incomplete`` adds it), label (continuous success under perturbations), energy terms, part_share,
 all_on_part, max_penetration_m, num_contacts; plus the shard's category, object seed, part and
 ``config``, the digest of the synthesis + validation settings that made it (the dataset grows over
 several runs; ``configs/<digest>.yaml`` keeps each one, so mixed generations stay traceable).
@@ -252,14 +252,19 @@ def shard_files(folder: Path) -> list[Path]:
     return [f for f in sorted(Path(folder).glob("*.npz")) if not f.name.endswith(".tmp.npz")]
 
 
-def stale_shards(out_dir: Path, cfg: DatasetConfig) -> list[Path]:
-    """Shards whose physics labels were made with validation settings other than ``cfg.validation``, or
-    that lack a result today's validation stores (``six_dir_held``, added 2026-12-05)."""
+#: Per-grasp results today's validation stores that older shards may lack (their labels stand).
+LATER_RESULTS = ("six_dir_held",)  # 2026-12-05
+
+
+def stale_shards(out_dir: Path, cfg: DatasetConfig, incomplete: bool = False) -> list[Path]:
+    """Shards whose physics labels were made with validation settings other than ``cfg.validation``;
+    with ``incomplete``, also the shards whose labels are current but that lack a ``LATER_RESULTS`` field."""
     current = validation_digest(cfg)
     stale = []
     for f in shard_files(out_dir):
         with np.load(f) as z:
-            if json.loads(str(z["meta"])).get("validation") != current or "six_dir_held" not in z.files:
+            other_settings = json.loads(str(z["meta"])).get("validation") != current
+            if other_settings or (incomplete and not set(LATER_RESULTS) <= set(z.files)):
                 stale.append(f)
     return stale
 
@@ -289,13 +294,15 @@ def revalidate_shard(path: Path, cfg: DatasetConfig) -> None:
     _write_atomic(Path(path), arrays, meta)
 
 
-def revalidate(cfg: DatasetConfig, out_dir: Path, worker: int = 0, workers: int = 1, progress: bool = True) -> int:
-    """Re-validate every stale shard of ``out_dir`` (resumable: a rewritten shard is current);
+def revalidate(cfg: DatasetConfig, out_dir: Path, worker: int = 0, workers: int = 1, progress: bool = True,
+               incomplete: bool = False) -> int:
+    """Re-validate every stale shard of ``out_dir`` (with ``incomplete``, also those lacking a later
+    result field; see ``stale_shards``). Resumable: a rewritten shard is current;
     ``worker`` of ``workers`` takes every ``workers``-th one, so processes can share the work.
     Returns the number of shards rewritten; Ctrl-C raises ``RunInterrupted`` with that number (the shard
     in progress keeps its old labels, never a half-written file)."""
     _check_worker(worker, workers)
-    todo = stale_shards(out_dir, cfg)[worker::workers]
+    todo = stale_shards(out_dir, cfg, incomplete)[worker::workers]
     last = Path(out_dir) / "config.yaml"  # the last synth's config: keep it loadable, with today's validation
     if last.exists():
         data = yaml.safe_load(last.read_text())
