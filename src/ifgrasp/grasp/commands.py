@@ -235,7 +235,9 @@ def write_dataset_card(out: Path, cfg: DatasetConfig, summary: dict, report: dic
             f"{h.get('objects', '?')} objects, settings "
             f"{', '.join(f'`{c}`' for c in h.get('configs', [])) or 'unrecorded'})\n\n"
             + (f"Its grasps and labels are in `{HELDOUT_DIR}/` (made by `ifgrasp eval teacher --split heldout`, "
-               f"settings in its `config.yaml`): re-scoring them under a new filter needs no physics.\n\n"
+               f"settings in its `config.yaml`; `ifgrasp synth --config {out / HELDOUT_DIR}/config.yaml --out "
+               f"{out / HELDOUT_DIR} --rounds R` adds rounds, its `runs.json` lists them): re-scoring them under a "
+               f"new filter needs no physics.\n\n"
                if (out / HELDOUT_DIR).is_dir() else "")
             + _markdown_table(report_table(h)) + "\n"
             + (f"\nPer instructed part:\n\n{_markdown_table(report_table(h, 'per_task'), 'task')}\n" if "per_task" in h else "")
