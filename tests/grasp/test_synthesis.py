@@ -73,3 +73,20 @@ def test_exact_sdf_in_the_loop_works_too(hand):
     cfg = SynthesisConfig(batch=2, sdf_grid_spacing_m=0.0).replace(refine={"steps": 5})
     g = synthesize(hand, make_object("box", 0), "body", (), cfg, seed=0)
     assert len(g) == 2 and np.isfinite(g.wrist_pos_m).all()
+
+
+def test_the_wrap_term_puts_more_of_the_hand_on_the_object(hand):
+    """Pulling the palmar points that are already near the surface onto it turns four-pad pinches into
+    wrapping grasps (held-out drill bodies: more contacts and more 6-direction holds)."""
+    from ifgrasp.grasp.synthesis.refine import RefineConfig
+
+    def with_wrap(weight):
+        weights = {**RefineConfig().weights.model_dump(), "wrap": weight}  # the teacher's weights otherwise
+        return SynthesisConfig(batch=8).replace(refine={"steps": 80, "weights": weights})
+
+    obj = make_object("bottle", 0)
+    a = synthesize(hand, obj, "body", (), with_wrap(0.0), seed=0)
+    b = synthesize(hand, obj, "body", (), with_wrap(10.0), seed=0)
+    assert (a.extras["energy_wrap"] == 0).all()  # off: not computed
+    assert b.extras["num_contacts"].mean() > a.extras["num_contacts"].mean() + 1
+    assert np.median(b.extras["max_penetration_m"]) <= 0.003  # touching, not pushing in
