@@ -90,3 +90,32 @@ def test_the_wrap_term_puts_more_of_the_hand_on_the_object(hand):
     assert (a.extras["energy_wrap"] == 0).all()  # off: not computed
     assert b.extras["num_contacts"].mean() > a.extras["num_contacts"].mean() + 1
     assert np.median(b.extras["max_penetration_m"]) <= 0.003  # touching, not pushing in
+
+
+def test_the_wrap_term_pulls_the_hand_only_onto_the_instructed_part(hand):
+    """A hand wrapped around a mug's body is pulled onto it when the body is asked for, and not when
+    the handle is: wrapping must not drag a handle grasp onto the body."""
+    import torch
+
+    from ifgrasp.geometry import matrix_to_rot6d
+    from ifgrasp.grasp.synthesis.energy import EnergyWeights, HandState, compute_energy
+    from ifgrasp.grasp.synthesis.synthesize import build_problem
+
+    mug = make_object("mug", 0)
+    cfg = SynthesisConfig(batch=4).replace(refine={"steps": 40})
+    body_grasps = synthesize(hand, mug, "body", (), cfg, seed=0)
+    state = HandState(
+        torch.as_tensor(body_grasps.wrist_pos_m, dtype=torch.float32),
+        torch.as_tensor(matrix_to_rot6d(body_grasps.wrist_rot), dtype=torch.float32),
+        torch.as_tensor(body_grasps.joints_rad, dtype=torch.float32),
+        torch.zeros(len(body_grasps), 4, dtype=torch.int64),
+    )
+    weights = EnergyWeights(wrap=1.0, wrap_margin_m=0.02)
+
+    def wrap_energy(part):
+        problem, _, _ = build_problem(mug, part, (), cfg, np.random.default_rng(0))
+        return compute_energy(hand, problem, state, weights)["wrap"]
+
+    on_body, on_handle = wrap_energy("body"), wrap_energy("handle")
+    assert (on_body > 0).any()
+    assert on_handle.sum() < 0.2 * on_body.sum()

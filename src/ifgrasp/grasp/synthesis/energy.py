@@ -13,6 +13,7 @@ Terms (weights in :class:`EnergyWeights`):
     part    contacts attracted to the instructed part: mean distance to its nearest part point
     avoid   hand points repelled from parts to avoid: sum relu(margin - distance)
     table   hand points below the table plane plus a clearance: sum relu(clearance - z)
+    wrap    palmar points within a margin of the instructed part pulled onto the surface: sum sdf
 """
 
 from __future__ import annotations
@@ -43,8 +44,8 @@ class EnergyWeights(Config):
     offpart_margin_m: float = Field(0.005, ge=0, description="clearance kept from the other parts")
     table: float = Field(100.0, ge=0, description="hand points below the table clearance")
     table_clearance_m: float = Field(0.005, ge=0, description="clearance kept above the table plane")
-    wrap: float = Field(0.0, ge=0, description="palmar-side hand points within the wrap margin pulled onto the "
-                        "surface (per metre): more of the hand on the object")
+    wrap: float = Field(0.0, ge=0, description="palmar-side hand points within the wrap margin of the instructed "
+                        "part pulled onto the surface (per metre): more of the hand on the part")
     wrap_margin_m: float = Field(0.02, ge=0, description="palmar points farther than this from the object are left alone")
 
 
@@ -179,10 +180,15 @@ def compute_energy(hand, problem: GraspProblem, state: HandState, w: EnergyWeigh
     else:
         terms["offpart"] = torch.zeros_like(terms["fc"])
     if w.wrap > 0:
-        # every palmar point already near the surface is pulled onto it: a hand that wraps a heavy body
-        # instead of pinching it with four pads (held-out drill bodies: 6-direction 4% -> 19%)
+        # every palmar point already near the instructed part is pulled onto it: a hand that wraps a heavy
+        # body instead of pinching it with four pads (more contacts, more validated grasps; see RefineConfig)
         cand_sdf = problem.sdf(cand_pts)  # (B, C)
         near = (cand_sdf > 0) & (cand_sdf < w.wrap_margin_m)
+        elsewhere = torch.cat([problem.avoid_points, problem.other_points])
+        if elsewhere.shape[0] > 0:
+            # only onto the instructed part: wrapping the mug's body would pull a handle grasp off the handle
+            with torch.no_grad():
+                near &= nearest_distance(cand_pts, problem.part_points) < nearest_distance(cand_pts, elsewhere)
         terms["wrap"] = torch.where(near, cand_sdf, torch.zeros_like(cand_sdf)).sum(-1)
     else:
         terms["wrap"] = torch.zeros_like(terms["fc"])
