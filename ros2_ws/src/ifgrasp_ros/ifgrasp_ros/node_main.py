@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import faulthandler
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -48,6 +49,16 @@ def _ignore_half_built_futures(default_hook):
     return hook
 
 
+def _wait_for_signal_shutdown(timeout_s: float = 2.0) -> None:
+    """Block until rclpy's signal thread has shut the context down (``rclpy.ok()`` turns false once
+    ``rcl_shutdown`` has finished), at most ``timeout_s``. On SIGINT / SIGTERM that thread shuts the
+    context down while this one gets KeyboardInterrupt; destroying a service during that shutdown
+    crashed the perception node with SIGSEGV (inside ``Service.destroy``, CI 2026-12-05)."""
+    deadline = time.monotonic() + timeout_s
+    while rclpy.ok() and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 def run_node(
     make_node: Callable[[], Node],
     args: Sequence[str] | None = None,
@@ -73,12 +84,13 @@ def run_node(
     node = None
     executor = make_executor() if make_executor is not None else SingleThreadedExecutor()
     code = 0
+    signalled = False
     try:
         node = make_node()
         executor.add_node(node)
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+        signalled = True
     except IfgraspError as exc:  # bad parameters, missing files: one clear line, no traceback
         print(f"[{Path(argv[0]).name}] error: {exc}", file=sys.stderr)
         code = 1
@@ -89,6 +101,8 @@ def run_node(
             raise
     finally:
         executor.shutdown()
+        if signalled:
+            _wait_for_signal_shutdown()
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()
