@@ -169,9 +169,12 @@ class NodeProcess:
             try:
                 self.proc.wait(timeout=timeout_s)
             except subprocess.TimeoutExpired:
+                self.proc.send_signal(signal.SIGUSR1)  # run_node's faulthandler: every thread's stack
+                time.sleep(1.0)
                 self.proc.kill()
                 self.proc.wait()
-                pytest.fail(f"node {self.name} ignored SIGINT for {timeout_s} s and was killed")
+                pytest.fail(f"node {self.name} ignored SIGINT for {timeout_s} s and was killed; its stacks:\n"
+                            f"{self.stderr[-6000:]}")
         return self.proc.returncode
 
 

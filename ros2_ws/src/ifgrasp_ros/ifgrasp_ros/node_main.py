@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import faulthandler
+import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -19,6 +20,8 @@ from rclpy.node import Node
 from ifgrasp.errors import IfgraspError
 
 PACKAGE = "ifgrasp_ros"
+SIGNAL_POLL_S = 0.25
+"""Longest wait inside rcl before Python looks at its pending signals again (see ``spin_until_shutdown``)."""
 
 
 def package_config(name: str) -> Path:
@@ -59,6 +62,19 @@ def _wait_for_signal_shutdown(timeout_s: float = 2.0) -> None:
         time.sleep(0.01)
 
 
+def spin_until_shutdown(executor) -> None:
+    """``executor.spin()`` with a bounded wait: return to Python every ``SIGNAL_POLL_S``.
+
+    A SIGINT can be lost by ``spin()``: rclpy's handler wakes the wait set through its guard condition
+    and only then trips Python's own handler; when the executor has already gone back into an
+    unbounded ``rcl_wait`` by then, the pending KeyboardInterrupt waits for traffic that may never
+    come (a grounding node ignored Ctrl-C for 30 s in CI, 1 start in 40 here). A bounded wait lets
+    the interpreter raise it within ``SIGNAL_POLL_S``."""
+    context = executor.context
+    while context.ok():
+        executor.spin_once(timeout_sec=SIGNAL_POLL_S)
+
+
 def run_node(
     make_node: Callable[[], Node],
     args: Sequence[str] | None = None,
@@ -77,6 +93,7 @@ def run_node(
     """
     sys.unraisablehook = _ignore_half_built_futures(sys.unraisablehook)
     faulthandler.enable()  # a crash in a C library (rcl, DDS, MuJoCo) prints every thread's Python stack
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1 <pid>`: where is a hung node stuck?
     argv = list(sys.argv if args is None else args)
     if default_params is not None:
         argv = with_default_params(argv, package_config(default_params))
@@ -88,7 +105,7 @@ def run_node(
     try:
         node = make_node()
         executor.add_node(node)
-        executor.spin()
+        spin_until_shutdown(executor)
     except (KeyboardInterrupt, ExternalShutdownException):
         signalled = True
     except IfgraspError as exc:  # bad parameters, missing files: one clear line, no traceback
