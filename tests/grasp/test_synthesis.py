@@ -119,3 +119,21 @@ def test_the_wrap_term_pulls_the_hand_only_onto_the_instructed_part(hand):
     on_body, on_handle = wrap_energy("body"), wrap_energy("handle")
     assert (on_body > 0).any()
     assert on_handle.sum() < 0.2 * on_body.sum()
+
+
+def test_pairs_drawn_near_the_centre_of_mass_hold_the_grasp_there(hand):
+    """With ``com_sigma_m`` more of the grasps (the centre between thumb and finger targets) sit near the
+    object's centre of mass: a heavy spray bottle is not only pinched at its narrow top."""
+    from ifgrasp.grasp.object_sdf import ObjectSDF
+    from ifgrasp.grasp.synthesis.antipodal import AntipodalConfig, antipodal_targets
+
+    obj = make_object("spray_bottle", 0)
+    sdf = ObjectSDF.from_trimesh(obj.mesh, obj.name)
+
+    def share_near_com(sigma):
+        cfg = AntipodalConfig(com_sigma_m=sigma)
+        *_, targets = antipodal_targets(hand, obj, sdf, "body", 64, np.random.default_rng(1), cfg)
+        grasp_centre = (targets[:, 0] + targets[:, 1:].mean(1)).numpy() / 2
+        return (np.linalg.norm(grasp_centre - obj.mesh.center_mass, axis=-1) < 0.05).mean()
+
+    assert share_near_com(0.04) >= 2 * share_near_com(0.0) + 0.05

@@ -35,6 +35,11 @@ class AntipodalConfig(Config):
                                         "(a lying hammer's handle is pinched ~1 cm above the table)")
     candidates_per_grasp: int = Field(8, gt=0, description="surface samples tried per requested grasp")
     min_candidates: int = Field(2048, gt=0, description="surface samples tried at least, whatever the batch")
+    # Uniform draws cluster where approachable pairs are common: the narrow top of a wide spray bottle,
+    # a poor lever against gravity. Held-out set, 4 rounds: 0.04 m raised validated grasps 1,019 -> 1,167,
+    # 6-direction 66 -> 74%, shake 77 -> 80% (spray bottle body 6-direction 22 -> 73%).
+    com_sigma_m: float = Field(0.04, ge=0, description="pairs drawn with weight exp(-d^2 / 2 sigma^2), d the distance "
+                               "from the pair's midpoint to the object's centre of mass, m (0: uniform)")
 
 
 def antipodal_pairs(sdf, points: np.ndarray, normals: np.ndarray, cfg: AntipodalConfig, part_faces=None):
@@ -101,12 +106,18 @@ def antipodal_targets(hand, obj, sdf, part: str, batch: int, rng: np.random.Gene
     if not keep.any():
         raise InputError(f"{obj.name}: no antipodal pair on part '{part}' fits the hand (width {cfg.width_m} m)")
     idx = np.flatnonzero(keep)
+    weight = None
+    if cfg.com_sigma_m > 0:
+        d = np.linalg.norm((pts[idx] + p2[idx]) / 2 - obj.mesh.center_mass, axis=-1)
+        weight = np.exp(-0.5 * (d / cfg.com_sigma_m) ** 2) + 1e-12
+        weight /= weight.sum()
 
     axis_h, side_h, palm_h, _ = _hand_geometry(hand)
     hand_frame = np.stack([axis_h, side_h, palm_h], axis=1)  # columns, hand frame
     out_pos, out_rot, targets = [], [], []
-    for _ in range(50):  # rejection rounds over vectorised draws
-        pick = rng.choice(idx, size=batch * 2)
+    for attempt in range(50):  # rejection rounds over vectorised draws
+        # pairs near the centre of mass first; uniform draws when too few of those can be approached
+        pick = rng.choice(idx, size=batch * 2, p=weight if attempt < 25 else None)
         a, b = pts[pick], p2[pick]  # thumb on a, fingers on b
         g_axis = (a - b) / np.linalg.norm(a - b, axis=-1, keepdims=True)  # fingers -> thumb
         r = rng.normal(size=(len(pick), 3))
