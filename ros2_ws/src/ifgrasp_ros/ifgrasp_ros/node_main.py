@@ -7,15 +7,16 @@
 from __future__ import annotations
 
 import faulthandler
+import os
 import signal
 import sys
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
+from rclpy.signals import SignalHandlerOptions
 
 from ifgrasp.errors import IfgraspError
 
@@ -52,24 +53,33 @@ def _ignore_half_built_futures(default_hook):
     return hook
 
 
-def _wait_for_signal_shutdown(timeout_s: float = 2.0) -> None:
-    """Block until rclpy's signal thread has shut the context down (``rclpy.ok()`` turns false once
-    ``rcl_shutdown`` has finished), at most ``timeout_s``. On SIGINT / SIGTERM that thread shuts the
-    context down while this one gets KeyboardInterrupt; destroying a service during that shutdown
-    crashed the perception node with SIGSEGV (inside ``Service.destroy``, CI 2026-12-05)."""
-    deadline = time.monotonic() + timeout_s
-    while rclpy.ok() and time.monotonic() < deadline:
-        time.sleep(0.01)
+def _stop_on_signals() -> None:
+    """SIGINT and SIGTERM raise KeyboardInterrupt in the main thread (once); a second one exits at once.
+
+    Replaces rclpy's own handlers (``rclpy.init(signal_handler_options=NO)``): those shut the context
+    down from a C++ thread while the main thread is still using it, and every main-thread call in that
+    window is a race: ``Service.destroy`` and ``rclpy.ok()`` both crashed nodes with SIGSEGV in CI
+    (2026-12-05). Here the whole exit (executor, context, node) runs in the main thread, in order."""
+
+    def second_signal(signum, _frame) -> None:
+        print(f"signal {signum} again during shutdown: exiting now", file=sys.stderr, flush=True)
+        os._exit(128 + signum)
+
+    def first_signal(signum, _frame) -> None:
+        signal.signal(signal.SIGINT, second_signal)
+        signal.signal(signal.SIGTERM, second_signal)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, first_signal)
+    signal.signal(signal.SIGTERM, first_signal)
 
 
 def spin_until_shutdown(executor) -> None:
     """``executor.spin()`` with a bounded wait: return to Python every ``SIGNAL_POLL_S``.
 
-    A SIGINT can be lost by ``spin()``: rclpy's handler wakes the wait set through its guard condition
-    and only then trips Python's own handler; when the executor has already gone back into an
-    unbounded ``rcl_wait`` by then, the pending KeyboardInterrupt waits for traffic that may never
-    come (a grounding node ignored Ctrl-C for 30 s in CI, 1 start in 40 here). A bounded wait lets
-    the interpreter raise it within ``SIGNAL_POLL_S``."""
+    Python runs a signal handler only between bytecodes of the main thread; inside an unbounded
+    ``rcl_wait`` a Ctrl-C would wait for traffic that may never come (a grounding node ignored SIGINT
+    for 30 s in CI). A bounded wait lets the interpreter raise it within ``SIGNAL_POLL_S``."""
     context = executor.context
     while context.ok():
         executor.spin_once(timeout_sec=SIGNAL_POLL_S)
@@ -83,8 +93,8 @@ def run_node(
 ) -> int:
     """Init rclpy, build the node, spin until shutdown, then destroy it and shut down.
 
-    SIGINT and SIGTERM (rclpy's signal handlers) end the spin through KeyboardInterrupt or
-    ExternalShutdownException; both are a normal exit. ``default_params`` names a YAML file in the
+    SIGINT and SIGTERM (``_stop_on_signals``) end the spin through KeyboardInterrupt, a context shut
+    down elsewhere through ExternalShutdownException; both are a normal exit. ``default_params`` names a YAML file in the
     package's ``config/`` loaded before the command line's own parameters; ``make_executor`` builds the
     executor after ``rclpy.init`` (default ``SingleThreadedExecutor``; nodes that block in callbacks
     pass a ``MultiThreadedExecutor`` factory). Returns the exit code: 0, or 1
@@ -97,9 +107,10 @@ def run_node(
     argv = list(sys.argv if args is None else args)
     if default_params is not None:
         argv = with_default_params(argv, package_config(default_params))
-    rclpy.init(args=argv)
+    rclpy.init(args=argv, signal_handler_options=SignalHandlerOptions.NO)
     node = None
     executor = make_executor() if make_executor is not None else SingleThreadedExecutor()
+    _stop_on_signals()
     code = 0
     signalled = False
     try:
@@ -119,7 +130,7 @@ def run_node(
     finally:
         executor.shutdown()
         if signalled:
-            _wait_for_signal_shutdown()
+            rclpy.try_shutdown()  # first: wakes callbacks still waiting in executor threads
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()
