@@ -138,4 +138,4 @@ def test_pairs_drawn_near_the_centre_of_mass_hold_the_grasp_there(hand):
         grasp_centre = (targets[:, 0] + targets[:, 1:].mean(1)).numpy() / 2
         return (np.linalg.norm(grasp_centre - obj.mesh.center_mass, axis=-1) < 0.05).mean()
 
-    assert share_near_com(0.04) >= 2 * share_near_com(0.0) + 0.05
+    assert share_near_com(AntipodalConfig().com_sigma_m) >= 2 * share_near_com(0.0) + 0.05
