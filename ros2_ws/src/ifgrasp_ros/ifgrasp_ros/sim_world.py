@@ -35,7 +35,7 @@ class SimWorldNode(Node):
     def __init__(self) -> None:
         super().__init__("sim_world")
         p = {name: self.declare_parameter(name, default).value for name, default in (
-            ("scene_yaml", ""), ("width", 320), ("height", 240), ("rate_hz", 5.0), ("joint_state_rate_hz", 50.0),
+            ("scene_yaml", ""), ("width", 320), ("height", 240), ("rate_hz", 2.0), ("joint_state_rate_hz", 50.0),
             ("driver_rate_hz", 100.0), ("publish_labels", True), ("frame_id", "camera_color_optical_frame"),
             ("color_topic", "/camera/camera/color/image_raw"),
             ("color_info_topic", "/camera/camera/color/camera_info"),
