@@ -1,0 +1,5 @@
+"""``python -m ifgrasp.cli``: the same as the ``ifgrasp`` entry point."""
+
+from ifgrasp.cli import main
+
+main()

@@ -1,0 +1,123 @@
+"""The student (grasp diffusion): views, train, export, eval student, bench generate, bench graph."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from ifgrasp.cli.apps import Split, app, bench_app, eval_app
+from ifgrasp.errors import InputError
+from ifgrasp.paths import OUT_DIR
+
+
+def parse_steps(text: str) -> list[int]:
+    """``"1,2,4,8,50"`` -> [1, 2, 4, 8, 50]; ``InputError`` for anything but positive integers."""
+    try:
+        steps = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        steps = []
+    if not steps or min(steps) < 1:
+        raise InputError(f"--steps must be comma-separated positive integers such as 1,2,4,8,50; got '{text}'")
+    return steps
+
+
+@app.command()
+def views(
+    split: Split = typer.Option(Split.train, help="object family: train | heldout"),
+    views_per_object: int = typer.Option(8, min=1, help="camera views rendered per object"),
+    out: Path = typer.Option(None, help="folder to write (default: data/views/<split>)"),
+) -> None:
+    """Render the student's training data: simulated camera views (partial clouds, part masks) per object.
+
+    Example: ``ifgrasp views --split heldout --views-per-object 4``
+    """
+    from ifgrasp.grasp.diffusion.commands import views_command
+
+    views_command(split.value, views_per_object, out)
+
+
+@app.command()
+def train(
+    config: Path = typer.Option(None, help="TrainConfig YAML (default: config/student.yaml)"),
+    out: Path = typer.Option(None, help="folder for student.pt and its checkpoints (default: models/student)"),
+    steps: int = typer.Option(None, min=1, help="override: optimiser steps"),
+    critic: bool = typer.Option(False, "--critic", help="train the learned grasp score (critic.pt, config/critic.yaml) "
+                                "on every teacher grasp instead of the student"),
+) -> None:
+    """Distil the teacher's validated grasps into the diffusion student (progress bar, checkpoints, seed).
+
+    Example: ``ifgrasp train --steps 2000 --out out/student_try``; ``ifgrasp train --critic``
+    """
+    from ifgrasp.grasp.diffusion.commands import train_command
+
+    train_command(config, out, steps, critic)
+
+
+@app.command()
+def export(
+    checkpoint: Path = typer.Option(None, help="student checkpoint (default: models/student/student.pt)"),
+    out: Path = typer.Option(None, help="ONNX file (default: models/student/student.onnx)"),
+    steps: int = typer.Option(8, min=1, help="DDIM steps unrolled into the graph"),
+) -> None:
+    """Export the student's few-step sampler to ONNX and check onnxruntime against torch.
+
+    Example: ``ifgrasp export --steps 8``
+    """
+    from ifgrasp.grasp.diffusion.commands import export_command
+
+    export_command(checkpoint, out, steps)
+
+
+@eval_app.command("student")
+def eval_student(
+    checkpoint: Path = typer.Option(None, help="student checkpoint (default: models/student/student.pt)"),
+    views: Path = typer.Option(None, help="held-out camera views (default: data/views/heldout)"),
+    k: int = typer.Option(8, min=1, help="grasps kept per view (top-k)"),
+    views_per_object: int = typer.Option(2, min=1, help="views evaluated per object"),
+    steps: str = typer.Option("1,2,4,8,50", help="comma-separated DDIM step counts to compare"),
+    out: Path = typer.Option(OUT_DIR / "eval_student.json", help="JSON report"),
+    critic: str = typer.Option("auto", help="learned ranking term: auto (critic.pt beside the checkpoint if "
+                               "present), none, or a critic file"),
+) -> None:
+    """Student on held-out objects through the teacher's validation: top-1 / top-k lift, part share, per step count.
+
+    Example: ``ifgrasp eval student --steps 1,8 --views-per-object 1 --critic none``
+    """
+    from ifgrasp.grasp.diffusion.commands import eval_student_command
+
+    eval_student_command(checkpoint, views, k, views_per_object, parse_steps(steps), out, critic)
+
+
+@bench_app.command("generate")
+def bench_generate(
+    checkpoint: Path = typer.Option(None, help="student checkpoint (default: models/student/student.pt)"),
+    onnx: Path = typer.Option(None, help="exported sampler (default: models/student/student.onnx; exported if missing)"),
+    candidates: int = typer.Option(64, min=1, help="grasps sampled per call"),
+    steps: int = typer.Option(8, min=1, help="DDIM steps"),
+    repeats: int = typer.Option(30, min=1, help="timed calls per runtime"),
+) -> None:
+    """Student latency on a 2,048-point view: encoding, sampling, ranking; torch vs ONNX (vs TensorRT).
+
+    Example: ``ifgrasp bench generate --candidates 64 --repeats 50``
+    """
+    from ifgrasp.grasp.diffusion.commands import bench_generate_command
+
+    bench_generate_command(checkpoint, onnx, candidates, steps, repeats)
+
+
+@bench_app.command("graph")
+def bench_graph(
+    checkpoint: Path = typer.Option(None, help="student checkpoint (default: models/student/student.pt)"),
+    instruction: str = typer.Option("pick up the mug by its handle", help="command to run"),
+    repeats: int = typer.Option(3, min=1, help="runs, each on a freshly reset scene"),
+    steps: int = typer.Option(8, min=1, help="DDIM steps"),
+    execute: bool = typer.Option(True, help="also execute and lift (--no-execute: plan only)"),
+) -> None:
+    """Per-stage latency of the grasp pipeline (median, p95) and command -> first arm motion, on the sim.
+
+    Example: ``ifgrasp bench graph --repeats 5``
+    """
+    from ifgrasp.pipeline.bench import bench_graph_command
+
+    bench_graph_command(checkpoint, repeats, instruction, steps, execute, echo=typer.echo)
