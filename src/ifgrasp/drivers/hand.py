@@ -50,6 +50,9 @@ class HandDriver(JointDriver):
         """Release the grasp on request: one step towards the open pose (call repeatedly to open fully)."""
         self.grasp_latched = False
         q_m = self._measured(fresh=True)
+        # from the safety layer's own reference (the last command while fresh): fingers the object
+        # blocked sit far short of it, and a step from the measured position would be a refused jump
+        q_ref = self.safety.reference(q_m, self.clock())
         step = self.safety.config.max_step_rad * 0.9
-        q = q_m + np.clip(self.q_open_rad - q_m, -step, step)
+        q = q_ref + np.clip(self.q_open_rad - q_ref, -step, step)
         return super().send_command(q)

@@ -42,8 +42,9 @@ class PlannerConfig(Config):
     check_step_rad: float = Field(0.05, gt=0, description="collision check spacing along a segment")
     table_margin_m: float = Field(0.005, description="spheres must stay this far above the table top")
     cloud_margin_m: float = Field(0.01, ge=0, description="spheres must stay this far from cloud points")
-    exclude_radius_m: float = Field(0.12, ge=0, description="cloud points this close to the grasp are the "
-                                    "target itself, not obstacles")
+    exclude_radius_m: float = Field(0.0, ge=0, description="cloud points this close to the grasp are "
+                                    "dropped as the target itself (0: the scene cloud already leaves the target "
+                                    "out, as PerceiveStage's does; a ball would also drop a close neighbour)")
     max_candidates: int = Field(16, gt=0, description="grasp candidates tried, best first")
     self_filter_margin_m: float = Field(0.03, ge=0, description="cloud points this close to the robot's own "
                                         "spheres at the current configuration are the robot, not obstacles")
@@ -145,16 +146,15 @@ class GraspPlanner:
             obst = None
             if cloud_base_m is not None:
                 obst = CloudObstacle(cloud_base_m, T[i, :3, 3], c.exclude_radius_m)
-            free = CloudObstacle(np.zeros((0, 3)))
-            # current -> pre-grasp against everything; pre -> grasp the hand may touch the target;
-            # the lift carries the object: table only.
+            # every segment against the table and the other objects (the scene cloud leaves the
+            # target out: the hand reaches it at the grasp, and carries it in the lift)
             if self.path_collides(np.stack([q0, q_pre[i]]), obst):
                 reasons.append(f"{i}: approach to pre-grasp")
                 continue
             if self.path_collides(np.stack([q_pre[i], q_grasp[i]]), obst):
                 reasons.append(f"{i}: pre-grasp to grasp")
                 continue
-            if self.path_collides(np.stack([q_grasp[i], q_lift[i]]), free):
+            if self.path_collides(np.stack([q_grasp[i], q_lift[i]]), obst):
                 reasons.append(f"{i}: lift")
                 continue
             return GraspPlan(

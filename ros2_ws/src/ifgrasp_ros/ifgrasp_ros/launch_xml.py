@@ -54,6 +54,12 @@ def _subst(text: str, args: dict[str, str]) -> str:
     return re.sub(r"\$\(([^)]*)\)", one, text)
 
 
+def launch_arguments(path: Path) -> dict[str, str | None]:
+    """The ``<arg>`` names of a launch file and their defaults (None: required)."""
+    root = ET.parse(path).getroot()
+    return {a.get("name"): a.get("default") for a in root.findall("arg")}
+
+
 def parse_launch(path: Path, overrides: dict[str, str] | None = None) -> tuple[dict[str, str | None], list[LaunchNode]]:
     """Arguments (name -> value, None when required and not given) and the nodes of a launch file."""
     root = ET.parse(path).getroot()

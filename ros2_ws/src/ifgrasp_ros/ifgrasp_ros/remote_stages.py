@@ -47,6 +47,14 @@ class RemoteStages:
         scene = points_from_cloud(resp.scene)[0].astype(np.float64)  # (M, 3) base frame
         return Perception(object_cloud_from_msg(resp.target), scene, None, matrix_from_transform(resp.t_base_camera))
 
+    def look(self, grounded: GroundedInstruction, timeout_s: float = 3.0) -> Perception:
+        """The target in a camera frame stamped after now (the verify stage's check after a lift)."""
+        req = Perceive.Request(grounded=grounded_to_msg(grounded), timeout_s=float(timeout_s),
+                               not_before=self.node.get_clock().now().to_msg())
+        resp = self.perceive_client.call(req, timeout_s + float(self.p["perceive_timeout_s"]))
+        return Perception(object_cloud_from_msg(resp.target), np.zeros((0, 3)), None,
+                          matrix_from_transform(resp.t_base_camera))
+
     def generate(self, cloud: ObjectCloud, T_base_camera: np.ndarray) -> GraspBatch:
         header = Header(stamp=self.node.get_clock().now().to_msg(), frame_id=cloud.frame)
         req = GenerateGrasps.Request(target=object_cloud_to_msg(cloud, header),
