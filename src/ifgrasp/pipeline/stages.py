@@ -24,7 +24,7 @@ from ifgrasp.hand.joints import CLOSE_S, PREGRASP_OPEN_RAD, SQUEEZE_RAD, pregras
 
 from ifgrasp.errors import InputError
 from ifgrasp.grounding import GroundedInstruction, check_part, parse_instruction
-from ifgrasp.grounding.vocabulary import category as category_spec
+from ifgrasp.vocabulary import category as category_spec
 from ifgrasp.perception import CloudConfig, build_object_cloud, depth_to_points, transform_points
 from ifgrasp.perception.segmentation import SegmentationBackend, make_backend
 from ifgrasp.pipeline.errors import NoGraspError
