@@ -86,7 +86,14 @@ class GraphLauncher:
     def __init__(self, path: Path, overrides: dict[str, str] | None = None, echo=print,
                  env: dict[str, str] | None = None, cwd: Path | None = None) -> None:
         self.path = path
-        self.args, self.nodes = parse_launch(path, overrides)
+        self.args, nodes = parse_launch(path, overrides, run_commands=True)
+        self.nodes, self.skipped = [], []
+        for node in nodes:  # a package the wheels do not have (robot_state_publisher, tf2_ros, rviz2)
+            try:
+                self.executable(node)
+                self.nodes.append(node)
+            except (FileNotFoundError, LookupError) as exc:
+                self.skipped.append(f"{node.name} ({exc})")
         self.env = dict(os.environ if env is None else env)
         self.cwd = cwd
         self._echo, self._lock = echo, threading.Lock()
@@ -97,7 +104,11 @@ class GraphLauncher:
             self._echo(line)
 
     def executable(self, node: LaunchNode) -> Path:
-        exe = install_prefix(node.pkg) / "lib" / node.pkg / node.exe
+        try:
+            exe = install_prefix(node.pkg) / "lib" / node.pkg / node.exe
+        except (LookupError, OSError):
+            raise LookupError(f"package {node.pkg} is not installed here; on apt ROS 2: "
+                              f"apt install ros-jazzy-{node.pkg.replace('_', '-')}") from None
         if not exe.is_file():
             raise FileNotFoundError(f"{exe} is missing: rebuild the workspace (bash scripts/install.sh)")
         return exe
@@ -105,7 +116,7 @@ class GraphLauncher:
     def start(self) -> None:
         width = max(len(n.name) for n in self.nodes)
         for node in self.nodes:
-            cmd = [str(self.executable(node)), "--ros-args", *node.ros_args()]
+            cmd = [str(self.executable(node)), *node.args, "--ros-args", *node.ros_args()]
             # own process group: the terminal's Ctrl-C reaches the launcher only, which stops each
             # node once and in order (a second SIGINT would make run_node exit at once)
             proc = subprocess.Popen(cmd, env=self.env, cwd=self.cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -248,6 +259,8 @@ def run_graph(path: Path, overrides: dict[str, str] | None = None, echo=print, r
         domain = os.environ.get("ROS_DOMAIN_ID", "0")
         echo(f"launching {path.name} ({len(launcher.nodes)} nodes, ROS_DOMAIN_ID={domain}, discovery "
              f"{os.environ.get('ROS_AUTOMATIC_DISCOVERY_RANGE', 'SUBNET')}); Ctrl-C stops them all")
+        for line in launcher.skipped:
+            echo(f"skipping {line}")
         launcher.start()
         probe = ReadinessProbe(launcher.ready_items())
         announced = False
