@@ -180,10 +180,22 @@ class HandActions:
     def preshape(self, q_target: np.ndarray, should_cancel: Callable[[], bool]) -> None:
         self._ramp(q_target, should_cancel, latch=False)
 
+    def preshape_steps(self, q_target: np.ndarray, should_cancel: Callable[[], bool]):
+        """The pre-shape as an iterator: each ``next`` sends one safe step (no sleeping: the caller's
+        loop, e.g. the arm's stream, sets the pace)."""
+        return self._ramp(q_target, should_cancel, latch=False, paced=False)
+
     def close(self, q_target: np.ndarray, should_cancel: Callable[[], bool]) -> None:
         self._ramp(q_target, should_cancel, latch=True)
 
-    def _ramp(self, q_target: np.ndarray, should_cancel: Callable[[], bool], latch: bool) -> None:
+    def _ramp(self, q_target: np.ndarray, should_cancel: Callable[[], bool], latch: bool, paced: bool = True):
+        steps = self._ramp_steps(q_target, should_cancel, latch)
+        if not paced:
+            return steps
+        for _ in steps:
+            time.sleep(1.0 / self.rate_hz)
+
+    def _ramp_steps(self, q_target: np.ndarray, should_cancel: Callable[[], bool], latch: bool):
         q0 = self.hand.safety.reference(self.hand.read_state().position_rad, self.hand.clock())
         step = 0.8 * self.hand.safety.config.max_step_rad
         n = max(int(np.ceil(np.max(np.abs(q_target - q0)) / step)), int(self.close_time_s * self.rate_hz), 1)
@@ -191,8 +203,12 @@ class HandActions:
             if should_cancel():
                 return
             q = q0 + s * (q_target - q0)
+            # never a jump the safety layer refuses: after a stall (a loaded machine) it measures
+            # from the fingers, which lag the ramp
+            ref = self.hand.safety.reference(self.hand.read_state().position_rad, self.hand.clock())
+            q = ref + np.clip(q - ref, -step, step)
             self.hand.grasp(q) if latch and s >= 1.0 else self.hand.send_command(q)  # latch only the final grasp
-            time.sleep(1.0 / self.rate_hz)
+            yield
 
     def hold(self, q_target: np.ndarray) -> None:
         """Re-send the grasp, at most one safe step from the driver's reference (the last command while
@@ -219,7 +235,9 @@ class ExecuteStage:
         """Returns False when cancelled (the arm then holds). ``progress(fraction)`` follows the
         approach's trajectory time."""
         self.hand.open(should_cancel)
-        self.hand.preshape(pregrasp(plan.hand_joints_rad, self.pregrasp_open_rad), should_cancel)
+        # the pre-shape runs during the approach's first samples (one hand step per arm sample, on
+        # the arm's thread): the arm starts at once, and the hand is shaped long before the grasp
+        shaping = self.hand.preshape_steps(pregrasp(plan.hand_joints_rad, self.pregrasp_open_rad), should_cancel)
         first = [True]
         report = _progress_reporter(plan.approach.times_s, progress)
 
@@ -227,9 +245,12 @@ class ExecuteStage:
             if first[0]:
                 first[0] = False
                 on_motion()
+            next(shaping, None)
             report(fb)
 
         done = self.arm.execute_trajectory(plan.approach.times_s, plan.approach.q, feedback, should_cancel)
+        for _ in shaping:  # an approach shorter than the pre-shape: finish it before closing
+            pass
         if not done:
             return False
         self.hand.close(squeezed(plan.hand_joints_rad, self.squeeze_rad), should_cancel)
@@ -240,7 +261,7 @@ def _progress_reporter(times_s: np.ndarray, progress: Callable[[float], None] | 
     """A trajectory feedback callback calling ``progress(t / duration)`` at most every ``every_s`` of
     trajectory time (drivers call back per sample; ROS clients with None while running)."""
     duration = float(times_s[-1]) if len(times_s) else 0.0
-    last = [-1e9]
+    last = [0.0]  # the stage start itself is reported by the orchestrator
 
     def report(fb) -> None:
         if progress is None or fb is None or duration <= 0:

@@ -273,6 +273,16 @@ class HandClient(DriverClient):
         q = np.asarray(q_target, dtype=float)
         self.run(np.array([self.close_time_s, self.close_time_s + 0.02]), np.stack([q, q]), 5.0, should_cancel)
 
+    def preshape_steps(self, q_target, should_cancel):
+        """The pre-shape as an iterator (like ``HandActions.preshape_steps``): the first ``next``
+        sends the move, the driver streams it meanwhile, and running the iterator out waits for it."""
+        q = np.asarray(q_target, dtype=float)
+        cid = self.send(np.array([self.close_time_s, self.close_time_s + 0.02]), np.stack([q, q]))
+        yield
+        end = self.wait(cid, ("done", "stopped", "error"), self.status_timeout_s + 5.0, should_cancel)
+        if end is not None and end["state"] == "error":
+            raise DriverError(f"{self.prefix}: {ros_remedy(self.prefix, end['message'])}")
+
     def close(self, q_target, should_cancel) -> None:
         self.run(np.array([self.close_time_s]), np.asarray(q_target)[None], 5.0, should_cancel)
 
