@@ -26,15 +26,16 @@ def launch(
     terminal); ``ifgrasp launch replay bag_path:=out/bags/sim``. With apt ROS 2 the same files run
     with ``ros2 launch ifgrasp_ros sim.launch.xml``.
     """
+    from ifgrasp.paths import REPO_ROOT
     from ifgrasp.rosenv import ensure_ros
 
+    known = [p.name.removesuffix(".launch.xml") for p in sorted((REPO_ROOT / "launch").glob("*.launch.xml"))]
+    if graph not in known:
+        raise InputError(f"unknown graph '{graph}'; known: {', '.join(known)}")
     ensure_ros()
-    from ifgrasp.paths import REPO_ROOT
     from ifgrasp_ros.launch_xml import launch_arguments
-    from ifgrasp_ros.launcher import GRAPHS, launch_file, parse_overrides, run_graph
+    from ifgrasp_ros.launcher import launch_file, parse_overrides, run_graph
 
-    if graph not in GRAPHS:
-        raise InputError(f"unknown graph '{graph}'; known: {', '.join(GRAPHS)}")
     path = launch_file(graph, REPO_ROOT)
     try:
         overrides = parse_overrides(list(args or []), launch_arguments(path), path)
