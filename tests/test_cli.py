@@ -164,12 +164,13 @@ def test_render_objects_writes_the_gallery(tmp_path):
     assert img.ndim == 3 and img.shape[0] > 100 and img.std() > 5  # a real picture, not a blank sheet
 
 
-def test_hw_dry_run_reads_the_emulated_hand_and_refuses_arm_emulation():
+def test_hw_dry_run_reads_the_emulated_hand_and_arm():
     res = runner.invoke(app, ["hw", "dry-run", "hand", "--emulate", "--seconds", "0.3"])
     assert res.exit_code == 0, res.output
     assert "q_rad" in res.output and "errors none" in res.output
-    res = runner.invoke(app, ["hw", "dry-run", "arm", "--emulate"])
-    assert isinstance(res.exception, InputError) and "hand only" in str(res.exception)
+    res = runner.invoke(app, ["hw", "dry-run", "arm", "--emulate", "--seconds", "0"])  # real SDK, emulator
+    assert res.exit_code == 0, res.output
+    assert "q_rad [0.0, -0.6, 0.0, 0.915, 0.0, 1.516, 0.0] errors none" in res.output
     res = runner.invoke(app, ["hw", "dry-run", "finger"])
     assert res.exit_code == 2 and "'hand'" in res.output
 
