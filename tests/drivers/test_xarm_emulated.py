@@ -63,8 +63,11 @@ def test_sdk_wire_conventions_against_the_emulator(emu):
     api = XArmAPI("127.0.0.1", is_radian=True, do_not_open=True)
     api.connect()
     try:
+        emu.inject_warning(11)
+        assert wait_for(lambda: api.warn_code == 11)  # warning and error codes arrive in the report stream
+        assert api.clean_warn() == 0 and wait_for(lambda: api.warn_code == 0)
         emu.inject_error(31)
-        assert wait_for(lambda: api.error_code == 31)  # error codes arrive in the report stream
+        assert wait_for(lambda: api.error_code == 31)
         assert api.motion_enable(True) == 0 and api.set_state(0) == 0  # refused, yet code 0 (not 1 / 9)
         assert emu.state == 4 and emu.error_code == 31
         assert api.set_servo_angle_j(list(Q0), is_radian=True) == 1  # a move with an uncleared error

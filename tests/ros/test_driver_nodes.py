@@ -191,3 +191,22 @@ def test_arm_driver_refuses_an_estopped_controller(launch, ros_domain):
     node = launch("ifgrasp_ros", "arm_driver", {"emulate": True, "emulate_error_code": 1}, expect_exit=1)
     assert node.wait(30.0) == 1
     assert "emergency stop button" in node.stderr.lower() and "Traceback" not in node.stderr
+
+
+def test_arm_driver_survives_a_lost_link_and_reports_it(launch, ros_node):
+    """The controller emulator in this process, the node's real SDK on its ports: pull the cable."""
+    from ifgrasp.drivers.emulation.xarm_controller import XArmControllerEmulator
+
+    with XArmControllerEmulator(q0_rad=READY) as emu:
+        node = launch("ifgrasp_ros", "arm_driver", {"ip": "127.0.0.1", "command_port": emu.command_port,
+                                                   "report_port": emu.report_port, "diagnostics_rate_hz": 5.0})
+        arm = DeviceProbe(ros_node, "arm", 7)
+        arm.wait(lambda: arm.diag is not None and arm.diag.status[0].level == DiagnosticStatus.OK, 30.0,
+                 "arm diagnostics OK", [node])
+        emu.drop_link()
+        arm.wait(lambda: arm.diag.status[0].level == DiagnosticStatus.ERROR, 10.0, "an ERROR diagnostic", [node])
+        assert "lost the link to the xArm controller at 127.0.0.1" in arm.diag.status[0].message
+        time.sleep(1.0)
+        assert node.proc.poll() is None  # alive, holding, reporting
+        arm.send(1, *(np.array([0.0, 1.0]), np.stack([READY, READY])))
+        assert arm.wait_end(1, 5.0, [node])["state"] == "error"

@@ -25,6 +25,8 @@ PARAMS = (
     ("emulate", False),            # xarm backend against the controller emulator (no arm needed)
     ("emulate_error_code", 0),     # controller error of the emulator at start (31 collision, 1 e-stop)
     ("clear_errors", False),       # clear a controller error at start (after fixing its cause)
+    ("command_port", 0),           # 0 = drivers.yaml (502); another value only for an emulator
+    ("report_port", 0),            # 0 = drivers.yaml (30002)
 )
 
 
@@ -43,6 +45,7 @@ def build(p: dict):
     if p["backend"] == "sim":
         return build_driver("arm", p)[0], "mujoco"
     overrides = {"ip": p["ip"]} if p["ip"] else {}
+    overrides.update({k: int(p[k]) for k in ("command_port", "report_port") if int(p[k])})
     emu = None
     if p["emulate"]:
         emu = start_emulator(int(p["emulate_error_code"]))

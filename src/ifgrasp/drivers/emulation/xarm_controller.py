@@ -136,6 +136,11 @@ class XArmControllerEmulator:
             self._advance()
             self._error(code)
 
+    def inject_warning(self, code: int) -> None:
+        """A controller warning (e.g. 11 buffer overflow): reported, the arm keeps moving."""
+        with self._lock:
+            self.warn_code = code
+
     def press_estop(self, pressed: bool = True) -> None:
         """The e-stop button on the control box: error 1 while held (``clean_error`` cannot clear it)."""
         with self._lock:
