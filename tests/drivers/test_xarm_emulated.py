@@ -221,6 +221,11 @@ def test_unreachable_controller_is_one_line_naming_what_to_do(fk):
     assert time.monotonic() - t0 < 5.0
     with pytest.raises(ValueError, match="not an IPv4 address"):
         XarmConfig(ip="xarm.local")
+    from ifgrasp.drivers.xarm.backend import _sdk_api
+    from xarm.core.config.x_config import XCONF
+
+    _sdk_api(XarmConfig())  # a real arm after an emulator in the same process: the SDK's own ports again
+    assert (XCONF.SocketConf.TCP_CONTROL_PORT, XCONF.SocketConf.TCP_REPORT_RICH_PORT) == (502, 30002)
 
 
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

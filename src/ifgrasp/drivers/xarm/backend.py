@@ -117,8 +117,8 @@ def describe_error(code: int) -> str:
 def sdk_ports(command_port: int, report_port: int) -> None:
     """Point the SDK at other ports (it has no option for it: ``XCONF.SocketConf`` is read at connect).
 
-    Process-wide; only for the emulator. The SDK picks the report layout by the port number, so the
-    rich layout (30002) is mapped onto ``report_port`` too.
+    Process-wide (set before each connect); other than 502/30002 only for the emulator. The SDK picks
+    the report layout by the port number, so the rich layout (30002) is mapped onto ``report_port``.
     """
     from xarm.core.config.x_config import XCONF
     from xarm.x3 import base as x3_base
@@ -278,8 +278,7 @@ class XArm7(ArmDriver):
 def _sdk_api(config: XarmConfig) -> XArmApiLike:
     from xarm.wrapper import XArmAPI
 
-    if (config.command_port, config.report_port) != (DEFAULT_COMMAND_PORT, DEFAULT_REPORT_PORT):
-        sdk_ports(config.command_port, config.report_port)
+    sdk_ports(config.command_port, config.report_port)  # also puts 502/30002 back after an emulator
     return XArmAPI(config.ip, is_radian=True, do_not_open=True)
 
 
