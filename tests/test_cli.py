@@ -29,7 +29,7 @@ VERBS = {
     "views", "train", "export", "eval student", "bench generate", "bench graph",
     "eval perception", "train-perception",
     "calibrate board", "calibrate sim", "calibrate bag", "calibrate ros",
-    "launch", "ask",
+    "launch", "ask", "bench hold",
 }
 
 

@@ -125,3 +125,18 @@ def run_hold_trials(generator, instructions=HOLD_INSTRUCTIONS, seeds=range(5), w
         finally:
             world.close()
     return rows
+
+
+def bench_hold_command(checkpoint, seeds: int, steps: int = 8, echo=print) -> list[dict]:
+    """``ifgrasp bench hold``: ``run_hold_trials`` with the student, then the confusion counts."""
+    from ifgrasp.grasp.diffusion.commands import DEFAULT_CHECKPOINT
+    from ifgrasp.pipeline.generator import make_generator
+
+    gen = make_generator("diffusion", model_path=str(checkpoint or DEFAULT_CHECKPOINT), steps=steps)
+    rows = run_hold_trials(gen, seeds=range(seeds), echo=echo)
+    n = {(r["held"], r["truth"]): 0 for r in rows}
+    for r in rows:
+        n[(r["held"], r["truth"])] = n.get((r["held"], r["truth"]), 0) + 1
+    echo(f"{len(rows)} grasps reached verify: held & held {n.get((True, True), 0)}, DROPPED & dropped "
+         f"{n.get((False, False), 0)}, false held {n.get((True, False), 0)}, false DROPPED {n.get((False, True), 0)}")
+    return rows
