@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ifgrasp.hand.joints import CLOSING_MASK, FINGERS, JOINTS, squeezed
-from ifgrasp.pipeline.hold import HoldCheck, bottom_z_m, verify_hold
+from ifgrasp.pipeline.hold import HoldCheck, cloud_height_m, verify_hold
 
 GRASP = np.full(16, 0.6)
 TARGET = squeezed(GRASP)
@@ -62,4 +62,5 @@ def test_bottom_height_in_the_base_frame():
     T[:3, :3] = [[1, 0, 0], [0, 0, 1], [0, -1, 0]]  # camera y down = base -z
     T[2, 3] = 0.5
     pts = np.array([[0, y, 1] for y in np.linspace(0.1, 0.3, 101)])
-    assert bottom_z_m(pts, T) == pytest.approx(0.5 - 0.28, abs=1e-6)
+    assert cloud_height_m(pts, T) == pytest.approx(0.5 - 0.2, abs=1e-6)  # the median
+    assert cloud_height_m(pts, T, q=10.0) == pytest.approx(0.5 - 0.28, abs=1e-6)

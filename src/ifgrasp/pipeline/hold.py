@@ -9,8 +9,9 @@ short of those targets and draw current; with nothing there, they reach them. So
   current (``effort_unit == "A"``, LEAP / Dynamixel present current), that joint draws at least
   ``min_current_a``;
 * where the arm reports a wrist force, the load (N) must exceed ``min_load_n``;
-* where the camera sees the target again after the lift, its lowest points must have risen at
-  least ``min_rise_m`` (an object pinched but pivoting on its base stays on the table);
+* where the camera sees the target again after the lift, its points (median height) must have
+  risen at least ``min_rise_m`` (an object pinched but pivoting on its base stays mostly low; the
+  median, not the lowest points: a mug held by its handle tilts, its rim swinging down);
 * held = at least ``min_blocked_fingers`` fingers blocked (and each check there is).
 
 ``HoldVerdict.evidence`` says what was measured, for the user.
@@ -50,8 +51,8 @@ class HoldVerdict:
 _FINGER_OF = np.array([FINGERS.index(j.finger) for j in JOINTS])  # (16,)
 
 
-def bottom_z_m(points_camera_m: np.ndarray, T_base_camera: np.ndarray, q: float = 10.0) -> float:
-    """Height (base z, m) of an object's lowest points: the ``q``-th percentile of its cloud (N, 3)."""
+def cloud_height_m(points_camera_m: np.ndarray, T_base_camera: np.ndarray, q: float = 50.0) -> float:
+    """Height (base z, m) of an object's cloud (N, 3), camera frame: its ``q``-th percentile."""
     z = np.asarray(points_camera_m, float) @ np.asarray(T_base_camera, float)[2, :3] + T_base_camera[2, 3]
     return float(np.percentile(z, q)) if len(z) else float("nan")
 
@@ -62,7 +63,7 @@ def verify_hold(q_target_rad: np.ndarray, q_measured_rad: np.ndarray, effort: np
     """The held decision from the hand's squeeze targets and its reading (16,) each, motor order;
     ``effort`` (16,) in ``effort_unit`` (only ``"A"``, motor current, is used); ``wrist_load_n``: the
     wrist force's change since before the grasp (N), None where no sensor; ``rise_m``: how far the
-    target's lowest points rose in the camera (m), None where not seen."""
+    target's points (median height) rose in the camera (m), None where not seen."""
     q_t = np.asarray(q_target_rad, float).reshape(16)
     q_m = np.asarray(q_measured_rad, float).reshape(16)
     short = np.where(CLOSING_MASK, q_t - q_m, 0.0)  # > 0: stopped before the target (closing = growing angle)

@@ -31,7 +31,7 @@ from ifgrasp.grounding.session import task_of
 from ifgrasp.hand.joints import squeezed
 from ifgrasp.pipeline.errors import (BusyError, CancelledError, DroppedError, ErrorCode, HoldingError,
                                      NotHoldingError, error_code)
-from ifgrasp.pipeline.hold import HoldCheck, HoldVerdict, bottom_z_m, verify_hold
+from ifgrasp.pipeline.hold import HoldCheck, HoldVerdict, cloud_height_m, verify_hold
 from ifgrasp.pipeline.stages import (ExecuteStage, Generator, Grounder, LiftStage, Perceiver, Planner, SessionStage,
                                      ground)
 from ifgrasp.planning import GraspPlan
@@ -239,15 +239,15 @@ class GraspPipeline:
         return verify_hold(q_target, q, effort, unit, rise_m=rise_m, check=self.hold_check)
 
     def _rise(self, st: dict) -> tuple[float | None, str]:
-        """How far the target's lowest points rose since perception (m), from a new look; None
+        """How far the target's points (median height) rose since perception (m), from a new look; None
         (and why) when the camera cannot tell."""
         before = st["perception"]
         try:
             after = self.look(st["grounded"])
         except IfgraspError as exc:
             return None, f"; no camera check ({exc})"
-        z0 = bottom_z_m(before.cloud.points_m, before.T_base_camera)
-        z1 = bottom_z_m(after.cloud.points_m, after.T_base_camera)
+        z0 = cloud_height_m(before.cloud.points_m, before.T_base_camera)
+        z1 = cloud_height_m(after.cloud.points_m, after.T_base_camera)
         return (z1 - z0, "") if np.isfinite(z1 - z0) else (None, "; no camera check (empty cloud)")
 
     def _stage(self, stage: str, req: PipelineRequest, st: dict, on_motion, progress) -> None:
