@@ -30,6 +30,9 @@ from ifgrasp.types import RGBDFrame
 from ifgrasp_ros.conversions import array_from_image, depth_m_from_image, intrinsics_from_camera_info, rgb_from_image
 
 
+HAND_MOVE_S = 10.0
+"""A hand move (open, pre-shape, close) may take this long after the driver said "running" (s):
+0.4 s at 100 Hz ticks, but a sim_world starved of CPU ticks at a few Hz."""
 _HEARTBEAT = re.compile(r"t = ([0-9.]+) of")
 
 
@@ -164,7 +167,7 @@ class JointStateCache:
 class DriverClient:
     """Sends commands to a driver node (``ifgrasp_ros.driver_interface``) and waits on its status."""
 
-    def __init__(self, node: Node, prefix: str, joint_names: list[str], group=None, status_timeout_s: float = 2.0) -> None:
+    def __init__(self, node: Node, prefix: str, joint_names: list[str], group=None, status_timeout_s: float = 3.0) -> None:
         self.node, self.prefix, self.joint_names, self.status_timeout_s = node, prefix, list(joint_names), status_timeout_s
         self.pub = node.create_publisher(JointTrajectory, f"{prefix}/joint_trajectory", 10)
         node.create_subscription(String, f"{prefix}/status", self._on_status, 10, callback_group=group)
@@ -265,13 +268,13 @@ class HandClient(DriverClient):
     close_time_s = CLOSE_S
 
     def open(self, should_cancel) -> None:
-        self.run(np.zeros(0), np.zeros((0, 16)), 5.0, should_cancel)
+        self.run(np.zeros(0), np.zeros((0, 16)), HAND_MOVE_S, should_cancel)
 
     def preshape(self, q_target, should_cancel) -> None:
         """A move reaching ``q_target`` in ``close_time_s`` (sent as two points, so the driver latches
         nothing: the second only repeats the target)."""
         q = np.asarray(q_target, dtype=float)
-        self.run(np.array([self.close_time_s, self.close_time_s + 0.02]), np.stack([q, q]), 5.0, should_cancel)
+        self.run(np.array([self.close_time_s, self.close_time_s + 0.02]), np.stack([q, q]), HAND_MOVE_S, should_cancel)
 
     def preshape_steps(self, q_target, should_cancel):
         """The pre-shape as an iterator (like ``HandActions.preshape_steps``): the first ``next``
@@ -279,12 +282,12 @@ class HandClient(DriverClient):
         q = np.asarray(q_target, dtype=float)
         cid = self.send(np.array([self.close_time_s, self.close_time_s + 0.02]), np.stack([q, q]))
         yield
-        end = self.wait(cid, ("done", "stopped", "error"), self.status_timeout_s + 5.0, should_cancel)
+        end = self.wait(cid, ("done", "stopped", "error"), self.status_timeout_s + HAND_MOVE_S, should_cancel)
         if end is not None and end["state"] == "error":
             raise DriverError(f"{self.prefix}: {ros_remedy(self.prefix, end['message'])}")
 
     def close(self, q_target, should_cancel) -> None:
-        self.run(np.array([self.close_time_s]), np.asarray(q_target)[None], 5.0, should_cancel)
+        self.run(np.array([self.close_time_s]), np.asarray(q_target)[None], HAND_MOVE_S, should_cancel)
 
     def hold(self, q_target) -> None:
         pass
