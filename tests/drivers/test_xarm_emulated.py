@@ -146,6 +146,13 @@ def test_lost_link_is_a_fault_that_holds_and_names_it(emu, fk):
         arm.stop()  # no exception: the device is unreachable, the fault is recorded
         assert wait_for(lambda: np.allclose(emu.q, target, atol=1e-6))  # the controller holds the last target
         np.testing.assert_array_equal(emu.servo_targets[-1], target)
+        with pytest.raises(DriverError, match="cannot reach"):
+            arm.recover()  # the cable is still out
+        emu.restore_link()
+        arm.recover()  # reconnects: a fresh SDK connection and the connect sequence
+        assert arm.fault is None and emu.mode == 1 and emu.ready_to_move
+        arm.send_command(arm.read_state().position_rad - 0.01 * J1_J7)
+        assert wait_for(lambda: np.allclose(emu.q, target - 0.01 * J1_J7, atol=1e-4))
 
 
 def test_silent_link_loss_times_out_into_a_fault(emu, fk):
