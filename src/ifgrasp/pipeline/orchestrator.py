@@ -17,6 +17,7 @@ from the hand's measurements (``read_hand``; ``ifgrasp.pipeline.hold``), never f
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 import time
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ifgrasp.errors import IfgraspError, InputError
-from ifgrasp.grounding import GroundedInstruction
+from ifgrasp.grounding import GroundedInstruction, parts_of
 from ifgrasp.grounding.session import task_of
 from ifgrasp.hand.joints import squeezed
 from ifgrasp.pipeline.errors import (BusyError, CancelledError, DroppedError, ErrorCode, HoldingError,
@@ -241,11 +242,18 @@ class GraspPipeline:
     def _rise(self, st: dict) -> tuple[float | None, str]:
         """How far the target's points (median height) rose since perception (m), from a new look; None
         (and why) when the camera cannot tell."""
-        before = st["perception"]
-        try:
-            after = self.look(st["grounded"])
-        except IfgraspError as exc:
-            return None, f"; no camera check ({exc})"
+        before, g = st["perception"], st["grounded"]
+        after, errors = None, []
+        # the whole object's cloud is what is compared; the hand may hide the instructed part, so
+        # any visible part of the object will do
+        for part in dict.fromkeys((g.part, *parts_of(g.category))):
+            try:
+                after = self.look(dataclasses.replace(g, part=part, contact_parts=(part,)))
+                break
+            except IfgraspError as exc:
+                errors.append(str(exc))
+        if after is None:
+            return None, f"; no camera check ({errors[0]})"
         z0 = cloud_height_m(before.cloud.points_m, before.T_base_camera)
         z1 = cloud_height_m(after.cloud.points_m, after.T_base_camera)
         return (z1 - z0, "") if np.isfinite(z1 - z0) else (None, "; no camera check (empty cloud)")
