@@ -46,10 +46,13 @@ def test_current_must_agree_where_the_hand_reports_it():
     assert verify_hold(TARGET, q, np.zeros(16), "N*m").held  # forces are not currents: position only
 
 
-@pytest.mark.parametrize("rise, held", [(0.11, True), (0.01, False)])
-def test_the_camera_must_see_the_object_risen(rise, held):
-    v = verify_hold(TARGET, blocked_reading(), rise_m=rise)
-    assert v.held == held and "cm higher" in v.evidence
+@pytest.mark.parametrize("fingers, rise, held", [
+    (("thumb", "index"), 0.11, True), (("thumb", "index"), 0.01, False),  # pinched but pivoting on the table
+    ((), 0.11, True),  # hooked by the handle: no finger blocked, yet up in the hand
+])
+def test_where_the_camera_sees_the_object_its_rise_decides(fingers, rise, held):
+    v = verify_hold(TARGET, blocked_reading(fingers), rise_m=rise)
+    assert v.held == held and "cm higher" in v.evidence and "fingers stopped short" in v.evidence
 
 
 def test_wrist_load_where_there_is_a_sensor():

@@ -12,7 +12,9 @@ short of those targets and draw current; with nothing there, they reach them. So
 * where the camera sees the target again after the lift, its points (median height) must have
   risen at least ``min_rise_m`` (an object pinched but pivoting on its base stays mostly low; the
   median, not the lowest points: a mug held by its handle tilts, its rim swinging down);
-* held = at least ``min_blocked_fingers`` fingers blocked (and each check there is).
+* held = the camera's rise where the camera sees the object (fingers that hook a handle without
+  being blocked carry it too; a pinched object pivoting on the table is not lifted), else at least
+  ``min_blocked_fingers`` fingers blocked; and the load check where there is one.
 
 ``HoldVerdict.evidence`` says what was measured, for the user.
 """
@@ -84,11 +86,11 @@ def verify_hold(q_target_rad: np.ndarray, q_measured_rad: np.ndarray, effort: np
         np.maximum.at(cur, _FINGER_OF, np.where(CLOSING_MASK, np.abs(np.asarray(effort, float)), 0.0))
         parts.append(f"; current {', '.join(f'{f} {c:.2f}' for f, c in zip(FINGERS, cur))} A")
     parts.append(")")
+    if rise_m is not None:
+        held = rise_m >= check.min_rise_m
+        parts.append(f"; the camera sees it {100 * rise_m:.1f} cm higher than before (held needs >= "
+                     f"{100 * check.min_rise_m:.0f} cm)")
     if wrist_load_n is not None:
         held = held and wrist_load_n >= check.min_load_n
         parts.append(f"; wrist load {wrist_load_n:.1f} N (held needs >= {check.min_load_n:.1f} N)")
-    if rise_m is not None:
-        held = held and rise_m >= check.min_rise_m
-        parts.append(f"; the camera sees it {100 * rise_m:.1f} cm higher than before (held needs >= "
-                     f"{100 * check.min_rise_m:.0f} cm)")
     return HoldVerdict(bool(held), blocked, shortfall, "".join(parts))

@@ -224,9 +224,10 @@ class GraspPipeline:
     def _check_session(self, task: str, execute: bool) -> None:
         """A grasp while the hand holds something, or a place / release with nothing held, fails
         here, saying what to do (the hold is measured again: a scene reset or a slip clears it)."""
-        if self.holding is not None and self.read_hand is not None:
-            verdict = self._verdict(self.holding.q_hand_target)
-            if not verdict.held:
+        if self.holding is not None and self.read_hand is not None and self.holding.verdict.blocked.any():
+            # fingers that were blocked by the object and are not any more: it slipped out, or the
+            # scene was reset (a hooked object blocks no finger: it stays held until released)
+            if not self._verdict(self.holding.q_hand_target).blocked.any():
                 self.holding = None
         if task == "grasp" and execute and self.holding is not None:
             g = self.holding.grounded
@@ -286,7 +287,7 @@ class GraspPipeline:
             time.sleep(SETTLE_S)
             target = squeezed(st["plan"].hand_joints_rad, self.execute.squeeze_rad)
             verdict = self._verdict(target)
-            if verdict.held and self.look is not None and "perception" in st:
+            if self.look is not None and "perception" in st:
                 rise, note = self._rise(st)
                 verdict = self._verdict(target, rise)
                 if note:
