@@ -47,3 +47,15 @@ def bench_foundation(
     from ifgrasp.bench import bench_foundation as run
 
     run(fk_batch=fk_batch, ik_poses=ik_poses, renders=renders)
+
+
+@bench_app.command("drivers")
+def bench_drivers(
+    reads: int = typer.Option(200, min=1, help="timed state reads / goal writes per row"),
+    latency_timer_ms: float = typer.Option(1.0, min=0.0, help="the emulated USB adapter's latency timer, ms"),
+) -> None:
+    """Bus time per LEAP state read and per goal write on the emulated Dynamixel bus (realistic wire
+    timing), beside the bus budget and the e3ac308 read path."""
+    from ifgrasp.drivers.bench import bench_drivers as run
+
+    run(reads=reads, latency_timer_ms=latency_timer_ms)
