@@ -104,6 +104,23 @@ def test_hand_driver_on_the_emulated_bus(bus, launch, ros_node):
     np.testing.assert_allclose(bus.goals_rad(), target, atol=2e-3)
     hand.wait(lambda: np.max(np.abs(hand.q - target)) < 0.02, 5.0, "joint states at the grasp", [node])
 
+    # an object stops the fingers: the grasp's goal past it is the squeeze; a stop keeps that goal
+    # (e3ac308 set every goal to the measured position on a stop, and re-stopped on every tick)
+    closing = [1, 2, 3, 5, 6, 7]
+    for i in closing:
+        bus.block(i, 0.45)
+    hand.wait(lambda: np.all(bus.currents_ma()[closing] > 300), 5.0, "the fingers squeezing", [node])
+    assert hand.call("stop").success
+    packets = bus.packets
+    t_end = time.monotonic() + 0.5
+    hand.wait(lambda: time.monotonic() > t_end, 2.0, "0.5 s after the stop", [node])
+    np.testing.assert_allclose(bus.goals_rad(), target, atol=2e-3)
+    assert np.all(bus.currents_ma()[closing] > 300)  # still squeezing
+    assert bus.packets - packets < 0.5 * 150  # state reads within the bus budget, no hold re-sent each tick
+    for i in closing:
+        bus.block(i)
+    assert hand.call("recover").success
+
     # over-temperature on motor 3: ERROR on its joint and the device, the hand holds its grasp
     bus.set_temperature(3, 70)
     hand.wait(lambda: hand.diag.status[0].level == DiagnosticStatus.ERROR, 5.0, "an ERROR diagnostic", [node])
