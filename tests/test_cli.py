@@ -28,6 +28,7 @@ VERBS = {
     "bench foundation", "bench teacher", "bench perception", "eval teacher", "hw dry-run",
     "views", "train", "export", "eval student", "bench generate", "bench graph",
     "eval perception", "train-perception",
+    "calibrate board", "calibrate sim", "calibrate bag", "calibrate ros",
 }
 
 
@@ -54,7 +55,7 @@ def test_every_verb_is_registered_and_has_help_with_its_docstring():
         assert res.exit_code == 0, (path, res.output)
         first_line = (cmd.help or "").strip().splitlines()[0]
         assert first_line and first_line[:30] in " ".join(res.output.split()), (path, res.output)
-    for group in ("bench", "eval", "hw"):
+    for group in ("bench", "eval", "hw", "calibrate"):
         assert runner.invoke(app, [group, "--help"]).exit_code == 0
 
 

@@ -38,11 +38,12 @@ def cloud_of(seed=0):
 
 def test_registry_builds_the_students_generator_with_the_requested_settings(tmp_path):
     from ifgrasp.grasp.diffusion.generator import GraspGenerator as Student
+    from ifgrasp.pipeline import GraspModel
 
     save_checkpoint(tiny_model(), tmp_path / "student.pt")
     gen = make_generator("diffusion", model_path=str(tmp_path / "student.pt"), steps=3, num_candidates=12,
                          runtime="torch", seed=5)
-    assert isinstance(gen, Student) and (gen.steps, gen.num_candidates, gen.backend) == (3, 12, "torch")
+    assert isinstance(gen, Student) and isinstance(gen, GraspModel) and (gen.steps, gen.num_candidates, gen.backend) == (3, 12, "torch")
     batch = gen.generate(cloud_of(), k=5)
     assert len(batch) == 5 and batch.frame == "camera" and len(gen.last.candidates) == 12
     np.testing.assert_allclose(np.linalg.det(batch.wrist_rot), 1.0, atol=1e-4)

@@ -6,7 +6,7 @@
 """
 
 from ifgrasp.grounding.parser import INTENTS, GroundedInstruction, parse_instruction
-from ifgrasp.grounding.vocabulary import (
+from ifgrasp.vocabulary import (
     CATEGORIES, COLOURS, RELATIONS, SIZES, CategorySpec, category, check_part, parts_of,
 )
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from ifgrasp.errors import InputError, UnknownObjectError, UnknownPartError, known
-from ifgrasp.grounding.vocabulary import (
+from ifgrasp.vocabulary import (
     CATEGORIES, COLOURS, RELATIONS, SIZES, all_part_phrases, category, object_phrases,
 )
 

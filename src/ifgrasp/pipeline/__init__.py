@@ -10,14 +10,14 @@ ROS nodes (``ifgrasp_ros``), the demo and benchmarks call these same objects.
 
 from ifgrasp.pipeline.errors import (BusyError, CancelledError, ErrorCode, NoCameraDataError, NoGraspError,
                                      RemoteStageError, StageFailedError, StageTimeoutError, error_code)
-from ifgrasp.pipeline.generator import GraspGenerator, generator_names, make_generator, register_generator
+from ifgrasp.pipeline.generator import GraspModel, generator_names, make_generator, register_generator
 from ifgrasp.pipeline.orchestrator import (RUN_ORDER, STAGES, GraspPipeline, PipelineRequest, PipelineResult,
                                            StageFeedback)
 from ifgrasp.pipeline.stages import (ExecuteStage, GenerateStage, Generator, Grounder, HandActions, LiftStage,
                                      PerceiveStage, Perceiver, Perception, Planner, PlanStage, globalize_part_ids,
                                      ground, sim_oracle_backend)
 
-__all__ = ["BusyError", "CancelledError", "ErrorCode", "ExecuteStage", "GenerateStage", "Generator", "GraspGenerator",
+__all__ = ["BusyError", "CancelledError", "ErrorCode", "ExecuteStage", "GenerateStage", "Generator", "GraspModel",
            "GraspPipeline", "Grounder", "HandActions", "LiftStage", "NoCameraDataError", "NoGraspError", "PerceiveStage",
            "Perceiver", "Perception", "PipelineRequest", "PipelineResult", "PlanStage", "Planner", "RemoteStageError", "RUN_ORDER", "STAGES", "StageFailedError",
            "StageFeedback", "StageTimeoutError", "error_code", "generator_names", "globalize_part_ids", "ground",

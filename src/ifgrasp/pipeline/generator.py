@@ -1,4 +1,4 @@
-"""The grasp generator seen by the pipeline: a protocol and backends chosen by a registered name.
+"""The grasp model seen by the pipeline: the ``GraspModel`` protocol and backends chosen by a registered name.
 
     gen = make_generator("diffusion", model_path="models/student/student.pt", steps=8)
     batch = gen.generate(cloud, k=16)   # GraspBatch in the cloud's (camera) frame, best first
@@ -22,7 +22,7 @@ from ifgrasp.types import GraspBatch, ObjectCloud
 
 
 @runtime_checkable
-class GraspGenerator(Protocol):
+class GraspModel(Protocol):
     """``generate(cloud, k=..., T_base_camera=...)``: ``k`` LEAP grasps for ``cloud`` (its instructed
     part marked), in ``cloud.frame``, best first, scores set when the generator ranks them.
     ``T_base_camera`` (4, 4), optional, lets a generator reject grasps through the table (z = 0)."""
@@ -48,14 +48,14 @@ def resolve_model_path(model_path: str | Path) -> Path:
 
 def student_from_checkpoint(model_path: str, steps: int = 8, runtime: str = "auto", onnx_path: str = "",
                             num_candidates: int = 64, seed: int = 0):
-    """The student's ``GraspGenerator`` from a checkpoint (``ModelError`` when missing, corrupt or for
+    """The student (a ``GraspModel``) from a checkpoint (``ModelError`` when missing, corrupt or for
     another hand). ``runtime``: auto | torch | onnx | tensorrt; ``onnx_path`` "" = the checkpoint's
     sibling ``.onnx`` when there is one (auto picks TensorRT only when a CUDA GPU offers it)."""
-    from ifgrasp.grasp.diffusion.generator import GraspGenerator as StudentGenerator
+    from ifgrasp.grasp.diffusion.generator import GraspGenerator
 
     path = resolve_model_path(model_path)
     onnx = resolve_model_path(onnx_path) if onnx_path else path.with_suffix(".onnx")
-    return StudentGenerator.from_checkpoint(path, backend=runtime, steps=int(steps), num_candidates=int(num_candidates),
+    return GraspGenerator.from_checkpoint(path, backend=runtime, steps=int(steps), num_candidates=int(num_candidates),
                                             onnx_path=onnx if onnx.is_file() else None, seed=seed)
 
 
@@ -68,7 +68,7 @@ def generator_names() -> list[str]:
     return sorted(_GENERATORS)
 
 
-def make_generator(name: str, **kwargs) -> GraspGenerator:
+def make_generator(name: str, **kwargs) -> GraspModel:
     """Build the named generator; ``ConfigError`` lists the names, ``ModelError`` when it cannot load."""
     if name not in _GENERATORS:
         raise ConfigError(f"unknown grasp generator '{name}'; known: {known(_GENERATORS)}")

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ifgrasp.drivers import make_driver
-from ifgrasp.pipeline.generator import GraspGenerator
+from ifgrasp.pipeline.generator import GraspModel
 from ifgrasp.pipeline.orchestrator import GraspPipeline
 from ifgrasp.pipeline.stages import (ExecuteStage, GenerateStage, HandActions, LiftStage, PerceiveStage, PlanStage,
                                      sim_oracle_backend)
@@ -81,7 +81,7 @@ class SimWorld:
         i = next(i for i, o in enumerate(self.scene.objects) if o.category == category)
         return float(self.scene.object_pose(self.scene.object_names[i])[2, 3])
 
-    def pipeline(self, generator: GraspGenerator, k: int = 16, planner: PlannerConfig | None = None,
+    def pipeline(self, generator: GraspModel, k: int = 16, planner: PlannerConfig | None = None,
                  frame_timeout_s: float = 5.0) -> GraspPipeline:
         hands = HandActions(self.hand)
         return GraspPipeline(self.render, self.arm_q, PerceiveStage(sim_oracle_backend(self.objects())),

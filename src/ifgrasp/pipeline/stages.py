@@ -25,11 +25,11 @@ from ifgrasp.hand.joints import CLOSE_S, PREGRASP_OPEN_RAD, SQUEEZE_RAD, pregras
 from ifgrasp.drivers.streaming import HandStream
 from ifgrasp.errors import InputError
 from ifgrasp.grounding import GroundedInstruction, check_part, parse_instruction
-from ifgrasp.grounding.vocabulary import category as category_spec
+from ifgrasp.vocabulary import category as category_spec
 from ifgrasp.perception import CloudConfig, build_object_cloud, depth_to_points, transform_points
 from ifgrasp.perception.segmentation import SegmentationBackend, make_backend
 from ifgrasp.pipeline.errors import NoGraspError
-from ifgrasp.pipeline.generator import GraspGenerator
+from ifgrasp.pipeline.generator import GraspModel
 from ifgrasp.planning import GraspPlan, GraspPlanner
 from ifgrasp.types import GraspBatch, ObjectCloud, RGBDFrame
 
@@ -131,7 +131,7 @@ class PerceiveStage:
 class GenerateStage:
     """Sample ``k`` grasps in the camera frame, express them in the base frame, best first."""
 
-    def __init__(self, generator: GraspGenerator, k: int = 16) -> None:
+    def __init__(self, generator: GraspModel, k: int = 16) -> None:
         self.generator, self.k = generator, k
 
     def __call__(self, cloud: ObjectCloud, T_base_camera: np.ndarray) -> GraspBatch:

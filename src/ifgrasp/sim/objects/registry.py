@@ -1,4 +1,5 @@
-"""The object vocabulary: categories, their parts, materials, and the train / held-out families.
+"""How each category of the object vocabulary (``ifgrasp.vocabulary``) is built: builder, materials,
+friction; and the train / held-out families.
 
 Seeds ``0 .. HELDOUT_SEED_BASE - 1`` make training instances; seeds ``>= HELDOUT_SEED_BASE`` make
 held-out instances, which also use shape variants no training instance has (e.g. a squarish
@@ -13,6 +14,7 @@ from typing import Callable, Literal
 
 import numpy as np
 
+from ifgrasp import vocabulary
 from ifgrasp.errors import InputError, UnknownObjectError, known
 from ifgrasp.sim.objects import plain, tools, vessels
 from ifgrasp.sim.objects.base import GraspObject, assemble
@@ -25,10 +27,10 @@ DEFAULT_PER_CATEGORY = {"train": 6, "heldout": 3}
 
 
 @dataclass(frozen=True)
-class CategorySpec:
-    """How to build one category: parts (index order), builder, density per part (kg/m^3), friction."""
+class Recipe:
+    """How to build one category: builder (pieces tagged with the vocabulary's parts), density per
+    part (kg/m^3), friction."""
 
-    parts: tuple[str, ...]
     build: Callable[[np.random.Generator, bool], Pieces]
     density_kg_m3: dict[str, float]
     friction: float
@@ -36,28 +38,36 @@ class CategorySpec:
 
 # Densities: ceramic ~2300, steel 7850, aluminium 2700, wood ~700, hard plastic ~1000-1300;
 # liquid-filled containers ~1000 as a whole; power-tool housings with motor and battery ~1000.
-_SPECS: dict[str, CategorySpec] = {
-    "mug": CategorySpec(("body", "handle"), vessels.mug, {"body": 2300, "handle": 2300}, 0.6),
-    "hammer": CategorySpec(("handle", "head"), tools.hammer, {"handle": 700, "head": 7850}, 0.6),
-    "spray_bottle": CategorySpec(
-        ("body", "trigger", "nozzle"), tools.spray_bottle, {"body": 900, "trigger": 1000, "nozzle": 1000}, 0.5
-    ),
-    "power_drill": CategorySpec(
-        ("body", "grip", "trigger"), tools.power_drill, {"body": 1000, "grip": 800, "trigger": 1100}, 0.7
-    ),
-    "knife": CategorySpec(("blade", "handle"), tools.knife, {"blade": 7850, "handle": 1200}, 0.5),
-    "frying_pan": CategorySpec(("pan", "handle"), vessels.frying_pan, {"pan": 2700, "handle": 1300}, 0.5),
-    "bottle": CategorySpec(("body", "cap"), vessels.bottle, {"body": 1000, "cap": 1000}, 0.5),
-    "teapot": CategorySpec(
-        ("body", "handle", "spout"), vessels.teapot, {"body": 450, "handle": 2300, "spout": 2300}, 0.6
-    ),
-    "box": CategorySpec(("body",), plain.box, {"body": 400}, 0.6),
-    "cylinder": CategorySpec(("body",), plain.cylinder, {"body": 600}, 0.5),
-    "sphere": CategorySpec(("body",), plain.sphere, {"body": 500}, 0.6),
+# Resulting masses over the train + held-out instances (g) beside a real reference: YCB = the YCB
+# object set's measured masses (Calli et al., "The YCB Object and Model Set", IEEE RAM 2015):
+#   mug 342-387 (ceramic mugs 300-400; YCB 025_mug, plastic, 118)   hammer 471-686 (YCB 048_hammer 665)
+#   spray_bottle 524-669 (YCB 022_windex_bottle, 765 ml filled, 1022)   power_drill 776-964 (YCB 035_power_drill 895)
+#   knife 121-178 (chef's knives 150-250; YCB 032_knife, a table knife, 31)   frying_pan 592-908 (YCB 027_skillet 950)
+#   bottle 545-719 (YCB 006_mustard_bottle 603)   teapot 468-913 (empty ceramic teapots 0.5-1 kg)
+#   box 40-162 (light packets; YCB 003_cracker_box 411)   cylinder 92-275 (YCB 005_tomato_soup_can 349)
+#   sphere 59-175 (YCB 056_tennis_ball 58, 054_softball 191)
+_RECIPES: dict[str, Recipe] = {
+    "mug": Recipe(vessels.mug, {"body": 2300, "handle": 2300}, 0.6),
+    "hammer": Recipe(tools.hammer, {"handle": 700, "head": 7850}, 0.6),
+    "spray_bottle": Recipe(tools.spray_bottle, {"body": 900, "trigger": 1000, "nozzle": 1000}, 0.5),
+    "power_drill": Recipe(tools.power_drill, {"body": 1000, "grip": 800, "trigger": 1100}, 0.7),
+    "knife": Recipe(tools.knife, {"blade": 7850, "handle": 1200}, 0.5),
+    "frying_pan": Recipe(vessels.frying_pan, {"pan": 2700, "handle": 1300}, 0.5),
+    "bottle": Recipe(vessels.bottle, {"body": 1000, "cap": 1000}, 0.5),
+    "teapot": Recipe(vessels.teapot, {"body": 450, "handle": 2300, "spout": 2300}, 0.6),
+    "box": Recipe(plain.box, {"body": 400}, 0.6),
+    "cylinder": Recipe(plain.cylinder, {"body": 600}, 0.5),
+    "sphere": Recipe(plain.sphere, {"body": 500}, 0.6),
 }
 
-CATEGORIES: tuple[str, ...] = tuple(_SPECS)
-PARTS: dict[str, tuple[str, ...]] = {c: s.parts for c, s in _SPECS.items()}
+#: Category names and their parts in label order: the vocabulary's, in its order.
+CATEGORIES: tuple[str, ...] = tuple(vocabulary.CATEGORIES)
+PARTS: dict[str, tuple[str, ...]] = {c: vocabulary.CATEGORIES[c].parts for c in CATEGORIES}
+if set(_RECIPES) != set(CATEGORIES):  # a category added to the vocabulary needs a recipe here, and back
+    raise RuntimeError(f"object recipes {sorted(_RECIPES)} differ from the vocabulary {sorted(CATEGORIES)}")
+for _c, _r in _RECIPES.items():
+    if set(_r.density_kg_m3) != set(PARTS[_c]):
+        raise RuntimeError(f"{_c}: densities for {sorted(_r.density_kg_m3)}, vocabulary parts {PARTS[_c]}")
 
 
 def is_heldout(seed: int) -> bool:
@@ -71,15 +81,15 @@ def make_object(category: str, seed: int) -> GraspObject:
     Raises UnknownObjectError for an unknown category, InputError for a negative seed or a
     degenerate result (empty or non-watertight union, a part with no surface).
     """
-    if category not in _SPECS:
+    if category not in _RECIPES:
         raise UnknownObjectError(f"unknown object category '{category}'; known: {known(CATEGORIES)}")
     if int(seed) != seed or seed < 0:
         raise InputError(f"object seed must be a non-negative integer, got {seed!r} for '{category}'")
     seed = int(seed)
-    spec = _SPECS[category]
+    spec = _RECIPES[category]
     rng = np.random.default_rng([zlib.crc32(category.encode()), seed])
     pieces = spec.build(rng, is_heldout(seed))
-    return assemble(category, seed, spec.parts, pieces, spec.density_kg_m3, spec.friction)
+    return assemble(category, seed, PARTS[category], pieces, spec.density_kg_m3, spec.friction)
 
 
 def object_family(

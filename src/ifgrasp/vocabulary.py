@@ -1,6 +1,8 @@
 """The object vocabulary: one table of categories, their parts, default parts and synonyms.
 
-Every other module (grounding, perception, simulation labels) reads names from here.
+The one vocabulary of the project: grounding parses into these names, the simulator builds these
+categories with these parts in this label order (``ifgrasp.sim.objects``), and perception's part
+labels are these parts (``ifgrasp.perception.trained.vocab``).
 
 Default part (the part a functional grasp targets when the instruction names none), per category:
   mug -> handle (drinking posture), hammer -> handle, knife -> handle (never the blade),
