@@ -28,7 +28,7 @@ VERBS = {
     "bench foundation", "bench teacher", "bench perception", "eval teacher", "hw dry-run",
     "views", "train", "export", "eval student", "bench generate", "bench graph",
     "eval perception", "train-perception",
-    "calibrate board", "calibrate sim", "calibrate bag", "calibrate ros",
+    "calibrate board", "calibrate sim", "calibrate bag", "calibrate ros", "bench drivers",
 }
 
 
@@ -57,6 +57,14 @@ def test_every_verb_is_registered_and_has_help_with_its_docstring():
         assert first_line and first_line[:30] in " ".join(res.output.split()), (path, res.output)
     for group in ("bench", "eval", "hw", "calibrate"):
         assert runner.invoke(app, [group, "--help"]).exit_code == 0
+
+
+def test_bench_drivers_tiny_prints_the_leap_bus_rows():
+    res = runner.invoke(app, ["bench", "drivers", "--reads", "3"])
+    assert res.exit_code == 0, res.output
+    for row in ("e3ac308: 2 sync reads", "one sync read, return delay 0", "one fast sync read", "goal write",
+                "driver state rate"):
+        assert row in res.output
 
 
 def test_bench_foundation_tiny_prints_one_table_with_every_row():
