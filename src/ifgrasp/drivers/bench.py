@@ -1,4 +1,4 @@
-"""Driver benchmarks (``ifgrasp bench drivers``): bus time per LEAP state read and per goal write on the
+"""LEAP part of ``ifgrasp bench drivers`` (``ifgrasp.bench.bench_drivers``): bus time per LEAP state read and per goal write on the
 emulated Dynamixel bus, whose timing is the wire's (baud, Return Delay Time, USB latency timer; see
 ``ifgrasp.drivers.emulation.dynamixel_bus``), beside the bus budget's prediction
 (``ifgrasp.drivers.leap.bus_budget``) and the e3ac308 read path (two sync reads per state at the
@@ -62,13 +62,4 @@ def hand_bus_rows(reads: int = 200, latency_timer_ms: float = 1.0, baud: int = 4
                                      f"{100 * b.bus_share:.0f}% of the bus; configured "
                                      f"{hand.config.state_rate_hz:.0f}/s; latency timer {latency_timer_ms:g} ms"))
             hand.disconnect()
-    return rows
-
-
-def bench_drivers(reads: int = 200, latency_timer_ms: float = 1.0) -> list[BenchRow]:
-    """Print and return the driver benchmark table."""
-    from ifgrasp.bench import print_table
-
-    rows = hand_bus_rows(reads, latency_timer_ms)
-    print_table(rows, f"drivers: LEAP bus on the emulated bus (4 Mbaud, latency timer {latency_timer_ms:g} ms)")
     return rows
