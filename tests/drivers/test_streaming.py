@@ -117,3 +117,52 @@ def test_trajectory_stream_on_a_sim_arm():
             time.sleep(0.02)
         assert np.max(np.abs(np.diff(np.array(sent), axis=0))) <= 0.8 * 0.1 + 1e-9
         np.testing.assert_allclose(sent[-1], q[-1])
+
+
+class LaggingArm:
+    """Minimal in-memory ``JointDriver``: the measured joints trail the last command by ``lag`` (0..1)."""
+
+    @staticmethod
+    def make(lag: float = 0.5):
+        from ifgrasp.drivers.base import JointDriver, JointState
+
+        class _Arm(JointDriver):
+            def __init__(self):
+                self.now = 0.0
+                lim = JointLimits(("a", "b"), np.full(2, -3.0), np.full(2, 3.0), np.full(2, 10.0), np.full(2, np.inf))
+                super().__init__(lim, SafetyConfig(max_step_rad=0.1, watchdog_timeout_s=0.5), clock=lambda: self.now)
+                self.q_cmd, self.q_meas, self.sent = np.zeros(2), np.zeros(2), []
+
+            def _connect(self): ...
+
+            def _disconnect(self): ...
+
+            def _read(self):
+                return JointState(self.names, self.q_meas.copy(), np.zeros(2), np.zeros(2), np.full(2, np.nan), self.now)
+
+            def _write(self, q):
+                self.sent.append(q.copy())
+                self.q_meas = self.q_meas + (1 - lag) * (q - self.q_meas)
+                self.q_cmd = q.copy()
+
+        return _Arm()
+
+
+def test_trajectory_stream_after_a_stall_is_never_refused():
+    """A stall longer than the watchdog makes the safety reference the measured joints, which trail
+    the path: the stream steps from there instead of jumping (e3ac308's endpoint was refused:
+    'joint would jump ... max_step_rad')."""
+    from ifgrasp.drivers.streaming import TrajectoryStream
+
+    arm = LaggingArm.make(lag=0.6).connect()
+    t = np.linspace(0.0, 1.0, 21)
+    q = np.stack([np.linspace(0.0, 1.5, 21), np.zeros(21)], axis=1)  # 1.5 rad/s on joint a
+    stream = TrajectoryStream(arm, t, q)
+    for k in range(400):
+        arm.now += 2.0 if k == 20 else 0.01  # one 2 s stall mid-way
+        ref = arm.safety.reference(arm.q_meas, arm.now)
+        stream.step()  # raises SafetyError if a step were refused
+        assert np.max(np.abs(arm.sent[-1] - ref)) <= 0.08 + 1e-9
+        if stream.sent_all and np.allclose(arm.sent[-1], q[-1]):
+            break
+    np.testing.assert_allclose(arm.sent[-1], q[-1])

@@ -69,18 +69,39 @@ class TrajectoryStream:
         return self.s >= self.t[-1]
 
     def step(self) -> TrajectoryFeedback:
-        """Send the sample at the current trajectory time; returns desired and measured (J,)."""
+        """Send the sample at the current trajectory time; returns desired and measured (J,).
+
+        Trajectory time follows the clock, but after a stall (a busy CPU) it advances only as far as
+        the sample stays within one safe step of the safety layer's reference (the last command while
+        fresh, else the measured position, which may lag the path): the arm slows down instead of
+        jumping or being refused. Should even the current sample be out of reach, one safe step towards
+        it is sent and time waits."""
         d = self.driver
         now = d.clock()
+        limit = STEP_FRACTION * d.safety.config.max_step_rad
+        ref = step_reference(d)
+        s_new = self.s
         if self.tick_s is not None:
             elapsed = now - self.tick_s
-            limit = STEP_FRACTION * d.safety.config.max_step_rad
-            if self.max_speed_rad_s * elapsed > limit:  # a stall: advance one safe step, not the lost time
+            if self.max_speed_rad_s * elapsed > limit:  # a stall: one safe step of path, not the lost time
                 elapsed = limit / self.max_speed_rad_s
-            self.s = min(self.s + elapsed, float(self.t[-1]))
+            s_new = min(self.s + elapsed, float(self.t[-1]))
         self.tick_s = now
+
+        def reach(s: float) -> bool:
+            return bool(np.max(np.abs(interpolate(self.t, self.q, s) - ref)) <= limit)
+
+        if not reach(s_new):
+            lo, hi = self.s, s_new
+            if reach(lo):
+                for _ in range(20):  # the latest time still within one safe step
+                    mid = 0.5 * (lo + hi)
+                    lo, hi = (mid, hi) if reach(mid) else (lo, mid)
+            s_new = lo
+        self.s = s_new
         self.last = interpolate(self.t, self.q, self.s)
-        d.send_command(self.last)
+        q_cmd = self.last if reach(self.s) else safe_step(ref, self.last, d.safety.config.max_step_rad)
+        d.send_command(q_cmd)
         fb = TrajectoryFeedback(self.s, self.index, self.last.copy(), d.read_state().position_rad)
         self.index += 1
         return fb
