@@ -53,6 +53,11 @@ _SIDE_MASK = np.array([j.role == "mcp_side" for j in JOINTS])
 #: collision boxes overlap through the joints themselves (palm-proximal through the two-axis MCP,
 #: knuckle-medial, proximal-distal), where the real hand's links are hinged, not colliding.
 ADJACENT_GENERATIONS = 2
+#: Weld data (anchor, relative position, relative quaternion, torque scale): the palm's frame on the
+#: target's. MjSpec's default data (anchor and relative position (0, 1, 0)) welded a point 1 m from the
+#: palm, so a hand whose fingers closed turned about the target and its palm drifted 1-1.5 cm (v1).
+_WELD_AT_PALM = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0, 0.0]
+_WELD_SPEC_DEFAULT = [0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0]  # relative pose: from qpos0
 
 
 class ValidationConfig(Config):
@@ -104,6 +109,8 @@ class ValidationConfig(Config):
     setpoint_period_s: float = Field(
         0.004, gt=0, description="hand pose and finger set-points are updated this often (the xArm's 250 Hz servo "
         "rate); 0.02 s moved the hand in 20 ms stairs that jerked it at 40-60 m/s^2 and shook grasps loose")
+    weld_at_palm: bool = Field(True, description="weld the palm's own frame to the moving target (v1: MjSpec's "
+                               "default weld data, a point 1 m away, which let the palm drift 1-1.5 cm)")
     weld_timeconst_s: float = Field(0.005, gt=0, description="stiffness of the hand-to-target weld (time constant; 0.02 s lagged 9 cm behind a 0.4 m/s lift)")
 
     @model_validator(mode="before")
@@ -127,7 +134,7 @@ class ValidationConfig(Config):
         return cls.from_dict({"strength_source": "fixed", "joint_kp": 20.0, "joint_kd": None, "side_gain_scale": 1.0,
                               "joint_force_limit_nm": 0.95, "friction": 1.0, "hand_friction_priority": False,
                               "exact_penetration": False, "self_collision": False, "reference": "after_closing",
-                              "max_rotation_rad": None, **changes})
+                              "max_rotation_rad": None, "weld_at_palm": False, **changes})
 
     @property
     def judge(self) -> str:
@@ -253,7 +260,8 @@ class _Batch:
             # hand real velocities, like an arm's flange would.
             spec.worldbody.add_body(name=f"target{i}", pos=self.offsets[i], mocap=True)
             spec.add_equality(type=mujoco.mjtEq.mjEQ_WELD, objtype=mujoco.mjtObj.mjOBJ_BODY,
-                              name1=f"target{i}", name2=f"h{i}_{root}", solref=[cfg.weld_timeconst_s, 1.0])
+                              name1=f"target{i}", name2=f"h{i}_{root}", solref=[cfg.weld_timeconst_s, 1.0],
+                              data=_WELD_AT_PALM if cfg.weld_at_palm else _WELD_SPEC_DEFAULT)
             add_object_to_spec(spec, obj, f"obj{i}", self.offsets[i], [1, 0, 0, 0], free=True)
         self.model = spec.compile()
         self.data = mujoco.MjData(self.model)
