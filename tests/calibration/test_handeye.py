@@ -55,7 +55,13 @@ def test_planned_poses_are_reachable_clear_and_show_the_board(plan):
     assert len(plan.q) == 8 and kin.within_limits(plan.q).all()
     T_fb = CFG.mount.T_flange_board(CFG.board)
     np.testing.assert_allclose(kin.fk(plan.q) @ T_fb, plan.T_base_board, atol=2e-3)  # IK reached the board pose
-    assert not ArmCollisionModel(kin).check(plan.q, table_margin_m=0.05).table.any()
+    coll = ArmCollisionModel(kin)
+    assert not coll.check(plan.q, table_margin_m=0.05).table.any()
+    from ifgrasp.planning import densify
+
+    home = np.asarray(SceneConfig.default().robot.arm_joints_rad)
+    tour = np.vstack([home, plan.q, home])  # every straight move of the visit, there and back, is clear
+    assert not coll.check(densify(tour, 0.05), table_margin_m=CFG.plan.move_margin_m).table.any()
     w, h = CFG.board.size_m
     corners = plan.T_base_board @ np.array([[0, 0, 0, 1], [w, h, 0, 1.0]]).T  # (N, 4, 2)
     p = np.einsum("ij,njk->nik", _inv(T_TRUE), corners)[:, :3]
