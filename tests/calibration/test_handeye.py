@@ -181,3 +181,29 @@ def test_written_calibration_lands_in_perception_config_and_launch(tmp_path):
               if k != "T_base_camera"}
     after = __import__("yaml").safe_load(text)["perception"]["ros__parameters"]
     assert {k: after[k] for k in before} == before
+
+
+def test_cli_board_writes_a_printable_board_that_detects(tmp_path):
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from ifgrasp.cli import app
+
+    out = tmp_path / "board.png"
+    res = CliRunner().invoke(app, ["calibrate", "board", "--out", str(out), "--px-per-square", "40"])
+    assert res.exit_code == 0, res.output
+    assert "168 x 140 mm" in res.output
+    img = np.pad(np.asarray(Image.open(out)), 60, constant_values=255)
+    k = CameraIntrinsics(img.shape[1], img.shape[0], 1400.0, 1400.0, img.shape[1] / 2, img.shape[0] / 2)
+    obs = detect_board(img, k, CFG.board)
+    assert obs is not None and len(obs.ids) == CFG.board.n_corners
+
+
+def test_cli_bag_without_a_bag_says_so(tmp_path):
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "ifgrasp.cli", "calibrate", "bag", str(tmp_path / "nope"), "--no-write"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert r.stderr.strip().splitlines()[-1].startswith("error: no bag at")
