@@ -146,6 +146,13 @@ def test_lost_link_is_a_fault_that_holds_and_names_it(emu, fk):
         arm.stop()  # no exception: the device is unreachable, the fault is recorded
         assert wait_for(lambda: np.allclose(emu.q, target, atol=1e-6))  # the controller holds the last target
         np.testing.assert_array_equal(emu.servo_targets[-1], target)
+        with pytest.raises(DriverError, match="cannot reach"):
+            arm.recover()  # the cable is still out
+        emu.restore_link()
+        arm.recover()  # reconnects: a fresh SDK connection and the connect sequence
+        assert arm.fault is None and emu.mode == 1 and emu.ready_to_move
+        arm.send_command(arm.read_state().position_rad - 0.01 * J1_J7)
+        assert wait_for(lambda: np.allclose(emu.q, target - 0.01 * J1_J7, atol=1e-4))
 
 
 def test_silent_link_loss_times_out_into_a_fault(emu, fk):
@@ -294,3 +301,21 @@ def test_sdk_drives_stream_collision_recover_stream_with_no_manual_step(emu, fk)
         arm.recover()
         n2, err2 = stream(arm, emu, STREAM_S)
         assert n2 >= 0.5 * 100 * STREAM_S and err2 < 0.05 and emu.error_code == 0 and emu.mode == 1
+
+
+def test_estop_button_mid_run_faults_and_recovery_needs_it_released(emu, fk):
+    arm = make(emu, fk)
+    with arm:
+        arm.send_command(Q0 + 0.01 * J1_J7)
+        emu.press_estop()
+        with pytest.raises(DriverError, match="Emergency Stop Button"):
+            for _ in range(100):  # the report stream (10 Hz) or the next command's reply names it
+                arm.send_command(arm.read_state().position_rad)
+                time.sleep(0.02)
+        assert emu.state == 4 and not emu.motors_enabled
+        with pytest.raises(DriverError, match="cannot be cleared.*Emergency Stop Button"):
+            arm.recover()
+        emu.press_estop(False)
+        arm.recover()
+        assert emu.error_code == 0 and emu.mode == 1 and emu.motors_enabled
+        arm.send_command(arm.read_state().position_rad + 0.01 * J1_J7)

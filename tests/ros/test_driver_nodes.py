@@ -210,3 +210,12 @@ def test_arm_driver_survives_a_lost_link_and_reports_it(launch, ros_node):
         assert node.proc.poll() is None  # alive, holding, reporting
         arm.send(1, *(np.array([0.0, 1.0]), np.stack([READY, READY])))
         assert arm.wait_end(1, 5.0, [node])["state"] == "error"
+        emu.restore_link()  # cable back: /recover reconnects
+        resp = arm.call("recover", 30.0)
+        assert resp.success, resp.message
+        arm.wait(lambda: arm.diag.status[0].level == DiagnosticStatus.OK, 10.0, "OK after recover", [node])
+        target = READY.copy()
+        target[0] += 0.05
+        arm.send(2, np.array([0.0, 1.0]), np.stack([READY, target]))
+        assert arm.wait_end(2, 15.0, [node])["state"] == "done"
+        assert abs(emu.q[0] - target[0]) < 0.01

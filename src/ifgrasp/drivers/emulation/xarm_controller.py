@@ -109,8 +109,8 @@ class XArmControllerEmulator:
         th = threading.Thread(target=self._control_loop, daemon=True)
         th.start()
         self._threads.append(th)
-        for target, srv in ((self._serve_commands, self._cmd_srv), (self._serve_reports, self._rep_srv)):
-            th = threading.Thread(target=self._accept_loop, args=(srv, target), daemon=True)
+        for target, which in ((self._serve_commands, "_cmd_srv"), (self._serve_reports, "_rep_srv")):
+            th = threading.Thread(target=self._accept_loop, args=(which, target), daemon=True)
             th.start()
             self._threads.append(th)
         return self
@@ -150,14 +150,21 @@ class XArmControllerEmulator:
                 self._error(1)
 
     def drop_link(self, silent: bool = False) -> None:
-        """Lose the network link: close every connection (or, ``silent``, stop answering)."""
+        """Lose the network link: close every connection and refuse new ones (or, ``silent``, stop
+        answering while connections stay open)."""
         with self._lock:
             self._link = "silent" if silent else "closed"
         if not silent:
+            self._cmd_srv.close()
+            self._rep_srv.close()
             self._close_conns()
 
     def restore_link(self) -> None:
+        """The link is back: listen again on the same ports."""
         with self._lock:
+            if self._link == "closed":
+                self._cmd_srv = self._listen(self.command_port)
+                self._rep_srv = self._listen(self.report_port)
             self._link = "up"
 
     def set_config_from_another_client(self, collision_sensitivity: int) -> None:
@@ -297,12 +304,18 @@ class XArmControllerEmulator:
         return status, b""
 
     # -- network ----------------------------------------------------------------------------------
-    def _accept_loop(self, srv: socket.socket, serve) -> None:
+    def _accept_loop(self, which: str, serve) -> None:
         n = 0
         while self._running:
+            if self._link == "closed":
+                time.sleep(0.05)
+                continue
             try:
-                conn, _ = srv.accept()
-            except (socket.timeout, OSError):
+                conn, _ = getattr(self, which).accept()
+            except socket.timeout:
+                continue
+            except OSError:  # closed by drop_link under us
+                time.sleep(0.05)
                 continue
             if self._link != "up":
                 conn.close()

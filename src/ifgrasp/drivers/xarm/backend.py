@@ -15,7 +15,8 @@ targets sent before are refused with code 9). Connecting never clears a controll
 error is refused with its code unless ``clear_errors`` is set (``--clear-errors``); ``recover()`` (an
 explicit request) clears it. ``read_only`` connects and reads without enabling, configuring or moving
 (``ifgrasp hw dry-run arm``). A lost link (SDK code -1 "xArm is not connect", or 3, no reply) is a
-driver fault: ``DriverError`` naming it, the controller holds its last servo target.
+driver fault: ``DriverError`` naming it, the controller holds its last servo target; ``recover()``
+reconnects once the link is back.
 """
 
 from __future__ import annotations
@@ -172,11 +173,9 @@ class XArm7(ArmDriver):
 
     def _link_lost_message(self, code: int, what: str) -> str:
         return (f"lost the link to {self._where} during {what} ({LINK_LOST[code]}); the controller holds its "
-                "last target. Check the Ethernet cable and the control box, then reconnect (recover() "
-                "cannot fix a link)")
+                "last target. Check the Ethernet cable and the control box, then recover() (it reconnects)")
 
     def _connect(self) -> None:
-        self._link_lost = None
         try:
             self.api = self._api_factory(self.config)
             self.api.connect()
@@ -185,6 +184,7 @@ class XArm7(ArmDriver):
                               "the cable, that the control box is on, and the IP (arm.xarm.ip / --ip)") from None
         if not self.api.connected:
             raise DriverError(f"cannot reach {self._where}; check the cable, the control box and the IP")
+        self._link_lost = None
         code, (err, warn) = self._err_warn()
         if err and not self.clear_errors:
             raise DriverError(f"the arm reports {describe_error(err)}; fix the cause, then clear it on the "
@@ -208,7 +208,19 @@ class XArm7(ArmDriver):
         return code, list(ew)
 
     def _recover(self) -> None:
-        """clean_error, clean_warn, motion_enable, set_mode(1), set_state(0), then wait for ready."""
+        """clean_error, clean_warn, motion_enable, set_mode(1), set_state(0), then wait for ready.
+
+        After a lost link: a fresh SDK connection and the whole connect sequence (the controller may
+        have restarted and lost payload and sensitivity); ``recover()`` is a request, so it clears errors.
+        """
+        if self._link_lost:
+            self.api.disconnect()
+            clear, self.clear_errors = self.clear_errors, True
+            try:
+                self._connect()
+            finally:
+                self.clear_errors = clear
+            return
         api = self.api
         code = api.clean_error()  # 1 while the cause persists (e-stop held): the read below names it
         self._check(0 if code in (1, 2) else code, "clean_error")
