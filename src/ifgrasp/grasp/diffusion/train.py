@@ -72,8 +72,11 @@ def read_checkpoint(path: str | Path, kind: str, what: str, label: str, hint: st
 def load_checkpoint(path: str | Path) -> GraspDiffusion:
     """Load a student checkpoint; ``ModelError`` when missing, corrupt, or for another hand."""
     ckpt = read_checkpoint(path, "student", "student model", "student checkpoint", "train one with `ifgrasp train`")
-    policy = GraspDiffusion(**ckpt["hyper"])
-    policy.load_state_dict(ckpt["state_dict"])
+    try:
+        policy = GraspDiffusion(**ckpt["hyper"])
+        policy.load_state_dict(ckpt["state_dict"])
+    except (TypeError, RuntimeError, KeyError) as exc:  # hyperparameters and weights that do not fit
+        raise ModelError(f"student checkpoint {path} does not match this build's model: {exc}") from exc
     return policy.eval()
 
 
