@@ -10,6 +10,7 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
+from ifgrasp.errors import ConfigError
 from ifgrasp.grasp.diffusion.critic import CriticConfig, resolve_critic, train_critic
 from ifgrasp.grasp.diffusion.train import TrainConfig, load_checkpoint, train
 from ifgrasp.paths import CONFIG_DIR, DATA_DIR, MODELS_DIR
@@ -121,31 +122,47 @@ def bench_generate_command(checkpoint: Path | None, onnx: Path | None, candidate
 
 
 def eval_student_command(checkpoint: Path | None, views: Path | None, k: int, views_per_object: int,
-                         steps_list: list[int], out: Path, critic: str = "auto") -> dict:
+                         steps_list: list[int], out: Path, critic: str = "auto", physics: tuple[str, ...] = ("on",),
+                         judges: tuple[str, ...] = ("v1",), max_cases: int | None = None,
+                         log: Path | None = None) -> dict:
+    """Variants = step counts x physics on/off, all on the same held-out cases; table + JSON report."""
     from ifgrasp.grasp.diffusion.evaluate import evaluate_student
     from ifgrasp.grasp.diffusion.generator import GraspGenerator
+    from ifgrasp.grasp.diffusion.physics import PhysicsConfig
 
     checkpoint = checkpoint or DEFAULT_CHECKPOINT
     policy = load_checkpoint(checkpoint)
     learned = resolve_critic(critic, Path(checkpoint))
-    console.print(f"ranking: geometric terms{' + learned critic' if learned is not None else ' only'}")
+    console.print(f"ranking: geometric terms{' + learned critic' if learned is not None else ' only'}; "
+                  f"judges: {', '.join(judges)}")
     views = views or DATA_DIR / "views" / "heldout"
-    report = {"critic": learned is not None}
-    for steps in steps_list:
-        gen = GraspGenerator(policy, backend="torch", steps=steps, critic=learned)
-        report[f"steps_{steps}"] = evaluate_student(gen, views, k=k, views_per_object=views_per_object)
-    table = Table(title=f"student on held-out objects, single partial view (top-1 / top-{k} lift, part share)")
-    for h in ("steps", "category", "cases", "top-1 lift", f"top-{k} lift", "part share", "part force (lifted)", "ms"):
+    if set(physics) - {"on", "off"}:
+        raise ConfigError(f"physics variants must be 'on' and/or 'off', got {','.join(physics)}")
+    off = PhysicsConfig(refine_steps=0, repair_steps=0, reject_self_m=1e9)
+    gens = {f"steps{s}_physics_{p}": GraspGenerator(policy, backend="torch", steps=s, critic=learned,
+                                                    physics=None if p == "on" else off)
+            for s in steps_list for p in physics}
+    log = log or out.with_suffix(".jsonl")
+    report = {"critic": learned is not None, "checkpoint": str(checkpoint), "k": k, "judges": list(judges),
+              "variants": evaluate_student(gens, views, k=k, views_per_object=views_per_object, judges=judges,
+                                           log_path=log, max_cases=max_cases)}
+    table = Table(title=f"student on held-out objects, single partial view (top-1 [95% CI] / top-{k} lift)")
+    for h in ("variant", "task", "cases", *(f"top-1 {j}" for j in judges), *(f"top-{k} {j}" for j in judges),
+              "part share", "self>1mm", "cloud pen mm", "tip-part mm", "ms"):
         table.add_column(h)
-    for key, rep in ((k_, r) for k_, r in report.items() if k_.startswith("steps_")):
-        for cat, m in [("ALL", rep["overall"])] + list(rep["per_category"].items()):
+    for name, rep in report["variants"].items():
+        for task, m in [("ALL", rep["overall"])] + list(rep["per_task"].items()):
             if m.get("cases", 0) == 0:
                 continue
-            table.add_row(key.split("_")[1], cat, str(m["cases"]), f"{m['top1_lift']:.0%}", f"{m[f'top{k}_lift']:.0%}",
-                          f"{m['part_contact_share']:.0%}", f"{m['part_force_share_lifted']:.0%}",
-                          f"{m['latency_median_ms']:.0f}")
+            table.add_row(name, task, str(m["cases"]),
+                          *(f"{m[j]['top1_lift']:.0%} [{m[j]['top1_ci95'][0]:.0%}-{m[j]['top1_ci95'][1]:.0%}]"
+                            for j in judges),
+                          *(f"{m[j][f'top{k}_lift']:.0%}" for j in judges), f"{m['part_contact_share']:.0%}",
+                          f"{m['precheck']['self_penetration_over_1mm']:.0%}",
+                          f"{m['precheck']['cloud_penetration_mean_mm']:.1f}",
+                          f"{m['precheck']['tip_part_distance_mean_mm']:.0f}", f"{m['latency_median_ms']:.0f}")
     console.print(table)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2))
-    console.print(f"report -> {out}")
+    console.print(f"report -> {out} (per-case rows: {log})")
     return report

@@ -80,17 +80,22 @@ class GraspDiffusion(nn.Module):
         cond, _ = self.encoder(points, part_mask)
         return self.loss_from_features(cond, vectors, generator, weights)
 
-    def loss_from_features(self, cond, vectors, generator=None, weights=None) -> torch.Tensor:
+    def loss_from_features(self, cond, vectors, generator=None, weights=None, return_x0: bool = False):
+        """Epsilon MSE; with ``return_x0`` also the predicted clean grasps (B, 25, normalised) and each
+        sample's signal level alpha-bar (B,), for losses on the predicted grasp."""
         x0 = self.normalize(vectors)
         b = x0.shape[0]
         t = torch.randint(0, self.num_train_steps, (b,), generator=generator)
         noise = torch.randn(x0.shape, generator=generator)
         a = self.alphas_cumprod[t].unsqueeze(-1)
         xt = a.sqrt() * x0 + (1 - a).sqrt() * noise
-        err = ((self.denoiser(xt, t, cond) - noise) ** 2).mean(-1)
-        if weights is not None:
-            return (err * weights).sum() / weights.sum().clamp(min=1e-6)
-        return err.mean()
+        eps = self.denoiser(xt, t, cond)
+        err = ((eps - noise) ** 2).mean(-1)
+        loss = (err * weights).sum() / weights.sum().clamp(min=1e-6) if weights is not None else err.mean()
+        if not return_x0:
+            return loss
+        x0_hat = ((xt - (1 - a).sqrt() * eps) / a.sqrt()).clamp(-self.clip_x0, self.clip_x0)
+        return loss, x0_hat, a[:, 0]
 
     # --- sampling ------------------------------------------------------------------------
     def sample_from_features(self, cond: torch.Tensor, noise: torch.Tensor, steps: int) -> torch.Tensor:
