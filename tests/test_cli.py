@@ -184,7 +184,7 @@ def test_main_module_is_the_console_script():
     (["train", "--steps", "5", "--out", "o"], "train_command", (None, Path("o"), 5, False)),
     (["train"], "train_command", (None, None, None, False)),
     (["train", "--critic"], "train_command", (None, None, None, True)),
-    (["export", "--checkpoint", "c.pt", "--steps", "4"], "export_command", (Path("c.pt"), None, 4)),
+    (["export", "--checkpoint", "c.pt", "--steps", "4"], "export_command", (Path("c.pt"), None, 4, "auto")),
     (["eval", "student", "--steps", "1,8", "--k", "4", "--out", "r.json"], "eval_student_command",
      (None, None, 4, 8, [1, 8], Path("r.json"), "auto", ("on",), ("v1",), None)),
     (["eval", "student", "--critic", "none", "--physics", "on,off", "--judge", "v1,v2", "--max-cases", "5",

@@ -59,14 +59,16 @@ def export(
     checkpoint: Path = typer.Option(None, help="student checkpoint (default: models/student/student.pt)"),
     out: Path = typer.Option(None, help="ONNX file (default: models/student/student.onnx)"),
     steps: int = typer.Option(8, min=1, help="DDIM steps unrolled into the graph"),
+    critic: str = typer.Option("auto", help="critic in the same graph: auto (critic.pt beside the checkpoint if "
+                               "present), none, or a critic file"),
 ) -> None:
-    """Export the student's few-step sampler to ONNX and check onnxruntime against torch.
+    """Export the student's few-step sampler (+ its critic, same features) to ONNX and check it against torch.
 
     Example: ``ifgrasp export --steps 8``
     """
     from ifgrasp.grasp.diffusion.commands import export_command
 
-    export_command(checkpoint, out, steps)
+    export_command(checkpoint, out, steps, critic)
 
 
 @eval_app.command("student")

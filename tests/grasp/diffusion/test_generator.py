@@ -130,3 +130,33 @@ def test_checkpoint_whose_weights_do_not_fit_is_refused(tiny, tmp_path):
     torch.save({"hand": "leap_hand_right/v1", "hyper": hyper, "state_dict": policy.state_dict()}, tmp_path / "x.pt")
     with pytest.raises(ModelError, match="does not match"):
         GraspGenerator.from_checkpoint(tmp_path / "x.pt")
+
+
+def test_critic_in_the_onnx_graph_matches_the_torch_critic(tiny, tmp_path):
+    """One graph for sampler + critic: same P(lift) as the critic run on its own in torch (which
+    re-encodes the cloud), and a file holding another critic falls back to the torch critic."""
+    from ifgrasp.grasp.diffusion.critic import GraspCritic
+
+    policy, _ = tiny
+    torch.manual_seed(1)
+    critic = GraspCritic(n_basis=32, width=16).eval()
+    path = export_onnx(policy, tmp_path / "with_critic.onnx", steps=4, n_points=256, k=16, critic=critic)
+    assert max_abs_difference(policy, path, steps=4, n_points=256, k=16, critic=critic) < 1e-4
+    assert not critic.training and not policy.training  # exporting leaves the caller's modules in eval mode
+    pts, mask = _cloud()
+    gen = GraspGenerator(policy, backend="onnx", steps=4, num_candidates=16, n_points=256, onnx_path=path,
+                         critic=critic)
+    assert gen.critic_in_graph
+    gen.generate(pts, mask, k=4)
+    cand = gen.last.candidates
+    own = critic.success_probability(gen.last_points, gen.last_mask, cand.wrist_pos_m, cand.wrist_rot, cand.joints_rad)
+    np.testing.assert_allclose(cand.extras["learned_lift_probability"], own, atol=1e-4)
+    other = GraspCritic(n_basis=32, width=16).eval()
+    fallback = GraspGenerator(policy, backend="onnx", steps=4, num_candidates=16, n_points=256, onnx_path=path,
+                              critic=other)
+    assert not fallback.critic_in_graph
+    fallback.generate(pts, mask, k=4)
+    cand = fallback.last.candidates
+    own = other.success_probability(fallback.last_points, fallback.last_mask, cand.wrist_pos_m, cand.wrist_rot,
+                                    cand.joints_rad)
+    np.testing.assert_allclose(cand.extras["learned_lift_probability"], own, atol=1e-5)

@@ -5,7 +5,10 @@ Backends: ``torch`` (the checkpoint), ``onnx`` (onnxruntime on CPU, the exported
 automatically by ``auto`` when a CUDA GPU and the provider are present). Input clean-up is
 documented in :func:`prepare_cloud`; candidates are ranked by :mod:`ifgrasp.grasp.diffusion.ranking`,
 with the learned critic's term when a critic is given (``from_checkpoint`` loads ``critic.pt`` from
-beside the student when it exists; the critic is a small MLP and runs in torch for every backend).
+beside the student when it exists). The critic runs inside the sampler's graph on the same BPS
+features (torch always; ONNX / TensorRT when the exported file holds that critic, checked by a digest
+of its weights), else in torch during the ranking. The best candidates are then refined for physics
+(:mod:`ifgrasp.grasp.diffusion.physics`).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import torch
 from ifgrasp.errors import InputError, ModelError, known
 from ifgrasp.geometry import rot6d_to_matrix_np
 from ifgrasp.grasp.diffusion.physics import ObservedCloud, PhysicsConfig, PhysicsTerms
-from ifgrasp.grasp.diffusion.policy import GRASP_DIM, UnrolledSampler
+from ifgrasp.grasp.diffusion.policy import GRASP_DIM, SamplerGraph
 from ifgrasp.grasp.diffusion.ranking import RankingConfig, rank_grasps
 from ifgrasp.grasp.diffusion.train import load_checkpoint
 from ifgrasp.timing import StageTimer
@@ -113,7 +116,11 @@ class GraspGenerator:
         self.gen = torch.Generator().manual_seed(seed)
         self._hand = None
         self.last: GenerationResult | None = None
+        self._graph = None
+        self.critic_in_graph = False  # True when the sampler's graph computes the loaded critic's P(lift)
         self.backend, self._session = self._open(backend, onnx_path, engine_cache)
+        if self._session is None:
+            self.critic_in_graph = critic is not None
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, critic_path: str | Path | None = "auto", **kwargs) -> "GraspGenerator":
@@ -152,8 +159,11 @@ class GraspGenerator:
             providers = [("TensorrtExecutionProvider", opts), "CUDAExecutionProvider", "CPUExecutionProvider"]
         else:
             providers = ["CPUExecutionProvider"]
+        sess_opts = ort.SessionOptions()
+        # no busy-waiting worker threads after a run: they would compete with the torch ranking that follows
+        sess_opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
-            sess = ort.InferenceSession(str(onnx_path), providers=providers)
+            sess = ort.InferenceSession(str(onnx_path), sess_options=sess_opts, providers=providers)
         except Exception as exc:  # onnxruntime raises its own exception types for a bad file
             raise ModelError(f"cannot read ONNX sampler {onnx_path}: {exc} (re-export with `ifgrasp export`)") from exc
         meta = sess.get_modelmeta().custom_metadata_map
@@ -163,18 +173,27 @@ class GraspGenerator:
         if "ddim_steps" in meta and int(meta["ddim_steps"]) != self.steps:
             raise ModelError(f"{onnx_path} unrolls {meta['ddim_steps']} DDIM steps, the generator was asked for "
                              f"{self.steps}: pass steps={meta['ddim_steps']} or re-export with --steps {self.steps}")
+        if self.critic is not None and "critic_sha256" in meta:
+            from ifgrasp.grasp.diffusion.export import critic_digest
+
+            self.critic_in_graph = meta["critic_sha256"] == critic_digest(self.critic)
         return sess
 
     def _sample(self, points: np.ndarray, mask: np.ndarray, noise: np.ndarray):
+        """(pos, rot6d, joints, P(lift) or None): one graph for the sampler and, when it holds the
+        loaded critic, the critic (same BPS features); otherwise the critic runs later in the ranking."""
         if self._session is None:
+            if self._graph is None:
+                self._graph = SamplerGraph(self.policy, self.steps, self.critic)
             with torch.no_grad():
-                pos, rot6, q = UnrolledSampler(self.policy, self.steps)(
-                    torch.as_tensor(points)[None], torch.as_tensor(mask, dtype=torch.float32)[None],
-                    torch.as_tensor(noise))
-            return pos.numpy(), rot6.numpy(), q.numpy()
-        pos, rot6, q = self._session.run(None, {"points": points[None], "part_mask": mask[None].astype(np.float32),
-                                                "noise": noise})
-        return pos, rot6, q
+                out = self._graph(torch.as_tensor(points)[None], torch.as_tensor(mask, dtype=torch.float32)[None],
+                                  torch.as_tensor(noise))
+            out = [o.numpy() for o in out]
+        else:
+            out = self._session.run(None, {"points": points[None], "part_mask": mask[None].astype(np.float32),
+                                           "noise": noise})
+        p = out[3] if len(out) > 3 and self.critic_in_graph else None
+        return out[0], out[1], out[2], p
 
     # --- the interface ------------------------------------------------------------------------
     def generate(self, cloud: ObjectCloud | np.ndarray, part_mask: np.ndarray | None = None, k: int = 8,
@@ -198,13 +217,14 @@ class GraspGenerator:
         timer = StageTimer()
         with timer.stage("prepare"):
             pts, mask = prepare_cloud(points, part_mask, self.n_points, self.rng)
+            self.last_points, self.last_mask = pts, mask  # the resampled cloud the candidates were ranked on
             noise = torch.randn(self.num_candidates, GRASP_DIM, generator=self.gen).numpy()
         with timer.stage("sample"):
-            pos, rot6, q = self._sample(pts, mask, noise)
+            pos, rot6, q, p_lift = self._sample(pts, mask, noise)
         candidates = GraspBatch(pos.astype(np.float64), rot6d_to_matrix_np(rot6), q.astype(np.float64), frame="camera")
         with timer.stage("rank"):
             scores, details = rank_grasps(self.hand, candidates, pts, mask, self.ranking, T_base_camera, table_z_m,
-                                          critic=self.critic)
+                                          critic=self.critic, learned_probability=p_lift)
         with timer.stage("refine"):
             candidates, scores, details = self._refine(candidates, scores, details, pts, mask, T_base_camera,
                                                        table_z_m)

@@ -138,3 +138,30 @@ class UnrolledSampler(nn.Module):
     def forward(self, points: torch.Tensor, part_mask: torch.Tensor, noise: torch.Tensor):
         pos, rot, joints = self.policy.sample(points, part_mask, noise, self.steps)
         return pos, matrix_to_rot6d(rot), joints
+
+
+class SamplerGraph(nn.Module):
+    """Sampler + the critic's P(lift) per sample in one graph (torch and ONNX share it).
+
+    Like :class:`UnrolledSampler`, plus a fourth output ``lift_probability`` (K,) when a critic is
+    given. When the critic's BPS basis equals the student's (the default), the cloud is encoded once
+    and both networks read the same features; otherwise the critic's own encoder runs in the graph.
+    """
+
+    def __init__(self, policy: GraspDiffusion, steps: int, critic: nn.Module | None = None) -> None:
+        super().__init__()
+        self.policy, self.steps, self.critic = policy, steps, critic
+        self.shared = critic is not None and torch.equal(critic.encoder.basis, policy.encoder.basis)
+
+    def forward(self, points: torch.Tensor, part_mask: torch.Tensor, noise: torch.Tensor):
+        policy = self.policy
+        cond, center = policy.encoder(points, part_mask)
+        v = policy.sample_from_features(cond.expand(noise.shape[0], -1), noise, self.steps)
+        pos_rel, rot, joints = policy.from_vector(v)
+        out = (pos_rel + center, matrix_to_rot6d(rot), joints)
+        if self.critic is None:
+            return out
+        feats = cond if self.shared else self.critic.encoder(points, part_mask)[0]
+        vec = GraspDiffusion.to_vector(pos_rel, rot, joints)  # the critic's input: relative to the part centre
+        p = torch.sigmoid(self.critic.logits_from_features(feats.expand(noise.shape[0], -1), vec))
+        return (*out, p)
