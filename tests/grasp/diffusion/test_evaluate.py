@@ -66,3 +66,12 @@ def test_variants_are_paired_resumable_and_prechecked(views_dir, tmp_path):
 def test_unknown_judge_is_named(views_dir):
     with pytest.raises(ConfigError, match="v9"):
         evaluate_student(_gen(), views_dir, judges=("v9",))
+
+
+def test_both_judges_are_reported_and_v2_gates_its_lift(views_dir, tmp_path):
+    report = evaluate_student(_gen(), views_dir, k=2, views_per_object=1, judges=("v1", "v2"),
+                              log_path=tmp_path / "rows.jsonl", max_cases=1)
+    m = report["student"]["overall"]
+    assert {"v1", "v2", "v2_lift"} <= set(m)
+    row = json.loads((tmp_path / "rows.jsonl").read_text().splitlines()[0])
+    assert all(not a or b for a, b in zip(row["lift_v2"], row["lift_v2_lift"]))  # v2 = v2 lift AND geometric gates

@@ -167,6 +167,7 @@ def eval_student_command(checkpoint: Path | None, views: Path | None, k: int, vi
     report = {"critic": learned is not None, "checkpoint": str(checkpoint), "k": k, "judges": list(judges),
               "variants": evaluate_student(gens, views, k=k, views_per_object=views_per_object, judges=judges,
                                            log_path=log, max_cases=max_cases)}
+    judges = tuple(v for j in judges for v in ((j,) if j == "v1" else (j, f"{j}_lift")))
     table = Table(title=f"student on held-out objects, single partial view (top-1 [95% CI] / top-{k} lift)")
     for h in ("variant", "task", "cases", *(f"top-1 {j}" for j in judges), *(f"top-{k} {j}" for j in judges),
               "part share", "self>1mm", "cloud pen mm", "tip-part mm", "ms"):

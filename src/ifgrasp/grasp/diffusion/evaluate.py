@@ -3,7 +3,9 @@
 Cases: every held-out (object, functional part, camera view) of ``views_dir`` whose view shows the part
 (>= 16 points), up to ``views_per_object`` views per object. Each case is generated with a fixed seed
 (from the case, not from the order), its top-k grasps are mapped into the object frame
-(``T_object_camera`` is known in simulation) and judged by each selected judge (``JUDGES``). Several
+(``T_object_camera`` is known in simulation) and judged by each selected judge (``JUDGES``: "v1",
+the validation before issue 21; "v2", the issue-21 validation, reported as "v2" = lift with exact
+penetration and self-penetration <= 1 mm, and "v2_lift" = its lift alone). Several
 generators ("variants": e.g. with / without the physics step, several step counts) run on the same
 cases, so their differences are paired.
 
@@ -38,13 +40,27 @@ MIN_PART_POINTS = 16
 PRECHECK = ("self_penetration_m", "cloud_penetration_m", "tip_part_distance_m")
 
 
-def _judge_v1(obj, grasps, part: str) -> np.ndarray:
-    """Validation v1: the lift test of :func:`ifgrasp.grasp.validate.validate` (object frame)."""
-    return validate(obj, grasps, ValidationConfig(), six_dir=False, part=part).lift
+def _judge_v1(obj, grasps, part: str) -> dict[str, np.ndarray]:
+    """Validation v1 (before issue 21): the lift test with stall-torque fingers, sampled penetration."""
+    return {"v1": validate(obj, grasps, ValidationConfig.v1(), six_dir=False, part=part).lift}
 
 
-#: Judges by version: (object, grasps in the object frame, part name) -> (k,) bool success.
-JUDGES: dict[str, Callable] = {"v1": _judge_v1}
+def _judge_v2(obj, grasps, part: str) -> dict[str, np.ndarray]:
+    """Validation v2 (issue 21): the lift under the real hand's strength, from the pose before closing,
+    with the rotation limit ("v2_lift"), and that lift with the teacher filter's exact geometric gates
+    ("v2": exact hand-object penetration and self-penetration <= 1 mm at pre-grasp and grasp)."""
+    from ifgrasp.grasp.evaluate import FilterConfig
+
+    r = validate(obj, grasps, ValidationConfig(), six_dir=False, part=part)
+    f = FilterConfig()
+    pen = np.nan_to_num(np.nanmax(r.penetration_stages_m[:, :2], axis=1), nan=np.inf)
+    self_pen = np.nan_to_num(np.nanmax(r.self_penetration_stages_m, axis=1), nan=np.inf)
+    gates = (pen <= f.max_penetration_m) & (self_pen <= (f.max_self_penetration_m or np.inf))
+    return {"v2": r.lift & gates, "v2_lift": r.lift.copy()}
+
+
+#: Judges by version: (object, grasps in the object frame, part name) -> {name: (k,) bool success}.
+JUDGES: dict[str, Callable] = {"v1": _judge_v1, "v2": _judge_v2}
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -135,12 +151,13 @@ def evaluate_student(generators: GraspGenerator | dict[str, GraspGenerator], vie
             latency = time.perf_counter() - t0
             row = {"variant": name, "case": key, **case, "latency_s": latency, "error": error, "k": k}
             if top is None:
-                row.update({f"lift_{j}": [] for j in judges})
+                row.update({f"lift_{j}": [] for j in _verdicts(judges)})
                 row.update({"part_share": [], **{p: [] for p in PRECHECK}})
             else:
                 grasps = top.transformed(T_object_camera, "object")
                 for j in judges:
-                    row[f"lift_{j}"] = [bool(x) for x in JUDGES[j](obj, grasps, case["part"])]
+                    for name, ok in JUDGES[j](obj, grasps, case["part"]).items():
+                        row[f"lift_{name}"] = [bool(x) for x in ok]
                 stats = contact_stats(gen.hand, sdf, obj.face_part, part_idx, grasps, surface)
                 row["part_share"] = [float(x) for x in stats.part_share]
                 for p in PRECHECK:
@@ -153,8 +170,13 @@ def evaluate_student(generators: GraspGenerator | dict[str, GraspGenerator], vie
         if progress is not None:
             progress(i + 1, len(cases))
     keep = {_case_key(c) for c in cases}
-    return {name: summarize_rows([r for r in rows if r["variant"] == name and r["case"] in keep], k, judges)
-            for name in generators}
+    return {name: summarize_rows([r for r in rows if r["variant"] == name and r["case"] in keep], k,
+                                 _verdicts(judges)) for name in generators}
+
+
+def _verdicts(judges) -> tuple[str, ...]:
+    """Verdict names the judges write: v1 -> v1; v2 -> v2, v2_lift."""
+    return tuple(v for j in judges for v in ((j,) if j == "v1" else (j, f"{j}_lift")))
 
 
 def _agg(sel: list[dict], k: int, judges) -> dict:
@@ -188,7 +210,7 @@ def _agg(sel: list[dict], k: int, judges) -> dict:
 
 
 def summarize_rows(rows: list[dict], k: int, judges=("v1",)) -> dict:
-    """{"overall", "per_task" ("category/part"), "per_category"} of the rows of one variant."""
+    """``judges``: verdict names (``lift_<name>`` in the rows)."""
     out = {"overall": _agg(rows, k, judges), "per_task": {}, "per_category": {}}
     for task in sorted({f"{r['category']}/{r['part']}" for r in rows}):
         out["per_task"][task] = _agg([r for r in rows if f"{r['category']}/{r['part']}" == task], k, judges)
