@@ -55,7 +55,13 @@ def test_planned_poses_are_reachable_clear_and_show_the_board(plan):
     assert len(plan.q) == 8 and kin.within_limits(plan.q).all()
     T_fb = CFG.mount.T_flange_board(CFG.board)
     np.testing.assert_allclose(kin.fk(plan.q) @ T_fb, plan.T_base_board, atol=2e-3)  # IK reached the board pose
-    assert not ArmCollisionModel(kin).check(plan.q, table_margin_m=0.05).table.any()
+    coll = ArmCollisionModel(kin)
+    assert not coll.check(plan.q, table_margin_m=0.05).table.any()
+    from ifgrasp.planning import densify
+
+    home = np.asarray(SceneConfig.default().robot.arm_joints_rad)
+    tour = np.vstack([home, plan.q, home])  # every straight move of the visit, there and back, is clear
+    assert not coll.check(densify(tour, 0.05), table_margin_m=CFG.plan.move_margin_m).table.any()
     w, h = CFG.board.size_m
     corners = plan.T_base_board @ np.array([[0, 0, 0, 1], [w, h, 0, 1.0]]).T  # (N, 4, 2)
     p = np.einsum("ij,njk->nik", _inv(T_TRUE), corners)[:, :3]
@@ -175,3 +181,29 @@ def test_written_calibration_lands_in_perception_config_and_launch(tmp_path):
               if k != "T_base_camera"}
     after = __import__("yaml").safe_load(text)["perception"]["ros__parameters"]
     assert {k: after[k] for k in before} == before
+
+
+def test_cli_board_writes_a_printable_board_that_detects(tmp_path):
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from ifgrasp.cli import app
+
+    out = tmp_path / "board.png"
+    res = CliRunner().invoke(app, ["calibrate", "board", "--out", str(out), "--px-per-square", "40"])
+    assert res.exit_code == 0, res.output
+    assert "168 x 140 mm" in res.output
+    img = np.pad(np.asarray(Image.open(out)), 60, constant_values=255)
+    k = CameraIntrinsics(img.shape[1], img.shape[0], 1400.0, 1400.0, img.shape[1] / 2, img.shape[0] / 2)
+    obs = detect_board(img, k, CFG.board)
+    assert obs is not None and len(obs.ids) == CFG.board.n_corners
+
+
+def test_cli_bag_without_a_bag_says_so(tmp_path):
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "ifgrasp.cli", "calibrate", "bag", str(tmp_path / "nope"), "--no-write"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert r.stderr.strip().splitlines()[-1].startswith("error: no bag at")

@@ -37,12 +37,14 @@ class SimWorld:
     lock: threading.RLock
 
     @classmethod
-    def build(cls, scene_cfg=None, width: int = 0, height: int = 0, driver_sections: dict | None = None) -> "SimWorld":
+    def build(cls, scene_cfg=None, width: int = 0, height: int = 0, driver_sections: dict | None = None,
+              scene=None) -> "SimWorld":
+        """``scene``: an already built ``SimScene`` (e.g. with the calibration board) instead of ``scene_cfg``'s."""
         from ifgrasp.sim.camera import SimRGBDCamera
         from ifgrasp.sim.scene import build_scene
         from ifgrasp.sim.scene_config import SceneConfig
 
-        scene = build_scene(scene_cfg or SceneConfig.default())
+        scene = scene or build_scene(scene_cfg or SceneConfig.default())
         intr = None
         if width > 0 and height > 0:
             k = scene.cfg.camera.intrinsics

@@ -11,7 +11,9 @@ the same ROS interface the hardware driver nodes offer (``ifgrasp_ros.driver_int
 ``/ifgrasp/sim/reset`` (std_srvs/Trigger) puts the scene back as it started (objects, arm, open
 hand, drivers recovered). ``/joint_states`` carries efforts (the sim's actuator forces, N m). Physics
 advances with the drivers' clock (virtual real time) at every driver tick, render and joint-state
-publication; everything runs on one executor thread. Parameters: config/sim_world.yaml.
+publication; everything runs on one executor thread. ``calibration_board:=true`` mounts the ChArUco
+board of ``config/calibration.yaml`` on the flange (objects left out): ``ifgrasp calibrate ros``
+then runs against the simulator. Parameters: config/sim_world.yaml.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ class SimWorldNode(Node):
         p = {name: self.declare_parameter(name, default).value for name, default in (
             ("scene_yaml", ""), ("width", 320), ("height", 240), ("rate_hz", 2.0), ("joint_state_rate_hz", 50.0),
             ("driver_rate_hz", 100.0), ("publish_labels", True), ("frame_id", "camera_color_optical_frame"),
+            ("calibration_board", False),
             ("color_topic", "/camera/camera/color/image_raw"),
             ("color_info_topic", "/camera/camera/color/camera_info"),
             ("depth_topic", "/camera/camera/aligned_depth_to_color/image_raw"),
@@ -58,7 +61,15 @@ class SimWorldNode(Node):
         from ifgrasp.sim.scene_config import DEFAULT_SCENE_YAML, SceneConfig
 
         scene_yaml = Path(p["scene_yaml"]) if p["scene_yaml"] else DEFAULT_SCENE_YAML
-        self.world = SimWorld.build(SceneConfig.from_yaml(scene_yaml), int(p["width"]), int(p["height"]))
+        scene_cfg = SceneConfig.from_yaml(scene_yaml)
+        scene = None
+        if p["calibration_board"]:
+            from ifgrasp.calibration import CalibrationConfig
+            from ifgrasp.calibration.sim import build_board_scene
+
+            cal = CalibrationConfig.default()
+            scene = build_board_scene(scene_cfg, cal.board, cal.mount)
+        self.world = SimWorld.build(scene_cfg, int(p["width"]), int(p["height"]), scene=scene)
         s = self.world.scene
         qos = QoSProfile(depth=5)
         self.rgbd = RGBDPublishers(self, p, qos, labels=p["publish_labels"])
@@ -80,8 +91,9 @@ class SimWorldNode(Node):
                                f"{', '.join(s.object_names)}; arm and hand on /ifgrasp/arm, /ifgrasp/hand")
 
     def publish_frame(self) -> None:
+        stamp = self.get_clock().now().to_msg()  # the moment shown (a CPU render may take a second under load)
         frame = self.world.render()
-        self.rgbd.publish(frame, Header(stamp=self.get_clock().now().to_msg(), frame_id=self.p["frame_id"]))
+        self.rgbd.publish(frame, Header(stamp=stamp, frame_id=self.p["frame_id"]))
         with self.world.lock:
             poses = {n: T.tolist() for n, T in zip(self.world.scene.object_names, self.world.scene.object_poses())}
             contacts = self.world.scene.contacts_by_part()
@@ -93,7 +105,10 @@ class SimWorldNode(Node):
         for endpoint in (self.arm, self.hand):
             if endpoint.active is not None:
                 endpoint._status(endpoint.active["id"], "stopped", "scene reset")
-            endpoint.active, endpoint.hold_target = None, None
+            endpoint.active = None
+            if endpoint.hand is not None:
+                endpoint.hand.cancel()
+                endpoint.hand.hold_target = None  # the latched squeeze goal goes with the scene
         self.world.reset()
         resp.success, resp.message = True, "scene reset: objects back in place, arm at its start, hand open"
         self.get_logger().info(resp.message)
