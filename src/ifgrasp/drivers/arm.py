@@ -55,16 +55,7 @@ class ArmDriver(JointDriver):
                 self.stop()
                 self.safety.enable()
                 return False
-<<<<<<< HEAD
-            # after a stall past the watchdog (a loaded machine) the safety layer measures jumps
-            # from the measured arm, which lags the stream: step from there instead of being refused
-            q_ref = self.safety.reference(self._measured(), self.clock())
-            step = 0.8 * self.safety.config.max_step_rad
-            self.send_command(q_ref + np.clip(qi - q_ref, -step, step))
-            state = self.read_state()
-=======
             fb = stream.step()
->>>>>>> main
             if feedback_cb is not None:
                 feedback_cb(fb)
             if stream.sent_all:

@@ -61,15 +61,7 @@ class HandDriver(JointDriver):
         """Release the grasp on request: one step towards the open pose (call repeatedly to open fully)."""
         self.grasp_latched, self.latched_goal = False, None
         q_m = self._measured(fresh=True)
-<<<<<<< HEAD
-        # from the safety layer's own reference (the last command while fresh): fingers the object
-        # blocked sit far short of it, and a step from the measured position would be a refused jump
-        q_ref = self.safety.reference(q_m, self.clock())
-        step = self.safety.config.max_step_rad * 0.9
-        q = q_ref + np.clip(self.q_open_rad - q_ref, -step, step)
-=======
         q = safe_step(q_m, self.q_open_rad, self.safety.config.max_step_rad, self.open_step_fraction)
->>>>>>> main
         return super().send_command(q)
 
     def _hold_position(self, q_measured: np.ndarray) -> np.ndarray:

@@ -180,49 +180,33 @@ class HandActions:
         self._run([self.close_time_s], np.asarray(q_target)[None], should_cancel, latch=False)
 
     def preshape_steps(self, q_target: np.ndarray, should_cancel: Callable[[], bool]):
-        """The pre-shape as an iterator: each ``next`` sends one safe step (no sleeping: the caller's
-        loop, e.g. the arm's stream, sets the pace)."""
-        return self._ramp(q_target, should_cancel, latch=False, paced=False)
-
-    def close(self, q_target: np.ndarray, should_cancel: Callable[[], bool]) -> None:
-        self._run([self.close_time_s], np.asarray(q_target)[None], should_cancel, latch=True)
-
-<<<<<<< HEAD
-    def _ramp(self, q_target: np.ndarray, should_cancel: Callable[[], bool], latch: bool, paced: bool = True):
-        steps = self._ramp_steps(q_target, should_cancel, latch)
-        if not paced:
-            return steps
-        for _ in steps:
-            time.sleep(1.0 / self.rate_hz)
-
-    def _ramp_steps(self, q_target: np.ndarray, should_cancel: Callable[[], bool], latch: bool):
-        q0 = self.hand.safety.reference(self.hand.read_state().position_rad, self.hand.clock())
-        step = 0.8 * self.hand.safety.config.max_step_rad
-        n = max(int(np.ceil(np.max(np.abs(q_target - q0)) / step)), int(self.close_time_s * self.rate_hz), 1)
-        for s in np.arange(1, n + 1) / n:
-=======
-    def _run(self, times_s, q, should_cancel: Callable[[], bool], latch: bool | None = None) -> None:
-        self.stream.start(times_s, q, latch=latch)
+        """The pre-shape as an iterator: each ``next`` streams one step (no sleeping: the caller's
+        loop, e.g. the arm's stream, sets the pace); running it out finishes the move."""
+        self.stream.start([self.close_time_s], np.asarray(q_target)[None], latch=False)
         deadline = time.monotonic() + self.timeout_s
         while time.monotonic() < deadline:
->>>>>>> main
             if should_cancel():
                 self.stream.cancel()
                 return
             if self.stream.tick() == "done":
                 return
-<<<<<<< HEAD
-            q = q0 + s * (q_target - q0)
-            # never a jump the safety layer refuses: after a stall (a loaded machine) it measures
-            # from the fingers, which lag the ramp
-            ref = self.hand.safety.reference(self.hand.read_state().position_rad, self.hand.clock())
-            q = ref + np.clip(q - ref, -step, step)
-            self.hand.grasp(q) if latch and s >= 1.0 else self.hand.send_command(q)  # latch only the final grasp
             yield
-=======
+        self.stream.cancel()
+
+    def close(self, q_target: np.ndarray, should_cancel: Callable[[], bool]) -> None:
+        self._run([self.close_time_s], np.asarray(q_target)[None], should_cancel, latch=True)
+
+    def _run(self, times_s, q, should_cancel: Callable[[], bool], latch: bool | None = None) -> None:
+        self.stream.start(times_s, q, latch=latch)
+        deadline = time.monotonic() + self.timeout_s
+        while time.monotonic() < deadline:
+            if should_cancel():
+                self.stream.cancel()
+                return
+            if self.stream.tick() == "done":
+                return
             time.sleep(1.0 / self.rate_hz)
         self.stream.cancel()
->>>>>>> main
 
     def hold(self, q_target: np.ndarray) -> None:
         """Re-send the grasp, at most one safe step from the driver's reference (``HandStream.hold``)."""
@@ -259,7 +243,7 @@ class ExecuteStage:
 
         done = self.arm.execute_trajectory(plan.approach.times_s, plan.approach.q, feedback, should_cancel)
         for _ in shaping:  # an approach shorter than the pre-shape: finish it before closing
-            pass
+            time.sleep(0.02)
         if not done:
             return False
         self.hand.close(squeezed(plan.hand_joints_rad, self.squeeze_rad), should_cancel)
