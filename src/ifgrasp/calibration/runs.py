@@ -14,7 +14,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from ifgrasp.arm import Xarm7Kinematics
-from ifgrasp.calibration.board import detect_board
+from ifgrasp.calibration.board import detect_board, opencv_distortion
 from ifgrasp.calibration.config import CalibrationConfig
 from ifgrasp.calibration.handeye import CalibrationError, HandEyeResult, pose_error, solve_eye_to_hand
 from ifgrasp.calibration.planning import plan_poses
@@ -153,7 +153,7 @@ def views_from_bag(path: str | Path, cfg: CalibrationConfig, joint_names: tuple[
         views_img.append(img)
     k = CameraIntrinsics(int(info.width), int(info.height), float(info.k[0]), float(info.k[4]),
                          float(info.k[2]), float(info.k[5]))
-    d = np.asarray(info.d, float) if len(info.d) else None
+    d = opencv_distortion(info.distortion_model, info.d)
     if not views_q:
         raise CalibrationError(f"bag '{path}': no image was taken with the arm still for {cfg.settle_s} s; "
                                "record with the arm stopped at each pose")
