@@ -59,6 +59,14 @@ def test_every_verb_is_registered_and_has_help_with_its_docstring():
         assert runner.invoke(app, [group, "--help"]).exit_code == 0
 
 
+def test_bench_drivers_tiny_prints_the_leap_bus_rows():
+    res = runner.invoke(app, ["bench", "drivers", "--part", "hand", "--hand-reads", "3"])
+    assert res.exit_code == 0, res.output
+    for row in ("e3ac308: 2 sync reads", "one sync read, return delay 0", "one fast sync read", "goal write",
+                "driver state rate"):
+        assert row in res.output
+
+
 def test_bench_foundation_tiny_prints_one_table_with_every_row():
     res = runner.invoke(app, ["bench", "foundation", "--fk-batch", "8", "--ik-poses", "3", "--renders", "1"])
     assert res.exit_code == 0, res.output
@@ -186,11 +194,12 @@ def test_main_module_is_the_console_script():
     (["train", "--steps", "5", "--out", "o"], "train_command", (None, Path("o"), 5, False)),
     (["train"], "train_command", (None, None, None, False)),
     (["train", "--critic"], "train_command", (None, None, None, True)),
-    (["export", "--checkpoint", "c.pt", "--steps", "4"], "export_command", (Path("c.pt"), None, 4)),
+    (["export", "--checkpoint", "c.pt", "--steps", "4"], "export_command", (Path("c.pt"), None, 4, "auto")),
     (["eval", "student", "--steps", "1,8", "--k", "4", "--out", "r.json"], "eval_student_command",
-     (None, None, 4, 2, [1, 8], Path("r.json"), "auto")),
-    (["eval", "student", "--critic", "none"], "eval_student_command",
-     (None, None, 8, 2, [1, 2, 4, 8, 50], OUT_DIR / "eval_student.json", "none")),
+     (None, None, 4, 8, [1, 8], Path("r.json"), "auto", ("on",), ("v1",), None)),
+    (["eval", "student", "--critic", "none", "--physics", "on,off", "--judge", "v1,v2", "--max-cases", "5",
+      "--views-per-object", "2"], "eval_student_command",
+     (None, None, 8, 2, [8], OUT_DIR / "eval_student.json", "none", ("on", "off"), ("v1", "v2"), 5)),
     (["bench", "generate", "--candidates", "16", "--repeats", "3"], "bench_generate_command", (None, None, 16, 8, 3)),
 ])
 def test_student_verbs_are_thin_shells_over_the_students_commands(monkeypatch, argv, target, expected):

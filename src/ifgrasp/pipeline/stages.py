@@ -22,6 +22,7 @@ import numpy as np
 
 from ifgrasp.hand.joints import CLOSE_S, PREGRASP_OPEN_RAD, SQUEEZE_RAD, pregrasp, squeezed
 
+from ifgrasp.drivers.streaming import HandStream
 from ifgrasp.errors import InputError
 from ifgrasp.grounding import GroundedInstruction, check_part, parse_instruction
 from ifgrasp.vocabulary import category as category_spec
@@ -160,44 +161,38 @@ class PlanStage:
 class HandActions:
     """Hand moves the stages need, over an in-process ``HandDriver``: ``open``, ``preshape`` (move,
     nothing latched), ``close`` (latching the grasp) and ``hold`` (re-send the grasp: keeps the
-    watchdog from releasing it). Moves ramp over ``close_time_s`` in steps its safety layer
-    accepts. The ROS commander's hand client offers the same four."""
+    watchdog from releasing it). The streaming is ``ifgrasp.drivers.streaming.HandStream`` (the one
+    the ROS driver endpoint uses), one step every ``1 / rate_hz`` s; moves ramp over
+    ``close_time_s``. The ROS commander's hand client offers the same four."""
 
-    def __init__(self, hand, close_time_s: float = CLOSE_S, rate_hz: float = 50.0) -> None:
-        self.hand, self.close_time_s, self.rate_hz = hand, close_time_s, rate_hz
+    def __init__(self, hand, close_time_s: float = CLOSE_S, rate_hz: float = 50.0, timeout_s: float = 10.0) -> None:
+        self.hand, self.close_time_s, self.rate_hz, self.timeout_s = hand, close_time_s, rate_hz, timeout_s
+        self.stream = HandStream(hand)
 
     def open(self, should_cancel: Callable[[], bool]) -> None:
-        for _ in range(200):
-            q = self.hand.open_hand()
-            if np.max(np.abs(q - self.hand.q_open_rad)) < 1e-3 or should_cancel():
-                return
-            time.sleep(1.0 / self.rate_hz)
+        self._run(np.zeros(0), np.zeros((0, self.hand.limits.dof)), should_cancel)
 
     def preshape(self, q_target: np.ndarray, should_cancel: Callable[[], bool]) -> None:
-        self._ramp(q_target, should_cancel, latch=False)
+        self._run([self.close_time_s], np.asarray(q_target)[None], should_cancel, latch=False)
 
     def close(self, q_target: np.ndarray, should_cancel: Callable[[], bool]) -> None:
-        self._ramp(q_target, should_cancel, latch=True)
+        self._run([self.close_time_s], np.asarray(q_target)[None], should_cancel, latch=True)
 
-    def _ramp(self, q_target: np.ndarray, should_cancel: Callable[[], bool], latch: bool) -> None:
-        q0 = self.hand.safety.reference(self.hand.read_state().position_rad, self.hand.clock())
-        step = 0.8 * self.hand.safety.config.max_step_rad
-        n = max(int(np.ceil(np.max(np.abs(q_target - q0)) / step)), int(self.close_time_s * self.rate_hz), 1)
-        for s in np.arange(1, n + 1) / n:
+    def _run(self, times_s, q, should_cancel: Callable[[], bool], latch: bool | None = None) -> None:
+        self.stream.start(times_s, q, latch=latch)
+        deadline = time.monotonic() + self.timeout_s
+        while time.monotonic() < deadline:
             if should_cancel():
+                self.stream.cancel()
                 return
-            q = q0 + s * (q_target - q0)
-            self.hand.grasp(q) if latch and s >= 1.0 else self.hand.send_command(q)  # latch only the final grasp
+            if self.stream.tick() == "done":
+                return
             time.sleep(1.0 / self.rate_hz)
+        self.stream.cancel()
 
     def hold(self, q_target: np.ndarray) -> None:
-        """Re-send the grasp, at most one safe step from the driver's reference (the last command while
-        fresh, else the measured position, which fingers blocked by the object leave far from the
-        target after a pause): the squeeze is restored over a few calls instead of being refused."""
-        h = self.hand
-        q_ref = h.safety.reference(h.read_state().position_rad, h.clock())
-        step = 0.8 * h.safety.config.max_step_rad
-        h.grasp(q_ref + np.clip(q_target - q_ref, -step, step))
+        """Re-send the grasp, at most one safe step from the driver's reference (``HandStream.hold``)."""
+        self.stream.hold(q_target)
 
 
 class ExecuteStage:
