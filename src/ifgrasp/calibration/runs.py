@@ -142,8 +142,10 @@ def views_from_bag(path: str | Path, cfg: CalibrationConfig, joint_names: tuple[
         j = int(np.searchsorted(t_js, t + 0.05, side="right")) - 1  # the latest state by the image
         if j < 0 or t - t_js[j] > 2.0:
             continue  # no recent joint state: the pose is unknown
-        win = (t_js >= t_js[j] - cfg.settle_s) & (t_js <= t_js[j])  # still for settle_s up to it
-        if t_js[win][0] > t_js[j] - 0.8 * cfg.settle_s or np.ptp(q_js[win], axis=0).max() > 1e-3:
+        # still for settle_s up to it: from the last state at or before the window's start (gaps in
+        # the stream, a loaded recorder, do not matter) every state within 1 mrad
+        i0 = int(np.searchsorted(t_js, t_js[j] - cfg.settle_s, side="right")) - 1
+        if i0 < 0 or np.ptp(q_js[i0: j + 1], axis=0).max() > 1e-3:
             continue
         q = q_js[j]
         if views_q and np.abs(views_q[-1] - q).max() < 1e-3:
