@@ -207,3 +207,34 @@ def test_cli_bag_without_a_bag_says_so(tmp_path):
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 1 and "Traceback" not in r.stderr
     assert r.stderr.strip().splitlines()[-1].startswith("error: no bag at")
+
+
+def test_camera_info_distortion_maps_to_opencv_or_is_refused_by_name():
+    from ifgrasp.calibration.board import opencv_distortion
+    from ifgrasp.errors import ConfigError
+
+    assert opencv_distortion("plumb_bob", [0.0] * 5) is None
+    assert opencv_distortion("inverse_brown_conrady", [0.0] * 5) is None  # a RealSense colour stream's zeros
+    np.testing.assert_array_equal(opencv_distortion("plumb_bob", [0.1, -0.2, 0.001, 0.002, 0.05]),
+                                  [0.1, -0.2, 0.001, 0.002, 0.05])
+    with pytest.raises(ConfigError, match="'equidistant'.*known: plumb_bob, rational_polynomial"):
+        opencv_distortion("equidistant", [0.1, 0.0, 0.0, 0.0])
+
+
+def test_distorted_corners_are_solved_with_the_distortion():
+    """Corners projected through a plumb_bob lens: solved with its coefficients, the camera comes back
+    exactly; ignoring them (the bug this guards) costs accuracy."""
+    import cv2
+
+    q = plan_poses(perturb(T_TRUE, 20.0, 3.0), K, small_cfg(8), np.asarray(SceneConfig.default().robot.arm_joints_rad)).q
+    T_bf = Xarm7Kinematics().fk(q)
+    d = np.array([0.12, -0.25, 0.001, -0.001, 0.1])
+    obs = []
+    for o in synthetic(T_bf):
+        T = o.T_camera_board
+        uv = cv2.projectPoints(CFG.board.corners_board_m(), cv2.Rodrigues(T[:3, :3])[0], T[:3, 3], K.K, d)[0]
+        obs.append(BoardObservation(o.ids, uv.reshape(-1, 2), T, 0.0))
+    with_d = solve_eye_to_hand(T_bf, obs, K, CFG.board, distortion=d)
+    assert pose_error(with_d.T_base_camera, T_TRUE)[0] < 1e-3
+    without = solve_eye_to_hand(T_bf, obs, K, CFG.board)
+    assert without.rms_px_total > 100 * with_d.rms_px_total

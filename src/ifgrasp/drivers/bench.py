@@ -15,7 +15,8 @@ from ifgrasp.timing import measure
 
 def hand_bus_rows(reads: int = 200, latency_timer_ms: float = 1.0, baud: int = 4_000_000) -> list[BenchRow]:
     """Rows: a state read on the e3ac308 path, with one Sync Read and with one Fast Sync Read (Return
-    Delay Time 0), a goal write, and the driver's state rate inside the budget."""
+    Delay Time 0), a goal write, the driver's state rate inside the budget, and the fast sync read
+    without wire timing (the host's own cost on this machine)."""
     import dynamixel_sdk as dxl
 
     from ifgrasp.drivers.emulation.dynamixel_bus import EmulatedDynamixelBus
@@ -26,7 +27,7 @@ def hand_bus_rows(reads: int = 200, latency_timer_ms: float = 1.0, baud: int = 4
     ids = list(range(16))
     lim = JointLimits(tuple(f"j{i}" for i in ids), np.full(16, -1.0), np.full(16, 1.6), np.full(16, 8.0),
                       np.full(16, np.inf))
-    rows = []
+    rows, fast_budget_ms = [], []
     with EmulatedDynamixelBus(ids, baud=baud, wire_timing=True, latency_timer_ms=latency_timer_ms) as bus:
         def hand_with(**cfg) -> LeapHand:
             return LeapHand(LeapConfig(port=bus.port, baud=baud, latency_timer_ms=latency_timer_ms,
@@ -52,6 +53,7 @@ def hand_bus_rows(reads: int = 200, latency_timer_ms: float = 1.0, baud: int = 4
                                  1 / s.median_s, "reads/s", f"model {b.read_s * 1e3:.2f} ms ({b.read_bytes} B); "
                                  f"{old.median_s / s.median_s:.1f}x faster than e3ac308"))
             if fast:
+                fast_budget_ms.append(b.read_s * 1e3)
                 q = hand.read_state().position_rad
                 w = measure("write", lambda: hand._write(q), reads)
                 rows.append(BenchRow("LEAP goal write (one sync write, host side)", w.median_s * 1e3, w.p95_s * 1e3,
@@ -62,4 +64,16 @@ def hand_bus_rows(reads: int = 200, latency_timer_ms: float = 1.0, baud: int = 4
                                      f"{100 * b.bus_share:.0f}% of the bus; configured "
                                      f"{hand.config.state_rate_hz:.0f}/s; latency timer {latency_timer_ms:g} ms"))
             hand.disconnect()
+    # the same fast sync read with the wire timing off: what the host, the SDK and the emulator process
+    # cost on this machine (scheduling), to tell bus time from overhead on a loaded machine
+    with EmulatedDynamixelBus(ids, baud=baud) as bus:
+        hand = LeapHand(LeapConfig(port=bus.port, baud=baud, latency_timer_ms=latency_timer_ms, bus_watchdog_ms=0),
+                        limits=lim).connect()
+        floor = measure("floor", hand._read_block, reads)
+        hand.disconnect()
+    fast = rows[2]
+    rows.append(BenchRow("LEAP state, fast sync read, no wire timing (host floor)", floor.median_s * 1e3,
+                         floor.p95_s * 1e3, 1 / floor.median_s, "reads/s",
+                         f"wire timing adds {fast.median_ms - floor.median_s * 1e3:.2f} ms median (model "
+                         f"{fast_budget_ms[0]:.2f} ms)"))
     return rows
