@@ -208,10 +208,14 @@ class DriverClient:
                 if hit is not None:
                     return hit
                 if len(got) > heard:
-                    if on_status is not None:
-                        for st in got[heard:]:
-                            on_status(st)
-                    heard, deadline = len(got), time.monotonic() + timeout_s
+                    new, heard, deadline = got[heard:], len(got), time.monotonic() + timeout_s
+                    if on_status is not None:  # outside the lock: the callback may wait on other clients
+                        self._cv.release()
+                        try:
+                            for st in new:
+                                on_status(st)
+                        finally:
+                            self._cv.acquire()
                 if should_cancel is not None and should_cancel():
                     break
                 if time.monotonic() > deadline:
@@ -281,10 +285,22 @@ class HandClient(DriverClient):
         sends the move, the driver streams it meanwhile, and running the iterator out waits for it."""
         q = np.asarray(q_target, dtype=float)
         cid = self.send(np.array([self.close_time_s, self.close_time_s + 0.02]), np.stack([q, q]))
-        yield
-        end = self.wait(cid, ("done", "stopped", "error"), self.status_timeout_s + HAND_MOVE_S, should_cancel)
-        if end is not None and end["state"] == "error":
-            raise DriverError(f"{self.prefix}: {ros_remedy(self.prefix, end['message'])}")
+        deadline = time.monotonic() + self.status_timeout_s + HAND_MOVE_S
+        while True:  # never blocks: each ``next`` only looks at the statuses heard so far
+            with self._cv:
+                end = next((st for st in self._status.get(cid, []) if st["state"] in ("done", "stopped", "error")),
+                           None)
+            if end is not None:
+                if end["state"] == "error":
+                    raise DriverError(f"{self.prefix}: {ros_remedy(self.prefix, end['message'])}")
+                return
+            if should_cancel():
+                self.stop()
+                return
+            if time.monotonic() > deadline:
+                raise StageFailedError(f"the driver on {self.prefix} did not finish the pre-shape within "
+                                       f"{self.status_timeout_s + HAND_MOVE_S:.1f} s (node down?)")
+            yield
 
     def close(self, q_target, should_cancel) -> None:
         self.run(np.array([self.close_time_s]), np.asarray(q_target)[None], HAND_MOVE_S, should_cancel)
