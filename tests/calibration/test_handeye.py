@@ -16,7 +16,7 @@ from scipy.spatial.transform import Rotation
 from ifgrasp.arm import Xarm7Kinematics
 from ifgrasp.calibration import (BoardObservation, CalibrationConfig, CalibrationError, board_image, detect_board,
                                  plan_poses, pose_error, solve_eye_to_hand)
-from ifgrasp.calibration.handeye import _inv
+from ifgrasp.geometry import invert_transform
 from ifgrasp.calibration.runs import calibrate_bag, perturb, run_sim
 from ifgrasp.sim.scene_config import SceneConfig
 from ifgrasp.types import CameraIntrinsics
@@ -36,7 +36,7 @@ def synthetic(T_base_flange: np.ndarray, T_base_camera=T_TRUE, cfg=CFG) -> list[
     pts = cfg.board.corners_board_m()
     out = []
     for T in T_base_flange:
-        T_cb = _inv(T_base_camera) @ T @ T_fb
+        T_cb = invert_transform(T_base_camera) @ T @ T_fb
         p = pts @ T_cb[:3, :3].T + T_cb[:3, 3]
         uv = np.c_[K.fx * p[:, 0] / p[:, 2] + K.cx, K.fy * p[:, 1] / p[:, 2] + K.cy]
         out.append(BoardObservation(np.arange(len(pts)), uv, T_cb, 0.0))
@@ -64,7 +64,7 @@ def test_planned_poses_are_reachable_clear_and_show_the_board(plan):
     assert not coll.check(densify(tour, 0.05), table_margin_m=CFG.plan.move_margin_m).table.any()
     w, h = CFG.board.size_m
     corners = plan.T_base_board @ np.array([[0, 0, 0, 1], [w, h, 0, 1.0]]).T  # (N, 4, 2)
-    p = np.einsum("ij,njk->nik", _inv(T_TRUE), corners)[:, :3]
+    p = np.einsum("ij,njk->nik", invert_transform(T_TRUE), corners)[:, :3]
     u, v = K.fx * p[:, 0] / p[:, 2] + K.cx, K.fy * p[:, 1] / p[:, 2] + K.cy
     assert (p[:, 2] > 0.3).all() and (u > 0).all() and (u < K.width).all() and (v > 0).all() and (v < K.height).all()
     # the board faces the camera: its z (into the board) points away from the camera
