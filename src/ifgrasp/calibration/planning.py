@@ -18,7 +18,8 @@ from scipy.spatial.transform import Rotation
 
 from ifgrasp.arm import Xarm7Kinematics
 from ifgrasp.calibration.config import CalibrationConfig
-from ifgrasp.calibration.handeye import CalibrationError, _inv, check_motion
+from ifgrasp.calibration.handeye import CalibrationError, check_motion
+from ifgrasp.geometry import invert_transform
 from ifgrasp.planning import densify
 from ifgrasp.planning.collision import ArmCollisionModel
 from ifgrasp.types import CameraIntrinsics
@@ -81,7 +82,7 @@ def plan_poses(T_base_camera: np.ndarray, intrinsics: CameraIntrinsics, cfg: Cal
     M = p.candidates
     w, h = cfg.board.size_m
     T_fb = cfg.mount.T_flange_board(cfg.board)
-    T_cam_base = _inv(T_base_camera)
+    T_cam_base = invert_transform(T_base_camera)
 
     # board centres: a pixel in the inner image and a distance along its ray
     mu, mv = 0.25 * k.width, 0.25 * k.height
@@ -111,7 +112,7 @@ def plan_poses(T_base_camera: np.ndarray, intrinsics: CameraIntrinsics, cfg: Cal
                                         & (uvz[..., 1] < k.height - my) & (uvz[..., 2] > 0.1)).all(axis=1)
     checks["board above the table"] = corners[..., 2].min(axis=1) > p.table_margin_m
 
-    T_bf = T_bb @ _inv(T_fb)[None]
+    T_bf = T_bb @ invert_transform(T_fb)[None]
     ik = kin.ik(T_bf, q_seed=q_start, num_seeds=4, max_rounds=2)
     checks["reachable (IK)"] = ik.success
     rep = collision.check(ik.q, table_margin_m=p.table_margin_m)

@@ -14,7 +14,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from ifgrasp.arm import Xarm7Kinematics
-from ifgrasp.calibration.board import detect_board
+from ifgrasp.calibration.board import detect_board, opencv_distortion
 from ifgrasp.calibration.config import CalibrationConfig
 from ifgrasp.calibration.handeye import CalibrationError, HandEyeResult, pose_error, solve_eye_to_hand
 from ifgrasp.calibration.planning import plan_poses
@@ -142,8 +142,10 @@ def views_from_bag(path: str | Path, cfg: CalibrationConfig, joint_names: tuple[
         j = int(np.searchsorted(t_js, t + 0.05, side="right")) - 1  # the latest state by the image
         if j < 0 or t - t_js[j] > 2.0:
             continue  # no recent joint state: the pose is unknown
-        win = (t_js >= t_js[j] - cfg.settle_s) & (t_js <= t_js[j])  # still for settle_s up to it
-        if t_js[win][0] > t_js[j] - 0.8 * cfg.settle_s or np.ptp(q_js[win], axis=0).max() > 1e-3:
+        # still for settle_s up to it: from the last state at or before the window's start (gaps in
+        # the stream, a loaded recorder, do not matter) every state within 1 mrad
+        i0 = int(np.searchsorted(t_js, t_js[j] - cfg.settle_s, side="right")) - 1
+        if i0 < 0 or np.ptp(q_js[i0: j + 1], axis=0).max() > 1e-3:
             continue
         q = q_js[j]
         if views_q and np.abs(views_q[-1] - q).max() < 1e-3:
@@ -153,7 +155,7 @@ def views_from_bag(path: str | Path, cfg: CalibrationConfig, joint_names: tuple[
         views_img.append(img)
     k = CameraIntrinsics(int(info.width), int(info.height), float(info.k[0]), float(info.k[4]),
                          float(info.k[2]), float(info.k[5]))
-    d = np.asarray(info.d, float) if len(info.d) else None
+    d = opencv_distortion(info.distortion_model, info.d)
     if not views_q:
         raise CalibrationError(f"bag '{path}': no image was taken with the arm still for {cfg.settle_s} s; "
                                "record with the arm stopped at each pose")

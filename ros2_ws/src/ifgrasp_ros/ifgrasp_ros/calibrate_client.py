@@ -15,10 +15,11 @@ import numpy as np
 import rclpy
 from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
-from sensor_msgs.msg import JointState
+from sensor_msgs.msg import CameraInfo, JointState
 
 from ifgrasp.arm import Xarm7Kinematics
 from ifgrasp.calibration import CalibrationConfig, HandEyeResult, plan_poses
+from ifgrasp.calibration.board import opencv_distortion
 from ifgrasp.calibration.runs import Views, solve_views
 from ifgrasp.errors import DriverError
 from ifgrasp.planning import time_parametrize
@@ -84,6 +85,12 @@ def run_live(cfg: CalibrationConfig, T_guess: np.ndarray, speed_rad_s: float = 0
     joints = JointStateCache(node, names)
     arm = ArmClient(node, "/ifgrasp/arm", names)
     rec = _Recorder(node, names) if record else None
+    info: list[CameraInfo] = []  # the latest CameraInfo: its distortion (CameraCache keeps only K)
+
+    def keep_info(msg: CameraInfo) -> None:
+        info[:] = [msg]
+
+    node.create_subscription(CameraInfo, TOPICS["info"], keep_info, 5)
     ex = MultiThreadedExecutor(num_threads=3)
     ex.add_node(node)
     spin = threading.Thread(target=ex.spin, daemon=True)
@@ -122,4 +129,5 @@ def run_live(cfg: CalibrationConfig, T_guess: np.ndarray, speed_rad_s: float = 0
                       overwrite=True)
         log(f"recorded the views to {record}")
     k = frames[0].intrinsics if frames else None
-    return solve_views(Views(np.asarray(q_meas).reshape(-1, 7), [f.color for f in frames], k), cfg, kin)
+    dist = opencv_distortion(info[-1].distortion_model, info[-1].d) if info else None
+    return solve_views(Views(np.asarray(q_meas).reshape(-1, 7), [f.color for f in frames], k, dist), cfg, kin)
