@@ -217,3 +217,16 @@ def summarize_rows(rows: list[dict], k: int, judges=("v1",)) -> dict:
     for c in sorted({r["category"] for r in rows}):
         out["per_category"][c] = _agg([r for r in rows if r["category"] == c], k, judges)
     return out
+
+
+def summarize_log(log_path: Path, k: int = 8) -> dict:
+    """{variant: summary} from a JSONL row log (a finished or partial run), every verdict it holds;
+    cases judged by all variants only, so the variants stay paired."""
+    rows = [json.loads(line) for line in Path(log_path).read_text().splitlines() if line.strip()]
+    if not rows:
+        raise InputError(f"{log_path} holds no evaluated case yet")
+    variants = sorted({r["variant"] for r in rows})
+    common = set.intersection(*({r["case"] for r in rows if r["variant"] == v} for v in variants))
+    verdicts = tuple(sorted({key[5:] for r in rows for key in r if key.startswith("lift_")}))
+    return {v: summarize_rows([r for r in rows if r["variant"] == v and r["case"] in common], k, verdicts)
+            for v in variants}
