@@ -194,7 +194,7 @@ def _print_eval(report: dict, k: int, judges: tuple[str, ...], out: Path, log: P
             table.add_row(name, task, str(m["cases"]),
                           *(f"{m[j]['top1_lift']:.0%} [{m[j]['top1_ci95'][0]:.0%}-{m[j]['top1_ci95'][1]:.0%}]"
                             for j in judges),
-                          *(f"{m[j][f'top{k}_lift']:.0%}" for j in judges), f"{m['part_contact_share']:.0%}",
+                          *(f"{m[j]['topk_lift']:.0%}" for j in judges), f"{m['part_contact_share']:.0%}",
                           f"{m['precheck']['self_penetration_over_1mm']:.0%}",
                           f"{m['precheck']['cloud_penetration_mean_mm']:.1f}",
                           f"{m['precheck']['tip_part_distance_mean_mm']:.0f}", f"{m['latency_median_ms']:.0f}")
