@@ -133,3 +133,18 @@ def bench_graph(
     from ifgrasp.pipeline.bench import bench_graph_command
 
     bench_graph_command(checkpoint, repeats, instruction, steps, execute, echo=typer.echo)
+
+
+@bench_app.command("hold")
+def bench_hold(
+    checkpoint: Path = typer.Option(None, help="student checkpoint (default: models/student/student.pt)"),
+    seeds: int = typer.Option(5, min=1, help="scene seeds; each runs the four held-decision instructions"),
+    steps: int = typer.Option(8, min=1, help="DDIM steps"),
+) -> None:
+    """The held decision (hand measurements, camera) against the simulator's ground truth: false "held" counted.
+
+    Example: ``ifgrasp bench hold --seeds 5`` (20 grasps)
+    """
+    from ifgrasp.pipeline.bench import bench_hold_command
+
+    bench_hold_command(checkpoint, seeds, steps, echo=typer.echo)
