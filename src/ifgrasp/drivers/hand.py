@@ -61,7 +61,11 @@ class HandDriver(JointDriver):
         """Release the grasp on request: one step towards the open pose (call repeatedly to open fully)."""
         self.grasp_latched, self.latched_goal = False, None
         q_m = self._measured(fresh=True)
-        q = safe_step(q_m, self.q_open_rad, self.safety.config.max_step_rad, self.open_step_fraction)
+        # from the safety layer's own reference (the last command while fresh): a finger the object
+        # blocked sits far short of that command, and a step from the measured position is a refused
+        # jump ("let go" after a grasp: middle_mcp_flex would jump 0.357 rad)
+        q_ref = self.safety.reference(q_m, self.clock())
+        q = safe_step(q_ref, self.q_open_rad, self.safety.config.max_step_rad, self.open_step_fraction)
         return super().send_command(q)
 
     def _hold_position(self, q_measured: np.ndarray) -> np.ndarray:
