@@ -25,9 +25,10 @@ runner = CliRunner()
 #: Every verb the README's CLI table lists (group verbs as "group verb").
 VERBS = {
     "demo", "synth", "revalidate", "render-grasps", "render-objects", "record-sim", "replay", "download-models",
-    "bench foundation", "bench teacher", "bench perception", "eval teacher", "hw dry-run",
+    "bench foundation", "bench drivers", "bench teacher", "bench perception", "eval teacher", "hw dry-run",
     "views", "train", "export", "eval student", "bench generate", "bench graph",
     "eval perception", "train-perception",
+    "calibrate board", "calibrate sim", "calibrate bag", "calibrate ros",
 }
 
 
@@ -54,7 +55,7 @@ def test_every_verb_is_registered_and_has_help_with_its_docstring():
         assert res.exit_code == 0, (path, res.output)
         first_line = (cmd.help or "").strip().splitlines()[0]
         assert first_line and first_line[:30] in " ".join(res.output.split()), (path, res.output)
-    for group in ("bench", "eval", "hw"):
+    for group in ("bench", "eval", "hw", "calibrate"):
         assert runner.invoke(app, [group, "--help"]).exit_code == 0
 
 
@@ -164,12 +165,13 @@ def test_render_objects_writes_the_gallery(tmp_path):
     assert img.ndim == 3 and img.shape[0] > 100 and img.std() > 5  # a real picture, not a blank sheet
 
 
-def test_hw_dry_run_reads_the_emulated_hand_and_refuses_arm_emulation():
+def test_hw_dry_run_reads_the_emulated_hand_and_arm():
     res = runner.invoke(app, ["hw", "dry-run", "hand", "--emulate", "--seconds", "0.3"])
     assert res.exit_code == 0, res.output
     assert "q_rad" in res.output and "errors none" in res.output
-    res = runner.invoke(app, ["hw", "dry-run", "arm", "--emulate"])
-    assert isinstance(res.exception, InputError) and "hand only" in str(res.exception)
+    res = runner.invoke(app, ["hw", "dry-run", "arm", "--emulate", "--seconds", "0"])  # real SDK, emulator
+    assert res.exit_code == 0, res.output
+    assert "q_rad [0.0, -0.6, 0.0, 0.915, 0.0, 1.516, 0.0] errors none" in res.output
     res = runner.invoke(app, ["hw", "dry-run", "finger"])
     assert res.exit_code == 2 and "'hand'" in res.output
 
@@ -241,3 +243,16 @@ def test_bench_teacher_tiny_times_the_datasets_shards():
     for needle in ("1 shards of 2 grasps (antipodal, 3 steps)", "synthesis", "physics validation", "end to end",
                    "of the optimised grasps", "validated grasps per CPU-hour"):
         assert needle in text, needle
+
+
+def test_bench_drivers_times_the_xarm_sdk_against_the_emulator():
+    from ifgrasp.bench import bench_drivers
+
+    rows = bench_drivers(parts=("arm",), arm_calls=20)
+    names = [r.name for r in rows]
+    assert names[:3] == ["xArm sdk get_joint_states", "xArm sdk set_servo_angle_j", "xArm driver read_state + send_command"]
+    assert all(r.median_ms > 0 and r.p95_ms >= r.median_ms for r in rows)
+    stream = rows[3]
+    assert stream.name == "xArm servo stream tick at 100 Hz" and 5.0 < stream.median_ms < 50.0
+    with pytest.raises(InputError, match="known: arm"):
+        bench_drivers(parts=("gripper",))

@@ -7,6 +7,7 @@ The measuring lives with each concern (``ifgrasp.hand.bench.fk_throughput``,
 reported, never asserted.
 
     rows = bench_foundation(fk_batch=1024, ik_poses=1000, renders=10)   # prints the table too
+    rows = bench_drivers(parts=("arm",), arm_calls=500)                  # xArm SDK vs the emulator
 """
 
 from __future__ import annotations
@@ -196,4 +197,40 @@ def bench_perception(instruction: str = "pick up the mug by its handle", frames:
                                  "frames/s", f"{len(s.samples_s)} samples" if stage != "total"
                                  else f"{grounded.category}/{grounded.part}, {n_points} points"))
     print_table(rows, f"ifgrasp bench perception: {instruction!r} (CPU, 640x480)", console)
+    return rows
+
+
+# --- drivers: device round trips against the emulators ----------------------------------------------
+def arm_rows(n_calls: int) -> list[BenchRow]:
+    """xArm round trips through the real SDK against the controller emulator (its own process)."""
+    from ifgrasp.drivers.xarm.bench import xarm_roundtrip
+
+    rows = []
+    for name, s in xarm_roundtrip(n=n_calls).items():
+        note = f"{len(s.samples_s)} calls, loopback, emulator in its own process"
+        if name.startswith("servo stream"):
+            note = f"{len(s.samples_s)} ticks; max {s.samples_s.max() * 1e3:.1f} ms"
+        rows.append(BenchRow(f"xArm {name}", s.median_s * 1e3, s.p95_s * 1e3, 1.0 / s.median_s, "calls/s", note))
+    return rows
+
+
+#: part name -> rows maker taking the benchmark sizes (``arm_calls``, ...) as keywords.
+DRIVER_PARTS: dict[str, Callable[..., list[BenchRow]]] = {
+    "arm": lambda arm_calls=500, **_: arm_rows(arm_calls),
+}
+
+
+def bench_drivers(parts: Sequence[str] = ("arm",), arm_calls: int = 500,
+                  console: Console | None = None) -> list[BenchRow]:
+    """Driver round trips per part (``arm``: xArm SDK against the emulator); prints one table."""
+    _check_positive(arm_calls=arm_calls)
+    unknown = [p for p in parts if p not in DRIVER_PARTS]
+    if unknown:
+        raise InputError(f"unknown driver benchmark part(s) {unknown}; known: {', '.join(DRIVER_PARTS)}")
+    console = console or _console()
+    rows: list[BenchRow] = []
+    for part in parts:
+        with console.status(f"timing {part} ..."):
+            rows += DRIVER_PARTS[part](arm_calls=arm_calls)
+    print_table(rows, "ifgrasp bench drivers (emulated devices, loopback)", console)
     return rows

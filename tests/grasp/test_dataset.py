@@ -150,8 +150,9 @@ def test_card_shows_the_settings_and_the_heldout_evaluation(tmp_path, monkeypatc
     assert "## Held-out objects" in card and f"1 objects, settings `{digest}`" in card
     assert "grasps and labels are in `heldout/`" in card
     assert "2 optimised" in card  # the held-out shards are not counted as training grasps
-    # per instructed part, for the dataset and for the held-out family
-    assert card.count("| task | set | N |") == 2 and card.count("| box/body | validated |") == 2
+    # per instructed part, for the dataset and for the held-out family, in the metrics and the judge tables
+    assert card.count("| task | set | N | lift |") == 2 and card.count("| task | set | N | kept v1 | kept v2 |") == 2
+    assert card.count("| box/body | validated |") == 4
 
 
 def test_revalidate_relabels_stale_shards_and_keeps_the_grasps(tmp_path, hand, capsys):
@@ -272,3 +273,30 @@ def test_shards_from_before_per_push_results_read_as_nan_and_revalidate_incomple
     commands.revalidate_command(None, tmp_path, 0, 1, incomplete=True)
     assert json.loads((tmp_path / "runs.json").read_text())[-1]["shards_revalidated"] == 1
     np.testing.assert_array_equal(load_dataset(tmp_path)["six_dir_held"], fresh["six_dir_held"])  # deterministic
+
+
+def test_revalidating_v1_labels_under_v2_keeps_them_for_the_comparison(tmp_path, hand):
+    import json
+
+    from ifgrasp.grasp.evaluate import v1_validated_mask
+
+    v1 = DatasetConfig(**{**TINY.model_dump(), "validation": ValidationConfig.v1(
+        lift_s=0.3, shake_s_per_axis=0.1, gravity_test_s=0.2, perturbations=1).model_dump()})
+    generate(hand, v1, tmp_path, progress=False)
+    before = load_dataset(tmp_path)
+    assert set(before["judge"]) == {"v1"} and "exact_penetration_m" not in before
+    assert revalidate(TINY, tmp_path, progress=False) == 1
+    after = load_dataset(tmp_path)
+    assert set(after["judge"]) == {"v2"}
+    for f in ("lift", "shake", "six_dir", "label", "part_force_share"):
+        np.testing.assert_array_equal(after[f"v1_{f}"], before[f])
+    np.testing.assert_array_equal(v1_validated_mask(after), v1_validated_mask(before))
+    assert np.all(after["exact_penetration_m"] >= 0) and after["penetration_stages_m"].shape == (2, 3)
+    assert after["self_penetration_stages_m"].shape == (2, 2) and np.isfinite(after["shove_m"]).all()
+    # a second re-validation (other v2 settings) keeps the v1 labels, not the first v2 ones
+    harder = DatasetConfig(**{**TINY.model_dump(), "validation": {**TINY.validation.model_dump(), "lift_height_m": 0.1}})
+    assert revalidate(harder, tmp_path, progress=False) == 1
+    again = load_dataset(tmp_path)
+    np.testing.assert_array_equal(again["v1_lift"], before["lift"])
+    with np.load(shard_files(tmp_path)[0]) as z:
+        assert json.loads(str(z["meta"]))["judge"] == "v2"

@@ -3,14 +3,17 @@
 import numpy as np
 import pytest
 
-from ifgrasp.grasp.evaluate import FilterConfig, push_table, report_table, teacher_report, validated_mask
+from ifgrasp.grasp.evaluate import (FilterConfig, judge_table, push_table, report_table, teacher_report,
+                                    v1_validated_mask, validated_mask)
 
 
 def _rows(**columns):
     n = 4
     base = {
         "lift": np.ones(n, bool), "shake": np.ones(n, bool), "six_dir": np.ones(n, bool), "label": np.ones(n),
-        "max_penetration_m": np.full(n, 0.001), "part_share": np.full(n, 0.5), "num_contacts": np.full(n, 6),
+        "max_penetration_m": np.full(n, 0.001), "exact_penetration_m": np.full(n, 0.0005),
+        "self_penetration_m": np.zeros(n), "judge": np.full(n, "v2"),
+        "part_share": np.full(n, 0.5), "num_contacts": np.full(n, 6),
         "part_force_share": np.full(n, 0.6), "all_on_part": np.zeros(n, bool),
         "joints_rad": np.zeros((n, 16)), "wrist_rot": np.tile(np.eye(3), (n, 1, 1)),
         "category": np.array(["mug", "mug", "mug", "box"]), "part": np.array(["handle", "handle", "body", "body"]),
@@ -42,9 +45,36 @@ def test_a_grasp_mostly_off_the_instructed_part_is_not_validated():
 
 
 def test_each_filter_rejects_its_own_failure():
-    data = _rows(lift=np.array([False, True, True, True]), max_penetration_m=np.array([0.001, 0.003, 0.001, 0.001]),
+    data = _rows(lift=np.array([False, True, True, True]), exact_penetration_m=np.array([0.0, 0.0015, 0.0, 0.0]),
                  part_share=np.array([0.5, 0.5, 0.05, 0.5]))
     np.testing.assert_array_equal(validated_mask(data), [False, False, False, True])
+
+
+def test_v2_filters_on_exact_and_self_penetration_and_v1_on_the_sampled_one():
+    # grasp 0: deep exact overlap the samples missed; 1: two fingers 2 mm inside each other; 3: sampled 3 mm
+    data = _rows(exact_penetration_m=np.array([0.004, 0.0, 0.0, 0.0]), self_penetration_m=np.array([0.0, 0.002, 0.0, 0.0]),
+                 max_penetration_m=np.array([0.0002, 0.0, 0.0, 0.003]))
+    np.testing.assert_array_equal(validated_mask(data), [False, False, True, True])
+    np.testing.assert_array_equal(validated_mask(data, FilterConfig.v1()), [True, True, True, False])
+    # labels from before exact penetration was measured are not kept by v2
+    old = _rows()
+    del old["exact_penetration_m"], old["self_penetration_m"]
+    assert not validated_mask(old).any() and validated_mask(old, FilterConfig.v1()).all()
+
+
+def test_the_v1_verdict_comes_from_the_labels_kept_before_the_revalidation():
+    # re-validated grasps keep v1 labels as v1_*; grasp 0 lifted under v1 but drops under v2
+    data = _rows(lift=np.array([False, True, True, True]), v1_lift=np.array([1.0, 1.0, 0.0, 1.0]),
+                 v1_shake=np.ones(4), v1_six_dir=np.ones(4), v1_label=np.ones(4), v1_part_force_share=np.ones(4),
+                 judge=np.array(["v2", "v2", "v2", "v1"]))
+    # grasp 3 is still labelled by v1 (its own lift counts as the v1 verdict)
+    np.testing.assert_array_equal(v1_validated_mask(data), [True, True, False, True])
+    np.testing.assert_array_equal(validated_mask(data), [False, True, True, True])
+    report = teacher_report(data)
+    assert report["raw"]["validated_v1"] == 3 and report["raw"]["validated_v2"] == 3
+    rows = judge_table(report, "per_task")
+    mug_handle = next(r for r in rows if r[0] == "mug/handle" and r[1] == "raw")
+    assert mug_handle[3:7] == ["2", "1", "100%", "50%"]  # kept v1, kept v2, lift v1, lift v2
 
 
 def test_report_breaks_the_part_share_down_per_task():

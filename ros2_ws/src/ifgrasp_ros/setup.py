@@ -16,6 +16,9 @@ setup(
         (f"share/{PACKAGE}", ["package.xml"]),
         (f"share/{PACKAGE}/config", glob("config/*.yaml")),
         (f"share/{PACKAGE}/launch", glob("launch/*.xml") + glob("../../../launch/*.launch.xml")),
+        # robot_state_publisher's robot_description (robot.launch.xml) and the RViz config
+        (f"share/{PACKAGE}/urdf", glob("../../../urdf/*.urdf")),
+        (f"share/{PACKAGE}/rviz", glob("rviz/*.rviz")),
     ],
     install_requires=["setuptools"],
     zip_safe=True,

@@ -15,6 +15,8 @@ Examples::
     ifgrasp record-sim --duration 2        # simulated camera + joint states to an MCAP bag
     ifgrasp replay out/bags/sim --loop     # play a bag on ROS 2 (needs the colcon workspace)
     ifgrasp hw dry-run hand --emulate      # first power-on check: read, move nothing
+    ifgrasp calibrate sim                  # hand-eye calibration in MuJoCo, error vs the known camera
+    ifgrasp calibrate ros                  # live: move the arm, see the board, write T_base_camera
     ifgrasp download-models                # pretrained OWLv2 + SAM weights (needs a network)
 
 Each verb is a thin shell over a core function; the work lives in the modules it imports, which are
@@ -31,7 +33,7 @@ from ifgrasp.cli.apps import app
 from ifgrasp.errors import IfgraspError
 
 # Each verb group registers its commands on ``app`` when imported (order = order in --help).
-from ifgrasp.cli import run, student, teacher, perception, hw  # noqa: E402,F401
+from ifgrasp.cli import run, student, teacher, perception, hw, calibrate  # noqa: E402,F401
 from ifgrasp.cli.run import replay_invocation  # noqa: E402,F401  (re-exported for scripts and tests)
 
 

@@ -7,7 +7,6 @@ from enum import Enum
 import typer
 
 from ifgrasp.cli.apps import bench_app, hw_app
-from ifgrasp.errors import InputError
 
 
 class Device(str, Enum):
@@ -21,20 +20,23 @@ def hw_dry_run(
     port: str = typer.Option("/dev/ttyUSB0", help="hand: serial port of the U2D2 adapter"),
     ip: str = typer.Option("192.168.1.209", help="arm: controller IP address"),
     seconds: float = typer.Option(10.0, min=0.0, help="how long to print joint readings"),
-    emulate: bool = typer.Option(False, help="hand only: run against the emulated Dynamixel bus"),
+    emulate: bool = typer.Option(False, help="run against the emulated Dynamixel bus / xArm controller"),
+    clear_errors: bool = typer.Option(False, help="arm: clear a controller error (fix its cause first); "
+                                      "without it an arm in error is only reported"),
 ) -> None:
     """Connect, read, move nothing: the hand is configured then torque is turned off; the arm is only read.
 
     Examples: ``ifgrasp hw dry-run hand --port /dev/serial/by-id/usb-FTDI...``,
-    ``ifgrasp hw dry-run hand --emulate --seconds 2``, ``ifgrasp hw dry-run arm --ip 192.168.1.209``
+    ``ifgrasp hw dry-run hand --emulate --seconds 2``, ``ifgrasp hw dry-run arm --ip 192.168.1.209``,
+    ``ifgrasp hw dry-run arm --emulate --seconds 1`` (the real xArm SDK against the controller emulator)
     (docs/hardware.md walks through the first power-on).
     """
     from ifgrasp.drivers.dry_run import run_arm, run_hand
 
-    if emulate and device is Device.arm:
-        raise InputError("--emulate works for the hand only (the xArm7 protocol is closed); known devices "
-                         "for --emulate: hand")
-    run_hand(port, seconds, emulate) if device is Device.hand else run_arm(ip, seconds)
+    if device is Device.hand:
+        run_hand(port, seconds, emulate)
+    else:
+        run_arm(ip, seconds, emulate, clear_errors)
 
 
 @bench_app.command("foundation")
@@ -47,3 +49,14 @@ def bench_foundation(
     from ifgrasp.bench import bench_foundation as run
 
     run(fk_batch=fk_batch, ik_poses=ik_poses, renders=renders)
+
+
+@bench_app.command("drivers")
+def bench_drivers(
+    part: list[str] = typer.Option(["arm"], help="device part to time (repeat the option): arm"),
+    arm_calls: int = typer.Option(500, help="arm: SDK calls per measurement (and stream ticks)"),
+) -> None:
+    """Driver round trips: xArm through the real SDK against the controller emulator (median, p95)."""
+    from ifgrasp.bench import bench_drivers as run
+
+    run(parts=part, arm_calls=arm_calls)

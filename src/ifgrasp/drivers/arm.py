@@ -18,6 +18,8 @@ class ArmDriver(JointDriver):
     effort_unit = "N*m"
     #: Streaming rate for trajectories, Hz (xArm servo mode accepts up to 250 Hz).
     rate_hz: float = 100.0
+    #: Largest measured joint error accepted at the end of a trajectory, rad.
+    settle_tol_rad: float = 0.01
 
     def __init__(self, *args, sleep: Callable[[float], None] = time.sleep, **kwargs):
         super().__init__(*args, **kwargs)
@@ -65,14 +67,25 @@ class ArmDriver(JointDriver):
         return self._settle(q[-1], dt, should_cancel)
 
     def _settle(self, q_goal: np.ndarray, dt: float, should_cancel, timeout_s: float = 2.0) -> bool:
-        """Keep sending the final point until the rate-limited command reaches it (it brakes early)."""
+        """Keep sending the final point until the MEASURED joints are within ``settle_tol_rad`` of it.
+
+        The rate-limited command reaching the goal proves nothing: a controller that ignores the
+        stream (wrong mode after a configuration call) would leave the arm where it was.
+        """
         deadline = self.clock() + timeout_s
+        err = np.inf
         while self.clock() < deadline:
             if should_cancel is not None and should_cancel():
                 self.stop()
                 self.safety.enable()
                 return False
-            if np.max(np.abs(self.send_command(q_goal) - q_goal)) < 1e-9:
+            sent = self.send_command(q_goal)
+            err = float(np.max(np.abs(self.read_state().position_rad - q_goal)))
+            if np.max(np.abs(sent - q_goal)) < 1e-9 and err < self.settle_tol_rad:
                 return True
             self.sleep(dt)
-        raise DriverError(f"trajectory end not reached within {timeout_s} s of settling")
+        self.stop()
+        self.safety.enable()
+        raise DriverError(f"trajectory end not reached: the measured joints are {err:.4f} rad from the goal "
+                          f"{timeout_s} s after the last point (tolerance {self.settle_tol_rad} rad); the arm "
+                          "holds where it is. Is the controller in servo mode and ready?")

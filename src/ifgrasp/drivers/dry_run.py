@@ -3,9 +3,12 @@
     python -m ifgrasp.drivers.dry_run hand --port /dev/serial/by-id/usb-FTDI...  # torque off, prints
     python -m ifgrasp.drivers.dry_run hand --emulate                               # against the emulator
     python -m ifgrasp.drivers.dry_run arm --ip 192.168.1.209                       # reads only
+    python -m ifgrasp.drivers.dry_run arm --emulate          # real SDK against the controller emulator
 
 The hand is configured (mode, PID, current limit), then torque is turned off so the fingers can
-be moved by hand while the joint angles (our convention, rad) and temperatures print.
+be moved by hand while the joint angles (our convention, rad) and temperatures print. The arm is
+connected read-only: nothing is enabled, configured or cleared (``--clear-errors`` clears a
+controller error after you fixed its cause).
 """
 
 from __future__ import annotations
@@ -39,15 +42,33 @@ def run_hand(port: str | None, seconds: float, emulate: bool) -> None:
             bus.close()
 
 
-def run_arm(ip: str, seconds: float) -> None:
+def run_arm(ip: str, seconds: float, emulate: bool = False, clear_errors: bool = False) -> None:
+    """Connect read-only (no enable, no mode change, no motion) and print joints and controller errors.
+
+    An arm in error is refused with its code unless ``clear_errors`` (``--clear-errors``).
+    ``emulate`` runs the real SDK against ``XArmControllerEmulator`` on loopback.
+    """
     from ifgrasp.drivers.xarm.backend import XArm7, XarmConfig
 
-    with XArm7(XarmConfig(ip=ip)) as arm:
-        t_end = time.monotonic() + seconds
-        while time.monotonic() < t_end:
-            s = arm.read_state()
-            print("q_rad", np.round(s.position_rad, 3).tolist(), "errors", list(s.errors) or "none", flush=True)
-            time.sleep(0.5)
+    emu = None
+    cfg = XarmConfig(ip=ip)
+    if emulate:
+        from ifgrasp.drivers.emulation.xarm_controller import XArmControllerEmulator
+
+        emu = XArmControllerEmulator(q0_rad=[0.0, -0.6, 0.0, 0.915, 0.0, 1.516, 0.0]).start()
+        cfg = XarmConfig(ip="127.0.0.1", command_port=emu.command_port, report_port=emu.report_port)
+    try:
+        with XArm7(cfg, read_only=True, clear_errors=clear_errors) as arm:
+            t_end = time.monotonic() + seconds
+            while True:
+                s = arm.read_state()
+                print("q_rad", np.round(s.position_rad, 3).tolist(), "errors", list(s.errors) or "none", flush=True)
+                if time.monotonic() >= t_end:
+                    break
+                time.sleep(0.5)
+    finally:
+        if emu is not None:
+            emu.close()
 
 
 def main(argv=None) -> None:
@@ -56,9 +77,11 @@ def main(argv=None) -> None:
     p.add_argument("--port", default="/dev/ttyUSB0")
     p.add_argument("--ip", default="192.168.1.209")
     p.add_argument("--seconds", type=float, default=10.0)
-    p.add_argument("--emulate", action="store_true", help="hand only: use the emulated bus")
+    p.add_argument("--emulate", action="store_true", help="use the emulated bus / controller")
+    p.add_argument("--clear-errors", action="store_true", help="arm: clear a controller error on connect")
     a = p.parse_args(argv)
-    run_hand(a.port, a.seconds, a.emulate) if a.device == "hand" else run_arm(a.ip, a.seconds)
+    run_hand(a.port, a.seconds, a.emulate) if a.device == "hand" else run_arm(a.ip, a.seconds, a.emulate,
+                                                                              a.clear_errors)
 
 
 if __name__ == "__main__":

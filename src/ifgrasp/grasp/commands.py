@@ -18,8 +18,8 @@ from ifgrasp.grasp.dataset import (
     TASKS, DatasetConfig, RunInterrupted, generate, load_dataset, read_skipped, revalidate, shard_files,
     stale_shards, summarize,
 )
-from ifgrasp.grasp.evaluate import (PUSH_TABLE_HEADER, TABLE_HEADER, FilterConfig, push_table, report_table,
-                                    teacher_report, validated_mask)
+from ifgrasp.grasp.evaluate import (JUDGE_TABLE_HEADER, PUSH_TABLE_HEADER, TABLE_HEADER, FilterConfig, judge_table,
+                                    push_table, report_table, teacher_report, validated_mask)
 from ifgrasp.paths import CONFIG_DIR, DATA_DIR
 
 console = Console()
@@ -64,6 +64,13 @@ def _print_report(report: dict, title: str) -> None:
         for h in [("task" if by == "per_task" else "category")] + TABLE_HEADER[1:]:
             table.add_column(h)
         for row in report_table(report, by):
+            table.add_row(*row)
+        out.print(table)
+    for by, heading in (("per_category", "judge v1 vs v2"), ("per_task", "judge v1 vs v2, per instructed part")):
+        table = Table(title=f"{title}: {heading}")
+        for h in [("task" if by == "per_task" else "category")] + JUDGE_TABLE_HEADER[1:]:
+            table.add_column(h)
+        for row in judge_table(report, by):
             table.add_row(*row)
         out.print(table)
     rows = push_table(report)
@@ -197,6 +204,18 @@ def _markdown_table(rows: list[list[str]], first_column: str = "category", heade
     return "\n".join("| " + " | ".join(r) + " |" for r in [header, ["---"] * len(header), *rows])
 
 
+def _judge_section(report: dict) -> str:
+    """The v1-vs-v2 judge comparison per task, as Markdown ("" for reports made before it)."""
+    if "exact_penetration_mm" not in report.get("raw", {}):
+        return ""
+    return ("\nJudge v1 vs v2 per instructed part (issue 21; \"kept\": validated by each judge and its filter, v1: "
+            f"{FilterConfig.v1().describe()}; v2: {FilterConfig().describe()}; v1 rates are the labels kept from "
+            "before the re-validation; pen = exact hand-object penetration, max over pre-grasp, grasp, squeeze; "
+            "self-pen over pre-grasp and grasp; shove = the object's motion while the hand closes; rot = its "
+            "rotation in the hand after the shake, or the lift):\n\n"
+            + _markdown_table(judge_table(report, "per_task"), "task", JUDGE_TABLE_HEADER) + "\n")
+
+
 def _push_section(report: dict) -> str:
     """The 6-direction test of the validated grasps split by push direction, as Markdown ("" when the
     shards predate per-push results)."""
@@ -241,6 +260,7 @@ def write_dataset_card(out: Path, cfg: DatasetConfig, summary: dict, report: dic
                if (out / HELDOUT_DIR).is_dir() else "")
             + _markdown_table(report_table(h)) + "\n"
             + (f"\nPer instructed part:\n\n{_markdown_table(report_table(h, 'per_task'), 'task')}\n" if "per_task" in h else "")
+            + _judge_section(h)
             + _push_section(h)
         )
     text = f"""# Teacher grasp dataset ({cfg.split} objects)
@@ -258,9 +278,14 @@ are regenerated from (category, seed); re-running a command adds only its missin
   parts to avoid); see `ifgrasp.grasp.synthesis`.
 - Validation: MuJoCo, LEAP Hand welded to a target moved like an arm's flange (minimum-jerk lift,
   shake ramped in and out, set-points at 250 Hz), position-controlled fingers closing from a
-  pre-grasp and squeezing; lift 20 cm, shake 3 axes, 6 gravity directions; success = object moves
-  < 2 cm relative to the hand; 2 perturbed copies per lifted grasp give the continuous label.
-  Compute counts the labels as they stand: a re-validation replaces the physics time it redid.
+  pre-grasp and squeezing; lift 20 cm, shake 3 axes, 6 gravity directions; 2 perturbed copies per
+  lifted grasp give the continuous label. Judge v2 (issue 21; `ifgrasp.grasp.validate`): the real
+  hand's finger gains, torque limit and TPU friction from the LEAP driver's settings
+  (`config/drivers.yaml`, `ifgrasp.hand.strength`); success = object moves < 2 cm and turns < 10 deg
+  relative to the hand in every test, measured from its pose before the hand closes; exact
+  hand-object and hand self-penetration (MuJoCo collision). Grasps labelled by the earlier judge keep
+  those labels as `v1_*` fields for the comparison table. Compute counts the labels as they stand: a
+  re-validation replaces the physics time it redid.
 
 ## Metrics (raw = every optimised grasp; validated = the kept subset)
 
@@ -270,6 +295,7 @@ Per instructed part (a mug's body and its handle are very different tasks; the o
 carried by the body and one-part objects):
 
 {_markdown_table(report_table(report, "per_task"), "task")}
+{_judge_section(report)}
 {_push_section(report)}
 {heldout}
 ## Settings generations (`configs/<digest>.yaml`; raw rates over every optimised grasp)

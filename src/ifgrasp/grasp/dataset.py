@@ -30,6 +30,7 @@ from pydantic import Field
 from ifgrasp.config import Config
 from ifgrasp.errors import InputError
 from ifgrasp.grasp.synthesis.synthesize import SynthesisConfig, synthesize
+from ifgrasp.grasp.evaluate import V1_FIELDS
 from ifgrasp.grasp.validate import ValidationConfig, validate
 
 #: Functional grasp tasks per category: (part to grasp, parts to avoid). One table, used by the
@@ -142,16 +143,31 @@ def _validation_arrays(obj, grasps, shard: Shard, cfg: DatasetConfig) -> dict[st
     """The physics labels of one shard's grasps, as stored."""
     t0 = time.perf_counter()
     result = validate(obj, grasps, cfg.validation, seed=shard.seed(cfg.seed), part=shard.part)
-    return {
+    f32 = lambda x: np.asarray(x, dtype=np.float32)  # noqa: E731
+    out = {
         "lift": result.lift,
         "shake": result.shake,
         "six_dir": result.six_dir,
         "six_dir_held": result.six_dir_held,
-        "label": result.label.astype(np.float32),
-        "lift_displacement_m": result.lift_displacement_m.astype(np.float32),
-        "part_force_share": result.part_force_share.astype(np.float32),
-        "validation_s": np.float32(time.perf_counter() - t0),
+        "label": f32(result.label),
+        "lift_displacement_m": f32(result.lift_displacement_m),
+        "part_force_share": f32(result.part_force_share),
+        "lift_rotation_rad": f32(result.lift_rotation_rad),
+        "shake_displacement_m": f32(result.shake_displacement_m),
+        "shake_rotation_rad": f32(result.shake_rotation_rad),
+        "six_dir_displacement_m": f32(result.six_dir_displacement_m),
+        "six_dir_rotation_rad": f32(result.six_dir_rotation_rad),
+        "shove_m": f32(result.shove_m),
+        "shove_rad": f32(result.shove_rad),
     }
+    if cfg.validation.exact_penetration:
+        out["penetration_stages_m"] = f32(result.penetration_stages_m)
+        out["exact_penetration_m"] = f32(result.penetration_m)
+    if cfg.validation.self_collision:
+        out["self_penetration_stages_m"] = f32(result.self_penetration_stages_m)
+        out["self_penetration_m"] = f32(result.self_penetration_m)
+    out["validation_s"] = np.float32(time.perf_counter() - t0)
+    return out
 
 
 def shard_progress(show: bool):
@@ -210,7 +226,7 @@ def generate(hand, cfg: DatasetConfig, out_dir: Path, progress: bool = True, wor
                     continue
                 meta = {"category": shard.category, "object_seed": shard.object_seed, "part": shard.part,
                         "avoid": list(shard.avoid), "round": shard.round, "split": cfg.split, "config": digest,
-                        "validation": validation_digest(cfg)}
+                        "validation": validation_digest(cfg), "judge": cfg.validation.judge}
                 _write_atomic(out_dir / f"{shard.key}.npz", arrays, meta)
                 written += 1
                 bar.advance(task)
@@ -252,6 +268,9 @@ def shard_files(folder: Path) -> list[Path]:
     return [f for f in sorted(Path(folder).glob("*.npz")) if not f.name.endswith(".tmp.npz")]
 
 
+#: Per-grasp results only some judges store (dropped when a re-validation does not make them).
+JUDGE_RESULTS = ("penetration_stages_m", "exact_penetration_m", "self_penetration_stages_m", "self_penetration_m")
+
 #: Per-grasp results today's validation stores that older shards may lack (their labels stand).
 LATER_RESULTS = ("six_dir_held",)  # 2026-12-05
 
@@ -284,7 +303,16 @@ def revalidate_shard(path: Path, cfg: DatasetConfig) -> None:
     shard = Shard(meta["category"], meta["object_seed"], meta["part"], tuple(meta["avoid"]), meta["round"])
     grasps = GraspBatch(arrays["wrist_pos_m"].astype(float), arrays["wrist_rot"].astype(float),
                         arrays["joints_rad"].astype(float), frame="object")
-    arrays.update(_validation_arrays(make_object(shard.category, shard.object_seed), grasps, shard, cfg))
+    if meta.get("judge", "v1") == "v1" and cfg.validation.judge != "v1":
+        # the v1 labels stay beside the new ones, for the dataset card's v1-vs-v2 table
+        arrays.update({f"v1_{f}": arrays[f] for f in V1_FIELDS if f in arrays})
+        arrays["v1_validation_s"] = arrays["validation_s"]
+    new = _validation_arrays(make_object(shard.category, shard.object_seed), grasps, shard, cfg)
+    for f in set(arrays) - set(new):  # results the new judge does not make (e.g. exact penetration under v1)
+        if f in JUDGE_RESULTS:
+            del arrays[f]
+    arrays.update(new)
+    meta["judge"] = cfg.validation.judge
     old_settings = Path(path).parent / "configs" / f"{meta.get('config')}.yaml"
     if old_settings.exists():
         synthesis = yaml.safe_load(old_settings.read_text())["synthesis"]
@@ -340,6 +368,7 @@ def load_dataset(folder: Path, files: Iterable[Path] | None = None) -> dict[str,
             for k in ("category", "part"):
                 columns.setdefault(k, []).append(np.full(n, meta[k]))
             columns.setdefault("config", []).append(np.full(n, meta.get("config", UNRECORDED_CONFIG)))
+            columns.setdefault("judge", []).append(np.full(n, meta.get("judge", "v1")))
             columns.setdefault("object_seed", []).append(np.full(n, meta["object_seed"]))
             columns.setdefault("synthesis_s", []).append(np.full(n, float(z["synthesis_s"]) / n))
             columns.setdefault("validation_s", []).append(np.full(n, float(z["validation_s"]) / n))

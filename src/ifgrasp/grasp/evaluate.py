@@ -9,6 +9,8 @@ touches the handle but does not hold the mug by it).
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 from pydantic import Field
 from scipy.spatial.transform import Rotation
@@ -17,7 +19,15 @@ from ifgrasp.config import Config
 
 
 class FilterConfig(Config):
-    max_penetration_m: float = Field(0.002, ge=0, description="deepest allowed hand-object overlap")
+    """Which grasps the teacher keeps. The default is the v2 filter (exact penetration, self-collision);
+    :meth:`v1` the earlier one (sampled penetration), for side-by-side numbers."""
+
+    penetration: Literal["exact", "sampled"] = Field(
+        "exact", description="exact: MuJoCo's hand-object overlap at pre-grasp, grasp and squeeze "
+        "(exact_penetration_m); sampled: hand surface samples vs the object SDF (max_penetration_m, v1)")
+    max_penetration_m: float = Field(0.001, ge=0, description="deepest allowed hand-object overlap")
+    max_self_penetration_m: float | None = Field(0.001, ge=0, description="deepest allowed overlap of two hand "
+                                                 "links at the pre-grasp or grasp (None: not checked)")
     # A majority: "hold it by the handle" is a grasp whose contacts are mostly on the handle. At 0.1 the held-out
     # validated grasps kept 88% of their contacts on the instructed part and functional parts (handles, grips,
     # triggers, caps) 47%; with the synthesis's stronger off-part term 0.5 keeps 222 of its 229 held-out grasps.
@@ -29,24 +39,65 @@ class FilterConfig(Config):
                              "perturbed executions that lift; a majority keeps grasps that survive a few mm of "
                              "pose error, as a predicted grasp will have")
 
+    @classmethod
+    def v1(cls) -> "FilterConfig":
+        """The filter before issue 21: sampled penetration <= 2 mm, no self-collision check."""
+        return cls(penetration="sampled", max_penetration_m=0.002, max_self_penetration_m=None)
+
     def describe(self) -> str:
         """What a validated grasp passed, in words (for dataset cards)."""
+        pen = "exact" if self.penetration == "exact" else "sampled"
+        selfpen = ("" if self.max_self_penetration_m is None else
+                   f", hand self-penetration <= {self.max_self_penetration_m * 1000:g} mm")
         return (f"lifted at its own pose and in >= {self.min_label:.0%} of its nominal + perturbed executions, "
-                f"penetration <= {self.max_penetration_m * 1000:g} mm, >= {self.min_part_share:.0%} of its "
-                f"contacts and >= {self.min_part_force_share:.0%} of the grip's normal force on the instructed part")
+                f"{pen} penetration <= {self.max_penetration_m * 1000:g} mm{selfpen}, >= {self.min_part_share:.0%} "
+                f"of its contacts and >= {self.min_part_force_share:.0%} of the grip's normal force on the instructed part")
 
 
 def validated_mask(data: dict[str, np.ndarray], cfg: FilterConfig | None = None) -> np.ndarray:
-    """(N,) bool: the grasps the teacher keeps."""
+    """(N,) bool: the grasps the teacher keeps. Grasps lacking a field the filter reads (e.g. labels
+    made before exact penetration was measured) are not kept."""
     cfg = cfg or FilterConfig()
-    return (
-        data["lift"].astype(bool)
-        & (data["max_penetration_m"] <= cfg.max_penetration_m)
+    n = len(data["lift"])
+    nan = np.full(n, np.nan)
+    pen = data.get("exact_penetration_m", nan) if cfg.penetration == "exact" else data["max_penetration_m"]
+    keep = (
+        (np.nan_to_num(data["lift"].astype(float)) > 0.5)
+        & (pen <= cfg.max_penetration_m)
         & (data["part_share"] >= cfg.min_part_share)
         & (data["num_contacts"] >= cfg.min_contacts)
         & (data["part_force_share"] >= cfg.min_part_force_share)
         & (data["label"] >= cfg.min_label)
     )
+    if cfg.max_self_penetration_m is not None:
+        keep &= data.get("self_penetration_m", nan) <= cfg.max_self_penetration_m
+    return keep
+
+
+#: Physics results of a shard whose labels a re-validation replaced: kept as ``v1_<name>``.
+V1_FIELDS = ("lift", "shake", "six_dir", "six_dir_held", "label", "lift_displacement_m", "part_force_share")
+
+
+def v1_view(data: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The dataset as the v1 judge labelled it: grasps re-validated under v2 read their kept
+    ``v1_*`` labels; grasps still labelled by v1 their own (NaN where neither exists)."""
+    judge = data.get("judge", np.full(len(data["lift"]), "v1"))
+    out = dict(data)
+    for f in V1_FIELDS:
+        if f not in data:
+            continue
+        old = data.get(f"v1_{f}")
+        cur = data[f].astype(float)
+        if old is None:
+            old = np.full(cur.shape, np.nan)
+        mask = (judge == "v1").reshape((-1,) + (1,) * (cur.ndim - 1))
+        out[f] = np.where(mask, cur, old.astype(float))
+    return out
+
+
+def v1_validated_mask(data: dict[str, np.ndarray]) -> np.ndarray:
+    """(N,) the grasps the v1 judge and filter kept (False where no v1 label exists)."""
+    return validated_mask(v1_view(data), FilterConfig.v1())
 
 
 #: Push classes of the 6-direction test, by the angle between the push and the palm normal.
@@ -107,7 +158,47 @@ def group_metrics(data: dict[str, np.ndarray], mask: np.ndarray) -> dict:
         "joint_std_rad": float(sel["joints_rad"].std(0).mean()),
         "wrist_orientation_spread_rad": orientation_spread_rad(sel["wrist_rot"]),
         "six_dir_by_push": six_dir_by_push(data, mask),
+        **judge_metrics(data, mask),
     }
+
+
+def _stats(x: np.ndarray, scale: float) -> dict:
+    x = x[np.isfinite(x)] * scale
+    if len(x) == 0:
+        return {"mean": float("nan"), "p95": float("nan"), "max": float("nan")}
+    return {"mean": float(x.mean()), "p95": float(np.percentile(x, 95)), "max": float(x.max())}
+
+
+def judge_metrics(data: dict[str, np.ndarray], mask: np.ndarray) -> dict:
+    """The v2 judge's measurements over the selected grasps (NaN where their shards lack them):
+    exact and self-penetration (mm), the shove while closing (cm, deg), the object's rotation in the
+    hand after the shake (or the lift, for grasps that did not lift; deg), and how many of them the
+    v1 and the v2 judge keep."""
+    nan = np.full(len(data["lift"]), np.nan)
+    rot = np.where(np.isfinite(data.get("shake_rotation_rad", nan)), data.get("shake_rotation_rad", nan),
+                   data.get("lift_rotation_rad", nan))
+    old = v1_view(data)
+    v1 = validated_mask(old, FilterConfig.v1())
+    judge = data.get("judge", np.full(len(data["lift"]), "v1"))
+    return {
+        "exact_penetration_mm": _stats(data.get("exact_penetration_m", nan)[mask], 1e3),
+        "self_penetration_mm": _stats(data.get("self_penetration_m", nan)[mask], 1e3),
+        "self_collision_over_1mm": int((data.get("self_penetration_m", nan)[mask] > 0.001).sum()),
+        "shove_cm": _stats(data.get("shove_m", nan)[mask], 1e2),
+        "shove_deg": _stats(data.get("shove_rad", nan)[mask], 180 / np.pi),
+        "rotation_deg": _stats(rot[mask], 180 / np.pi),
+        "validated_v1": int(v1[mask].sum()),
+        "validated_v2": int(validated_mask(data)[mask].sum()),
+        "v1_labels": int(np.isfinite(old["lift"].astype(float)[mask]).sum()),
+        **{f"v1_{k}": _nanmean(old[k].astype(float)[mask]) for k in ("lift", "shake", "six_dir")},
+        **{f"v2_{k}": _nanmean(np.where(judge == "v2", data[k].astype(float), np.nan)[mask])
+           for k in ("lift", "shake", "six_dir")},
+    }
+
+
+def _nanmean(x: np.ndarray) -> float:
+    x = x[np.isfinite(x)]
+    return float(x.mean()) if len(x) else float("nan")
 
 
 def teacher_report(data: dict[str, np.ndarray], cfg: FilterConfig | None = None) -> dict:
@@ -119,6 +210,7 @@ def teacher_report(data: dict[str, np.ndarray], cfg: FilterConfig | None = None)
         "raw": group_metrics(data, everything),
         "validated": group_metrics(data, keep),
         "validated_share": float(keep.mean()) if len(keep) else 0.0,
+        "filter": (cfg or FilterConfig()).describe(),
     }
     tasks = np.char.add(np.char.add(data["category"].astype(str), "/"), data["part"].astype(str))
     for by, labels in (("per_category", data["category"]), ("per_task", tasks)):
@@ -171,4 +263,38 @@ def push_table(report: dict, by: str = "per_task") -> list[list[str]]:
 PUSH_TABLE_HEADER = ["task", "tested", "into palm", "sideways", "out of palm", "all six"]
 
 TABLE_HEADER = ["category", "set", "N", "lift", "shake", "6-dir", "part share", "all on part", "part force",
-                "pen mean mm", "pen max mm", "contacts", "joint std rad", "wrist spread rad"]
+                "sampled pen mean mm", "sampled pen max mm", "contacts", "joint std rad", "wrist spread rad"]
+
+
+JUDGE_TABLE_HEADER = ["category", "set", "N", "kept v1", "kept v2", "lift v1", "lift v2", "shake v1", "shake v2",
+                      "6-dir v1", "6-dir v2", "pen mean mm", "pen p95 mm", "pen max mm", "self-pen p95 mm",
+                      "self >1mm", "shove cm", "shove deg", "rot deg", "rot p95 deg"]
+
+
+def judge_table(report: dict, by: str = "per_category") -> list[list[str]]:
+    """Rows comparing the v1 and v2 judges per category (or task, ``by="per_task"``), raw and validated
+    (by the report's filter): how many grasps each judge keeps, their lift / shake / 6-direction rates
+    (v1: the labels kept from before the re-validation), and the v2 measurements (exact penetration,
+    self-penetration, shove while closing, rotation in the hand; means unless marked)."""
+
+    def f(x, fmt="{:.2f}"):
+        return "-" if x is None or not np.isfinite(x) else fmt.format(x)
+
+    def row(name, group, m):
+        if m.get("grasps", 0) == 0:
+            return [name, group, "0"] + ["-"] * (len(JUDGE_TABLE_HEADER) - 3)
+        pct = lambda x: f(100 * x if x is not None else None, "{:.0f}%")  # noqa: E731
+        return [
+            name, group, str(m["grasps"]), str(m["validated_v1"]), str(m["validated_v2"]),
+            pct(m["v1_lift"]), pct(m["v2_lift"]), pct(m["v1_shake"]), pct(m["v2_shake"]), pct(m["v1_six_dir"]),
+            pct(m["v2_six_dir"]), f(m["exact_penetration_mm"]["mean"]), f(m["exact_penetration_mm"]["p95"]),
+            f(m["exact_penetration_mm"]["max"]), f(m["self_penetration_mm"]["p95"]), str(m["self_collision_over_1mm"]),
+            f(m["shove_cm"]["mean"]), f(m["shove_deg"]["mean"], "{:.1f}"), f(m["rotation_deg"]["mean"], "{:.1f}"),
+            f(m["rotation_deg"]["p95"], "{:.1f}"),
+        ]
+
+    rows = [row("ALL", "raw", report["raw"]), row("ALL", "validated", report["validated"])]
+    for c, groups in report.get(by, {}).items():
+        rows.append(row(c, "raw", groups["raw"]))
+        rows.append(row(c, "validated", groups["validated"]))
+    return rows

@@ -26,7 +26,8 @@ def _write_shard(folder, seed: int, n: int = 40):
         "wrist_rot": np.tile(np.eye(3, dtype=np.float32), (n, 1, 1)),
         "joints_rad": np.tile(PREGRASP_JOINTS_RAD.astype(np.float32), (n, 1)),
         "lift": lift, "shake": lift, "six_dir": lift, "label": lift.astype(np.float32),
-        "max_penetration_m": np.zeros(n, np.float32), "part_share": np.ones(n, np.float32),
+        "max_penetration_m": np.zeros(n, np.float32), "exact_penetration_m": np.zeros(n, np.float32),
+        "self_penetration_m": np.zeros(n, np.float32), "part_share": np.ones(n, np.float32),
         "num_contacts": np.full(n, 5.0, np.float32), "part_force_share": np.ones(n, np.float32),
         "synthesis_s": np.float32(1.0), "validation_s": np.float32(1.0),
     }

@@ -23,6 +23,7 @@ def _write_shard(folder, n=6):
         "joints_rad": np.tile(PREGRASP_JOINTS_RAD.astype(np.float32), (n, 1)),
         "lift": np.ones(n, bool), "shake": np.ones(n, bool), "six_dir": np.ones(n, bool),
         "label": np.ones(n, np.float32), "max_penetration_m": np.zeros(n, np.float32),
+        "exact_penetration_m": np.zeros(n, np.float32), "self_penetration_m": np.zeros(n, np.float32),
         "part_share": np.ones(n, np.float32), "num_contacts": np.full(n, 5.0, np.float32),
         "part_force_share": np.ones(n, np.float32),
         "synthesis_s": np.float32(1.0), "validation_s": np.float32(1.0),
@@ -61,3 +62,16 @@ def test_train_refuses_an_empty_dataset(tiny_data, tmp_path):
     cfg = TrainConfig(dataset=str(tmp_path / "empty"), views=str(tiny_data / "views"), steps=2, model=TINY_MODEL)
     with pytest.raises(InputError, match="empty"):
         train(cfg, tmp_path, progress=False)
+
+
+def test_train_refuses_a_dataset_without_v2_labels_unless_told_to_use_v1(tiny_data, tmp_path):
+    old = tmp_path / "v1"
+    old.mkdir()
+    with np.load(tiny_data / "teacher" / "box_0000_body_r00.npz") as z:
+        arrays = {k: z[k] for k in z.files if k not in ("exact_penetration_m", "self_penetration_m")}
+    np.savez(old / "box_0000_body_r00.npz", **arrays)
+    cfg = TrainConfig(dataset=str(old), views=str(tiny_data / "views"), steps=2, model=TINY_MODEL)
+    with pytest.raises(InputError, match="no judge-v2 labels: `ifgrasp revalidate"):
+        train(cfg, tmp_path, progress=False)
+    summary = train(cfg.replace(teacher_filter="v1"), tmp_path / "out", progress=False)
+    assert summary is not None

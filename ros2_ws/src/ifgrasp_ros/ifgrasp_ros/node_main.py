@@ -10,6 +10,7 @@ import faulthandler
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -53,6 +54,11 @@ def _ignore_half_built_futures(default_hook):
     return hook
 
 
+#: Set by the first SIGINT/SIGTERM. The KeyboardInterrupt it raises can land inside a library's bare
+#: ``except:`` (xarm-python-sdk's socket reads) and vanish; the spin loop checks this too.
+_SIGNALLED = threading.Event()
+
+
 def _stop_on_signals() -> None:
     """SIGINT and SIGTERM raise KeyboardInterrupt in the main thread (once); a second one exits at once.
 
@@ -66,6 +72,7 @@ def _stop_on_signals() -> None:
         os._exit(128 + signum)
 
     def first_signal(signum, _frame) -> None:
+        _SIGNALLED.set()
         signal.signal(signal.SIGINT, second_signal)
         signal.signal(signal.SIGTERM, second_signal)
         raise KeyboardInterrupt
@@ -82,6 +89,8 @@ def spin_until_shutdown(executor) -> None:
     for 30 s in CI). A bounded wait lets the interpreter raise it within ``SIGNAL_POLL_S``."""
     context = executor.context
     while context.ok():
+        if _SIGNALLED.is_set():  # its KeyboardInterrupt was swallowed inside a callback
+            raise KeyboardInterrupt
         executor.spin_once(timeout_sec=SIGNAL_POLL_S)
 
 

@@ -8,6 +8,7 @@ frame), ``T_base_camera`` (parameter: the camera extrinsics) and the scene's dep
 frame, the planner's obstacles). It publishes, for RViz and tests:
 
     /ifgrasp/target_cloud             ifgrasp_interfaces/ObjectCloud (latched), camera optical frame
+    /ifgrasp/target_points            sensor_msgs/PointCloud2 (latched), the same cloud, for RViz
     /ifgrasp/part_mask                sensor_msgs/Image mono8, 255 = instructed part, 128 = rest of the object
     /ifgrasp/perception/debug_image   sensor_msgs/Image rgb8, object blue, part red (``ifgrasp.perception.overlay``)
 
@@ -24,7 +25,7 @@ import numpy as np
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile
-from sensor_msgs.msg import Image
+from sensor_msgs.msg import Image, PointCloud2
 from std_msgs.msg import Header
 
 from ifgrasp.errors import ConfigError, known
@@ -69,6 +70,7 @@ class PerceptionNode(Node):
             ("part_labels_topic", "/ifgrasp/sim/part_labels"),
             ("label_names_topic", "/ifgrasp/sim/label_names"),
             ("target_cloud_topic", "/ifgrasp/target_cloud"),
+            ("target_points_topic", "/ifgrasp/target_points"),
             ("part_mask_topic", "/ifgrasp/part_mask"),
             ("debug_image_topic", "/ifgrasp/perception/debug_image"),
         )}
@@ -84,6 +86,7 @@ class PerceptionNode(Node):
         self._stage = None if self.oracle else self._make_stage(p["backend"])  # fails now on missing weights
         latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
         self.pub_cloud = self.create_publisher(ObjectCloud, p["target_cloud_topic"], latched)
+        self.pub_points = self.create_publisher(PointCloud2, p["target_points_topic"], latched)
         self.pub_mask = self.create_publisher(Image, p["part_mask_topic"], latched)
         self.pub_debug = self.create_publisher(Image, p["debug_image_topic"], latched)
         serve(self, Perceive, p["service"], self.on_perceive, group)
@@ -120,6 +123,7 @@ class PerceptionNode(Node):
         resp.message = (f"{len(per.cloud.points_m)} points of the {g.category}, {n_part} on its {g.part} "
                         f"({self.p['backend']})")
         self.pub_cloud.publish(resp.target)
+        self.pub_points.publish(resp.target.cloud)
         self.pub_mask.publish(image_from_array(part_mask_image(per.object_mask, per.part_mask), "mono8", cam))
         text = f"{self.p['backend']}: {g.category} / {g.part} ({n_part} part points)"
         self.pub_debug.publish(image_from_rgb(debug_overlay(frame.color, per.object_mask, per.part_mask, text), cam))

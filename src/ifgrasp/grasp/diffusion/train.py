@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
@@ -43,6 +44,8 @@ class TrainConfig(Config):
     seed: int = Field(0, description="seed of initialisation, sampling and pairs")
     checkpoint_every: int = Field(5000, gt=0, description="steps between checkpoints")
     min_part_points: int = Field(16, gt=0, description="views showing fewer part points are skipped")
+    teacher_filter: Literal["v2", "v1"] = Field("v2", description="which judge's validated grasps to learn from "
+                                                "(ifgrasp.grasp.evaluate.FilterConfig; v1: before issue 21)")
     model: ModelConfig = Field(default_factory=ModelConfig)
 
 
@@ -119,7 +122,7 @@ def train(cfg: TrainConfig, out: Path, progress: bool = True) -> dict:
 
     from ifgrasp.grasp.dataset import load_dataset
     from ifgrasp.grasp.diffusion.views import load_views
-    from ifgrasp.grasp.evaluate import validated_mask
+    from ifgrasp.grasp.evaluate import FilterConfig, validated_mask
 
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
@@ -129,7 +132,11 @@ def train(cfg: TrainConfig, out: Path, progress: bool = True) -> dict:
     views = load_views(Path(cfg.views))
     policy = GraspDiffusion(**cfg.model.model_dump())
     t0 = time.perf_counter()
-    feats, feat_idx, vectors = build_pairs(data, views, policy.encoder, validated_mask(data), cfg.min_part_points)
+    if cfg.teacher_filter == "v2" and "exact_penetration_m" not in data:
+        raise InputError(f"teacher dataset {cfg.dataset} has no judge-v2 labels: `ifgrasp revalidate --out "
+                         f"{cfg.dataset}` first, or train on the v1 labels with teacher_filter: v1")
+    keep = validated_mask(data, FilterConfig() if cfg.teacher_filter == "v2" else FilterConfig.v1())
+    feats, feat_idx, vectors = build_pairs(data, views, policy.encoder, keep, cfg.min_part_points)
     policy.set_normalizer(torch.as_tensor(vectors))
     feats_t, idx_t, vec_t = torch.as_tensor(feats), torch.as_tensor(feat_idx), torch.as_tensor(vectors)
     opt = torch.optim.AdamW(policy.denoiser.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
