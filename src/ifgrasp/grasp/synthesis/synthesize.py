@@ -18,12 +18,11 @@ from ifgrasp.config import Config
 from ifgrasp.errors import InputError, UnknownPartError, known
 from ifgrasp.grasp.metrics import contact_stats
 from ifgrasp.grasp.object_sdf import GridSDF, ObjectSDF
-from ifgrasp.grasp.synthesis.energy import GraspProblem, HandState, self_collision
+from ifgrasp.grasp.synthesis.energy import GraspProblem, HandState
 from ifgrasp.grasp.synthesis.antipodal import AntipodalConfig, antipodal_targets
 from ifgrasp.grasp.synthesis.init import InitConfig, initial_states
 from ifgrasp.grasp.synthesis.optimizer import AnnealingConfig, anneal
 from ifgrasp.grasp.synthesis.refine import RefineConfig, refine
-from ifgrasp.hand.joints import pregrasp
 from ifgrasp.types import GraspBatch
 
 
@@ -123,8 +122,5 @@ def synthesize(
     grasps.extras.update(
         num_contacts=stats.num_contacts, part_share=stats.part_share,
         all_on_part=stats.all_on_part, max_penetration_m=stats.max_penetration_m,
-        # exact, the deepest link pair at the grasp or its pre-grasp (the judge's 1 mm applies to both)
-        self_penetration_m=np.maximum(*(self_collision(hand).max_depth(torch.as_tensor(q, dtype=torch.float32)).numpy()
-                                        for q in (grasps.joints_rad, pregrasp(grasps.joints_rad)))),
     )
     return grasps
