@@ -341,7 +341,8 @@ def eval_teacher_command(dataset, split, per_category, batch, steps, out: Path) 
     console.print(f"report -> {out}")
 
 
-def render_grasps_command(category, seed, part, dataset, count, steps, out, validated: bool = False) -> None:
+def render_grasps_command(category, seed, part, dataset, count, steps, out, validated: bool = False,
+                          judge: str = "v2") -> None:
     from ifgrasp.grasp.render import contact_points, grasp_grid
     from ifgrasp.grasp.synthesis.synthesize import synthesize
     from ifgrasp.grasp.validate import validate
@@ -357,11 +358,14 @@ def render_grasps_command(category, seed, part, dataset, count, steps, out, vali
     if dataset is not None:
         data = load_dataset(dataset)
         mask = (data["category"] == category) & (data["object_seed"] == seed) & (data["part"] == part)
+        if judge not in ("v1", "v2"):
+            raise InputError(f"unknown judge '{judge}'; known: v1, v2")
         if validated:
-            mask &= validated_mask(data)
+            mask &= validated_mask(data, FilterConfig.v1() if judge == "v1" else FilterConfig())
         sel = np.flatnonzero(mask)[:count]
         if len(sel) == 0:
-            raise InputError(f"{dataset} holds no {'validated ' if validated else ''}grasp of {category} seed {seed}, part '{part}'")
+            raise InputError(f"{dataset} holds no {judge + '-validated ' if validated else ''}grasp of {category} seed "
+                             f"{seed}, part '{part}'")
         grasps = GraspBatch(data["wrist_pos_m"][sel].astype(float), data["wrist_rot"][sel].astype(float),
                             data["joints_rad"][sel].astype(float), frame="object")
         lift = data["lift"][sel]
@@ -373,7 +377,8 @@ def render_grasps_command(category, seed, part, dataset, count, steps, out, vali
         share = grasps.extras["part_share"]
     captions = [f"#{i} lift {'OK' if lift[i] else 'fail'}  on-{part} {100 * share[i]:.0f}%" for i in range(len(grasps))]
     path = grasp_grid(obj, grasps, contact_points(hand, obj, grasps), captions, out,
-                      title=f"{obj.name}: grasp the {part}" + (f", avoid {', '.join(avoid)}" if avoid else ""))
+                      title=f"{obj.name}: grasp the {part}" + (f", avoid {', '.join(avoid)}" if avoid else "")
+                      + (f"  ({judge}-validated)" if dataset is not None and validated else ""))
     console.print(f"wrote {path}")
 
 
