@@ -29,6 +29,7 @@ VERBS = {
     "views", "train", "export", "eval student", "bench generate", "bench graph",
     "eval perception", "train-perception",
     "calibrate board", "calibrate sim", "calibrate bag", "calibrate ros",
+    "launch", "ask", "bench hold",
 }
 
 
@@ -57,6 +58,14 @@ def test_every_verb_is_registered_and_has_help_with_its_docstring():
         assert first_line and first_line[:30] in " ".join(res.output.split()), (path, res.output)
     for group in ("bench", "eval", "hw", "calibrate"):
         assert runner.invoke(app, [group, "--help"]).exit_code == 0
+
+
+def test_bench_drivers_tiny_prints_the_leap_bus_rows():
+    res = runner.invoke(app, ["bench", "drivers", "--part", "hand", "--hand-reads", "3"])
+    assert res.exit_code == 0, res.output
+    for row in ("e3ac308: 2 sync reads", "one sync read, return delay 0", "one fast sync read", "goal write",
+                "driver state rate", "no wire timing"):
+        assert row in res.output
 
 
 def test_bench_foundation_tiny_prints_one_table_with_every_row():
@@ -186,11 +195,12 @@ def test_main_module_is_the_console_script():
     (["train", "--steps", "5", "--out", "o"], "train_command", (None, Path("o"), 5, False)),
     (["train"], "train_command", (None, None, None, False)),
     (["train", "--critic"], "train_command", (None, None, None, True)),
-    (["export", "--checkpoint", "c.pt", "--steps", "4"], "export_command", (Path("c.pt"), None, 4)),
+    (["export", "--checkpoint", "c.pt", "--steps", "4"], "export_command", (Path("c.pt"), None, 4, "auto")),
     (["eval", "student", "--steps", "1,8", "--k", "4", "--out", "r.json"], "eval_student_command",
-     (None, None, 4, 2, [1, 8], Path("r.json"), "auto")),
-    (["eval", "student", "--critic", "none"], "eval_student_command",
-     (None, None, 8, 2, [1, 2, 4, 8, 50], OUT_DIR / "eval_student.json", "none")),
+     (None, None, 4, 8, [1, 8], Path("r.json"), "auto", ("on",), ("v1",), None)),
+    (["eval", "student", "--critic", "none", "--physics", "on,off", "--judge", "v1,v2", "--max-cases", "5",
+      "--views-per-object", "2"], "eval_student_command",
+     (None, None, 8, 2, [8], OUT_DIR / "eval_student.json", "none", ("on", "off"), ("v1", "v2"), 5)),
     (["bench", "generate", "--candidates", "16", "--repeats", "3"], "bench_generate_command", (None, None, 16, 8, 3)),
 ])
 def test_student_verbs_are_thin_shells_over_the_students_commands(monkeypatch, argv, target, expected):
@@ -243,6 +253,21 @@ def test_bench_teacher_tiny_times_the_datasets_shards():
     for needle in ("1 shards of 2 grasps (antipodal, 3 steps)", "synthesis", "physics validation", "end to end",
                    "of the optimised grasps", "validated grasps per CPU-hour"):
         assert needle in text, needle
+
+
+def test_ask_and_launch_refuse_bad_input_with_one_line():
+    """Empty and over-long instructions, an unknown graph or launch argument: one line, exit 1
+    (checked before any ROS graph is needed)."""
+    for args, words in ((["ask", ""], "give an instruction"), (["ask", "x" * 400], "the limit is 300"),
+                        (["launch", "moon"], "unknown graph 'moon'; known: replay, robot, sim")):
+        res = _main(*args)
+        assert res.returncode == 1 and words in res.stderr and "Traceback" not in res.stderr, res.stderr
+    from ifgrasp.rosenv import install_dir
+
+    if (install_dir() / "setup.bash").is_file():
+        res = _main("launch", "sim", "modle_path:=x", timeout=120)
+        assert res.returncode == 1 and "sim.launch.xml has no argument 'modle_path'" in res.stderr, res.stderr
+        assert "model_path" in res.stderr and "Traceback" not in res.stderr
 
 
 def test_bench_drivers_times_the_xarm_sdk_against_the_emulator():

@@ -215,15 +215,23 @@ def arm_rows(n_calls: int) -> list[BenchRow]:
 
 
 #: part name -> rows maker taking the benchmark sizes (``arm_calls``, ...) as keywords.
+def _hand_rows(hand_reads: int = 200, latency_timer_ms: float = 1.0, **_) -> list[BenchRow]:
+    from ifgrasp.drivers.bench import hand_bus_rows
+
+    return hand_bus_rows(hand_reads, latency_timer_ms)
+
+
 DRIVER_PARTS: dict[str, Callable[..., list[BenchRow]]] = {
     "arm": lambda arm_calls=500, **_: arm_rows(arm_calls),
+    "hand": _hand_rows,
 }
 
 
-def bench_drivers(parts: Sequence[str] = ("arm",), arm_calls: int = 500,
-                  console: Console | None = None) -> list[BenchRow]:
-    """Driver round trips per part (``arm``: xArm SDK against the emulator); prints one table."""
-    _check_positive(arm_calls=arm_calls)
+def bench_drivers(parts: Sequence[str] = ("arm", "hand"), arm_calls: int = 500, hand_reads: int = 200,
+                  latency_timer_ms: float = 1.0, console: Console | None = None) -> list[BenchRow]:
+    """Driver round trips per part (``arm``: xArm SDK against the emulator; ``hand``: LEAP bus time on
+    the emulated Dynamixel bus, ``ifgrasp.drivers.bench``); prints one table."""
+    _check_positive(arm_calls=arm_calls, hand_reads=hand_reads)
     unknown = [p for p in parts if p not in DRIVER_PARTS]
     if unknown:
         raise InputError(f"unknown driver benchmark part(s) {unknown}; known: {', '.join(DRIVER_PARTS)}")
@@ -231,6 +239,6 @@ def bench_drivers(parts: Sequence[str] = ("arm",), arm_calls: int = 500,
     rows: list[BenchRow] = []
     for part in parts:
         with console.status(f"timing {part} ..."):
-            rows += DRIVER_PARTS[part](arm_calls=arm_calls)
+            rows += DRIVER_PARTS[part](arm_calls=arm_calls, hand_reads=hand_reads, latency_timer_ms=latency_timer_ms)
     print_table(rows, "ifgrasp bench drivers (emulated devices, loopback)", console)
     return rows

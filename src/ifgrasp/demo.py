@@ -19,26 +19,18 @@ v0 writes ``color.png``, ``depth.png`` (colour-mapped metric depth with a scale)
 from __future__ import annotations
 
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 
 from ifgrasp.paths import OUT_DIR
+from ifgrasp.pipeline.demo_run import DemoResult
 from ifgrasp.timing import StageTimer
 
 OVERVIEW_SIZE = (960, 720)  # width, height in pixels
 DEPTH_FAR_M = 2.0  # colour scale of depth.png ends here (the table's far corner); farther reads as far
 SETTLE_S = 0.3  # let the objects come to rest before the picture
-
-
-class DemoResult(NamedTuple):
-    """What ``run_demo`` produced: image paths by name, wall time per stage (s), the scene's objects,
-    and for the full pipeline its outcome (``None`` for the render-only v0)."""
-
-    images: dict[str, Path]
-    durations_s: dict[str, float]
-    object_names: tuple[str, ...]
-    outcome: dict | None = None
+#: What the demo's session does after the first grasp: put it back, then grasp another object.
+SESSION_THEN = ("put it back", "grab the spray bottle by its body")
 
 
 def _demo_scene_config(seed: int):
@@ -50,7 +42,8 @@ def _demo_scene_config(seed: int):
 
 
 def run_demo(instruction: str = "pick up the mug by its handle", out_dir: Path = OUT_DIR / "demo",
-             seed: int = 0, echo=print, model_path: Path | None = None) -> DemoResult:
+             seed: int = 0, echo=print, model_path: Path | None = None,
+             then: tuple[str, ...] = SESSION_THEN) -> DemoResult:
     """The full pipeline when the student checkpoint ``model_path`` (default
     ``models/student/student.pt``) exists, else the render-only v0; pictures go to ``out_dir``."""
     from ifgrasp.grasp.diffusion.commands import DEFAULT_CHECKPOINT
@@ -59,7 +52,7 @@ def run_demo(instruction: str = "pick up the mug by its handle", out_dir: Path =
     if model_path.is_file():
         from ifgrasp.pipeline.demo_run import run_pipeline_demo
 
-        return run_pipeline_demo(instruction, Path(out_dir), _demo_scene_config(seed), model_path, echo)
+        return run_pipeline_demo(instruction, Path(out_dir), _demo_scene_config(seed), model_path, echo, then)
     echo(f"student model {model_path} not found, so only the scene is rendered (v0). Get the model: "
          "`ifgrasp views --split train && ifgrasp train` (teacher dataset from `ifgrasp synth`), or copy a "
          "trained student.pt there")

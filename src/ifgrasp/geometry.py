@@ -45,29 +45,17 @@ def rot6d_to_matrix_np(r6: np.ndarray) -> np.ndarray:
     return rot6d_to_matrix(torch.as_tensor(r6, dtype=torch.float64)).numpy()
 
 
-def rotation_angle_between(Ra: np.ndarray, Rb: np.ndarray) -> np.ndarray:
-    """Geodesic angle (rad) between two batches of rotations (..., 3, 3)."""
-    trace = np.einsum("...ij,...ij->...", Ra, Rb)  # trace(Ra^T Rb)
-    return np.arccos(np.clip((trace - 1.0) / 2.0, -1.0, 1.0))
 
 
-def look_rotation(z_axis: np.ndarray, up_hint: np.ndarray) -> np.ndarray:
-    """Rotations (B, 3, 3) whose third column is ``z_axis`` (B, 3) and whose first column is as
-    close as possible to ``up_hint`` (B, 3) orthogonalised against it (a fallback axis is used
-    where the two are parallel)."""
-    z = z_axis / np.linalg.norm(z_axis, axis=-1, keepdims=True)
-    x = up_hint - (up_hint * z).sum(-1, keepdims=True) * z
-    bad = np.linalg.norm(x, axis=-1) < 1e-6
-    if bad.any():
-        alt = np.where(np.abs(z[bad, 0:1]) < 0.9, [[1.0, 0.0, 0.0]], [[0.0, 1.0, 0.0]])
-        x[bad] = alt - (alt * z[bad]).sum(-1, keepdims=True) * z[bad]
-    x /= np.linalg.norm(x, axis=-1, keepdims=True)
-    y = np.cross(z, x)
-    return np.stack([x, y, z], axis=-1)
 
 
-def random_rotations(n: int, rng: np.random.Generator) -> np.ndarray:
-    """(n, 3, 3) rotations uniform on SO(3)."""
-    from scipy.spatial.transform import Rotation
 
-    return Rotation.random(n, random_state=rng).as_matrix()
+
+def invert_transform(T: np.ndarray) -> np.ndarray:
+    """Inverse of rigid transforms (..., 4, 4): ``T_a_b`` -> ``T_b_a`` (R^T, -R^T t)."""
+    out = np.zeros_like(T)
+    Rt = np.swapaxes(T[..., :3, :3], -1, -2)
+    out[..., :3, :3] = Rt
+    out[..., :3, 3] = -np.einsum("...ij,...j->...i", Rt, T[..., :3, 3])
+    out[..., 3, 3] = 1.0
+    return out

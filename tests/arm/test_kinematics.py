@@ -80,3 +80,16 @@ def test_batched_equals_looped(kin):
 def test_bad_shape_names_expected_shape(kin):
     with pytest.raises(InputError, match=r"\(B, 7\)"):
         kin.fk(np.zeros((2, 6)))
+
+
+def test_invert_transform_undoes_a_rigid_transform_in_batches():
+    from scipy.spatial.transform import Rotation
+
+    from ifgrasp.geometry import invert_transform
+
+    rng = np.random.default_rng(0)
+    T = np.tile(np.eye(4), (5, 1, 1))
+    T[:, :3, :3] = Rotation.random(5, random_state=rng).as_matrix()
+    T[:, :3, 3] = rng.normal(size=(5, 3))
+    np.testing.assert_allclose(invert_transform(T), np.linalg.inv(T), atol=1e-12)
+    np.testing.assert_allclose(invert_transform(T[0]) @ T[0], np.eye(4), atol=1e-12)

@@ -16,7 +16,7 @@ from scipy.spatial.transform import Rotation
 from ifgrasp.arm import Xarm7Kinematics
 from ifgrasp.calibration import (BoardObservation, CalibrationConfig, CalibrationError, board_image, detect_board,
                                  plan_poses, pose_error, solve_eye_to_hand)
-from ifgrasp.calibration.handeye import _inv
+from ifgrasp.geometry import invert_transform
 from ifgrasp.calibration.runs import calibrate_bag, perturb, run_sim
 from ifgrasp.sim.scene_config import SceneConfig
 from ifgrasp.types import CameraIntrinsics
@@ -36,7 +36,7 @@ def synthetic(T_base_flange: np.ndarray, T_base_camera=T_TRUE, cfg=CFG) -> list[
     pts = cfg.board.corners_board_m()
     out = []
     for T in T_base_flange:
-        T_cb = _inv(T_base_camera) @ T @ T_fb
+        T_cb = invert_transform(T_base_camera) @ T @ T_fb
         p = pts @ T_cb[:3, :3].T + T_cb[:3, 3]
         uv = np.c_[K.fx * p[:, 0] / p[:, 2] + K.cx, K.fy * p[:, 1] / p[:, 2] + K.cy]
         out.append(BoardObservation(np.arange(len(pts)), uv, T_cb, 0.0))
@@ -55,10 +55,16 @@ def test_planned_poses_are_reachable_clear_and_show_the_board(plan):
     assert len(plan.q) == 8 and kin.within_limits(plan.q).all()
     T_fb = CFG.mount.T_flange_board(CFG.board)
     np.testing.assert_allclose(kin.fk(plan.q) @ T_fb, plan.T_base_board, atol=2e-3)  # IK reached the board pose
-    assert not ArmCollisionModel(kin).check(plan.q, table_margin_m=0.05).table.any()
+    coll = ArmCollisionModel(kin)
+    assert not coll.check(plan.q, table_margin_m=0.05).table.any()
+    from ifgrasp.planning import densify
+
+    home = np.asarray(SceneConfig.default().robot.arm_joints_rad)
+    tour = np.vstack([home, plan.q, home])  # every straight move of the visit, there and back, is clear
+    assert not coll.check(densify(tour, 0.05), table_margin_m=CFG.plan.move_margin_m).table.any()
     w, h = CFG.board.size_m
     corners = plan.T_base_board @ np.array([[0, 0, 0, 1], [w, h, 0, 1.0]]).T  # (N, 4, 2)
-    p = np.einsum("ij,njk->nik", _inv(T_TRUE), corners)[:, :3]
+    p = np.einsum("ij,njk->nik", invert_transform(T_TRUE), corners)[:, :3]
     u, v = K.fx * p[:, 0] / p[:, 2] + K.cx, K.fy * p[:, 1] / p[:, 2] + K.cy
     assert (p[:, 2] > 0.3).all() and (u > 0).all() and (u < K.width).all() and (v > 0).all() and (v < K.height).all()
     # the board faces the camera: its z (into the board) points away from the camera
@@ -175,3 +181,60 @@ def test_written_calibration_lands_in_perception_config_and_launch(tmp_path):
               if k != "T_base_camera"}
     after = __import__("yaml").safe_load(text)["perception"]["ros__parameters"]
     assert {k: after[k] for k in before} == before
+
+
+def test_cli_board_writes_a_printable_board_that_detects(tmp_path):
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from ifgrasp.cli import app
+
+    out = tmp_path / "board.png"
+    res = CliRunner().invoke(app, ["calibrate", "board", "--out", str(out), "--px-per-square", "40"])
+    assert res.exit_code == 0, res.output
+    assert "168 x 140 mm" in res.output
+    img = np.pad(np.asarray(Image.open(out)), 60, constant_values=255)
+    k = CameraIntrinsics(img.shape[1], img.shape[0], 1400.0, 1400.0, img.shape[1] / 2, img.shape[0] / 2)
+    obs = detect_board(img, k, CFG.board)
+    assert obs is not None and len(obs.ids) == CFG.board.n_corners
+
+
+def test_cli_bag_without_a_bag_says_so(tmp_path):
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "ifgrasp.cli", "calibrate", "bag", str(tmp_path / "nope"), "--no-write"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert r.stderr.strip().splitlines()[-1].startswith("error: no bag at")
+
+
+def test_camera_info_distortion_maps_to_opencv_or_is_refused_by_name():
+    from ifgrasp.calibration.board import opencv_distortion
+    from ifgrasp.errors import ConfigError
+
+    assert opencv_distortion("plumb_bob", [0.0] * 5) is None
+    assert opencv_distortion("inverse_brown_conrady", [0.0] * 5) is None  # a RealSense colour stream's zeros
+    np.testing.assert_array_equal(opencv_distortion("plumb_bob", [0.1, -0.2, 0.001, 0.002, 0.05]),
+                                  [0.1, -0.2, 0.001, 0.002, 0.05])
+    with pytest.raises(ConfigError, match="'equidistant'.*known: plumb_bob, rational_polynomial"):
+        opencv_distortion("equidistant", [0.1, 0.0, 0.0, 0.0])
+
+
+def test_distorted_corners_are_solved_with_the_distortion():
+    """Corners projected through a plumb_bob lens: solved with its coefficients, the camera comes back
+    exactly; ignoring them (the bug this guards) costs accuracy."""
+    import cv2
+
+    q = plan_poses(perturb(T_TRUE, 20.0, 3.0), K, small_cfg(8), np.asarray(SceneConfig.default().robot.arm_joints_rad)).q
+    T_bf = Xarm7Kinematics().fk(q)
+    d = np.array([0.12, -0.25, 0.001, -0.001, 0.1])
+    obs = []
+    for o in synthetic(T_bf):
+        T = o.T_camera_board
+        uv = cv2.projectPoints(CFG.board.corners_board_m(), cv2.Rodrigues(T[:3, :3])[0], T[:3, 3], K.K, d)[0]
+        obs.append(BoardObservation(o.ids, uv.reshape(-1, 2), T, 0.0))
+    with_d = solve_eye_to_hand(T_bf, obs, K, CFG.board, distortion=d)
+    assert pose_error(with_d.T_base_camera, T_TRUE)[0] < 1e-3
+    without = solve_eye_to_hand(T_bf, obs, K, CFG.board)
+    assert without.rms_px_total > 100 * with_d.rms_px_total

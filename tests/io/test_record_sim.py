@@ -28,3 +28,13 @@ def test_record_sim_bag(tmp_path):
     np.testing.assert_allclose(js[0].position[:7], SceneConfig.default().robot.arm_joints_rad, atol=1e-9)
     with pytest.raises(InputError, match="> 0"):
         record_sim(tmp_path / "bad", duration_s=0.0)
+
+
+def test_record_sim_stamps_are_wall_clock_by_default(tmp_path):
+    """A bag like a real driver's: stamps in UNIX time now, not 1970 + simulated seconds."""
+    import time
+
+    intr = CameraIntrinsics(width=40, height=30, fx=38.4, fy=38.4, cx=19.5, cy=14.5)
+    before = time.time()
+    summary = record_sim(tmp_path / "now", duration_s=0.2, fps=5.0, joint_rate_hz=10.0, intrinsics=intr)
+    assert before - 1.0 <= summary.start_ns * 1e-9 <= time.time()

@@ -10,6 +10,7 @@ import torch
 
 from ifgrasp.errors import ConfigError, ModelError
 from ifgrasp.geometry import matrix_to_rot6d
+from ifgrasp.grasp.diffusion.physics import PhysicsConfig
 from ifgrasp.grasp.diffusion.policy import GraspDiffusion
 from ifgrasp.grasp.diffusion.train import save_checkpoint
 from ifgrasp.pipeline import ErrorCode, GenerateStage, PipelineResult, generator_names, make_generator
@@ -58,6 +59,7 @@ def test_pinned_samples_land_where_the_normaliser_says(tmp_path):
     offset = np.array([0.0, 0.02, -0.07])
     save_checkpoint(pinned_model(offset, R, np.full(16, 0.4)), tmp_path / "p.pt")
     gen = make_generator("diffusion", model_path=str(tmp_path / "p.pt"), steps=2, runtime="torch")
+    gen.physics_cfg = PhysicsConfig(refine_steps=0, repair_steps=0)  # the sampler's own output, unrefined
     cloud = cloud_of(1)
     centre = cloud.points_m[cloud.part_mask].mean(0)
     batch = gen.generate(cloud, k=4)

@@ -65,10 +65,10 @@ def test_grasp_below_table_collides(planner):
 
 def test_cloud_wall_blocks_approach_but_target_points_do_not(planner):
     T = top_down_grasp(planner, [0.45, 0.05, 0.12])
-    # points around the grasp (the target object itself) are excluded: plan succeeds
+    # a full scene cloud (the target's own points included) needs the exclusion ball: plan succeeds
     rng = np.random.default_rng(0)
     target = T[0, :3, 3] + rng.uniform(-0.03, 0.03, size=(300, 3))
-    planner.plan(Q_READY, T, np.zeros((1, 16)), cloud_base_m=target)
+    GraspPlanner(PlannerConfig(exclude_radius_m=0.12)).plan(Q_READY, T, np.zeros((1, 16)), cloud_base_m=target)
     # a slab of points between the ready pose and the pre-grasp blocks every path
     gx, gy = np.meshgrid(np.linspace(0.2, 0.7, 60), np.linspace(-0.3, 0.3, 60))
     slab = np.stack([gx.ravel(), gy.ravel(), np.full(gx.size, 0.32)], axis=1)
@@ -104,3 +104,25 @@ def test_self_filter_drops_points_on_the_robot(planner):
     # the arm's own points do not block its plan
     T = top_down_grasp(planner, [0.45, 0.05, 0.12])
     planner.plan(Q_READY, T, np.zeros((1, 16)), cloud_base_m=c)
+
+
+def test_a_neighbour_next_to_the_grasp_is_an_obstacle(planner):
+    """The scene cloud holds every object but the target (PerceiveStage leaves the target out), so
+    no ball around the grasp is dropped: a neighbour 6 cm beside the hand blocks that grasp, where
+    the old 12 cm exclusion ball hid it (issue 24: the box knocked over beside the mug)."""
+    T = top_down_grasp(planner, [0.45, 0.05, 0.12])
+    rng = np.random.default_rng(2)
+    neighbour = T[0, :3, 3] + [0.0, 0.06, -0.05] + rng.uniform(-0.02, 0.02, size=(200, 3))
+    with pytest.raises(CollisionError):
+        planner.plan(Q_READY, T, np.full((1, 16), 0.3), cloud_base_m=neighbour)
+    GraspPlanner(PlannerConfig(exclude_radius_m=0.12)).plan(Q_READY, T, np.full((1, 16), 0.3), cloud_base_m=neighbour)
+
+
+def test_fill_below_makes_the_unseen_underside_an_obstacle():
+    from ifgrasp.planning.planner import fill_below
+
+    top = np.array([[0.4, -0.2, 0.10], [0.5, 0.0, 0.003]])
+    out = fill_below(top, 0.02)
+    col = out[np.isclose(out[:, 0], 0.4)]
+    assert len(out) == 2 + 4 and np.allclose(sorted(col[:, 2]), [0.02, 0.04, 0.06, 0.08, 0.10])
+    assert np.array_equal(fill_below(top, 0.0), top)

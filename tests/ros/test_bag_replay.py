@@ -45,7 +45,8 @@ def test_replay_publishes_recorded_messages_in_order_and_timing(launch, ros_node
     subscribe(ros_node, Image, bags.COLOR_TOPIC, colour)
     subscribe(ros_node, JointState, bags.JOINT_STATES_TOPIC, joint_msgs)
     # no fixed start delay: the node waits until both topics have a matched subscriber (this test's)
-    node = launch("ifgrasp_ros", "bag_replay", params={"bag_path": str(path)})
+    node = launch("ifgrasp_ros", "bag_replay", params={"bag_path": str(path),
+                                                        "wait_topics": [bags.COLOR_TOPIC, bags.JOINT_STATES_TOPIC]})
     ros_node.spin_until(lambda: len(colour) == N_FRAMES and len(joint_msgs) == len(joints.stamps_s),
                         timeout_s=20.0, what="every replayed colour image and joint state", procs=[node])
 
@@ -112,9 +113,44 @@ def test_node_leaves_cleanly_on_signal(launch, ros_node, recorded, sig):
     path, _, _ = recorded
     joint_msgs = []
     subscribe(ros_node, JointState, bags.JOINT_STATES_TOPIC, joint_msgs)
-    node = launch("ifgrasp_ros", "bag_replay", params={"bag_path": str(path), "loop": True})
+    node = launch("ifgrasp_ros", "bag_replay", params={"bag_path": str(path), "loop": True,
+                                                        "wait_topics": [bags.JOINT_STATES_TOPIC]})
     ros_node.spin_until(lambda: len(joint_msgs) > 0, timeout_s=20.0,
                         what="the replay node publishing", procs=[node])  # mid-replay, thread running
     node.proc.send_signal(getattr(signal, sig))
     assert node.wait(15) == 0
     assert "Traceback" not in node.stderr and "replaying" in node.stderr
+
+
+def test_a_robot_bag_with_types_unknown_here_plays_the_rest(launch, ros_node, tmp_path):
+    """A real robot's bag carries /tf_static (tf2_msgs, not installed here) and CameraInfo topics
+    nobody subscribes to: the unknown type is skipped with one warning, and the start waits only
+    for the topics perception reads that the bag has (here none: then every played topic)."""
+    from rosbags.rosbag2 import StoragePlugin, Writer
+
+    ts = bags.TYPESTORE
+    JS, TF = "sensor_msgs/msg/JointState", "tf2_msgs/msg/TFMessage"
+    Time = ts.types["builtin_interfaces/msg/Time"]
+    Header = ts.types["std_msgs/msg/Header"]
+    path = tmp_path / "robot_bag"
+    with Writer(path, version=9, storage_plugin=StoragePlugin.MCAP) as w:
+        tf = w.add_connection("/tf_static", TF, typestore=ts)
+        js = w.add_connection("/joint_states", JS, typestore=ts)
+        w.write(tf, 1_000, ts.serialize_cdr(ts.types[TF](transforms=[]), TF))
+        for i in range(5):
+            msg = ts.types[JS](header=Header(stamp=Time(sec=1, nanosec=i * 1000), frame_id=""), name=["joint1"],
+                               position=np.array([0.1 * i]), velocity=np.zeros(1), effort=np.zeros(1))
+            w.write(js, 2_000 + i * 50_000_000, ts.serialize_cdr(msg, JS))
+    joint_msgs = []
+    subscribe(ros_node, JointState, bags.JOINT_STATES_TOPIC, joint_msgs)
+    t0 = time.monotonic()
+    node = launch("ifgrasp_ros", "bag_replay", params={"bag_path": str(path)})
+    ros_node.spin_until(lambda: len(joint_msgs) == 5, timeout_s=20.0, what="the joint states", procs=[node])
+    assert [m.position[0] for _, m in joint_msgs] == pytest.approx([0.0, 0.1, 0.2, 0.3, 0.4])
+    deadline = time.monotonic() + 10.0
+    while "bag finished" not in node.stderr and time.monotonic() < deadline:
+        time.sleep(0.1)
+    err = node.stderr
+    assert err.count("skipping 1 topics") == 1 and "/tf_static (tf2_msgs/msg/TFMessage)" in err, err
+    assert "no subscriber after" not in err, err
+    print(f"first joint state {joint_msgs[0][0] - t0:.2f} s after the start")

@@ -167,10 +167,13 @@ def test_grasp_batch_round_trip(b, seed):
     np.testing.assert_allclose(back.T_frame_wrist, batch.T_frame_wrist, atol=1e-12)
 
 
-def test_unscored_batch_sends_nan():
+def test_unscored_batch_sends_nan_score_and_no_nan_share():
     batch = GraspBatch(wrist_pos_m=np.zeros((1, 3)), wrist_rot=np.eye(3)[None], joints_rad=np.zeros((1, 16)))
     g = cv.grasp_candidates_from_batch(batch, header("object")).grasps[0]
-    assert np.isnan(g.score) and np.isnan(g.part_contact_share)
+    assert np.isnan(g.score) and g.part_contact_share == 0.0  # the message says [0, 1]: 0 = no estimate
+    nan_share = GraspBatch(wrist_pos_m=np.zeros((1, 3)), wrist_rot=np.eye(3)[None], joints_rad=np.zeros((1, 16)),
+                           extras={"part_contact_share": np.array([np.nan])})
+    assert cv.grasp_candidates_from_batch(nan_share, header("object")).grasps[0].part_contact_share == 0.0
     assert g.wrist_pose.orientation.w == 1.0
 
 

@@ -96,12 +96,32 @@ def test_hand_driver_on_the_emulated_bus(bus, launch, ros_node):
     temps = [float(dict((kv.key, kv.value) for kv in s.values)["temperature_c"]) for s in hand.diag.status[1:]]
     assert temps == [30.0] * 16  # the emulated motors' Present Temperature
 
-    # close on a grasp: the motors' goal registers end on the commanded pose, joint states follow
+    # close on a grasp around an object that stops the closing fingers at 0.35 rad: the motors' goal
+    # registers end on the commanded pose, past the object (the squeeze), joint states on the object
     target = np.zeros(16)
-    target[[1, 2, 3, 5, 6, 7]] = 0.5
+    closing = [1, 2, 3, 5, 6, 7]
+    target[closing] = 0.5
+    for i in closing:
+        bus.block(i, 0.35)
     hand.send(1, [0.4], [target])
     assert hand.wait_end(1, 15.0, [node])["state"] == "done"
     np.testing.assert_allclose(bus.goals_rad(), target, atol=2e-3)
+    on_object = np.minimum(target, 0.35)
+    hand.wait(lambda: np.max(np.abs(hand.q - on_object)) < 0.02, 5.0, "joint states on the object", [node])
+    hand.wait(lambda: np.all(bus.currents_ma()[closing] > 300), 5.0, "the fingers squeezing", [node])
+
+    # a stop keeps the squeeze goal and is not repeated every tick (e3ac308 set every goal to the
+    # measured position, releasing the squeeze, and stopped again at every 100 Hz tick)
+    assert hand.call("stop").success
+    packets = bus.packets
+    t_end = time.monotonic() + 0.5
+    hand.wait(lambda: time.monotonic() > t_end, 2.0, "0.5 s after the stop", [node])
+    np.testing.assert_allclose(bus.goals_rad(), target, atol=2e-3)
+    assert np.all(bus.currents_ma()[closing] > 300)  # still squeezing
+    assert bus.packets - packets < 0.5 * 150  # state reads within the bus budget, no hold re-sent each tick
+    for i in closing:  # the object is taken away: the fingers close onto the held goal
+        bus.block(i)
+    assert hand.call("recover").success
     hand.wait(lambda: np.max(np.abs(hand.q - target)) < 0.02, 5.0, "joint states at the grasp", [node])
 
     # over-temperature on motor 3: ERROR on its joint and the device, the hand holds its grasp

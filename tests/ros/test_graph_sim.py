@@ -31,7 +31,8 @@ from ifgrasp_interfaces.srv import GenerateGrasps, GraspCommand, Ground, Perceiv
 REPO = Path(__file__).resolve().parents[2]
 SIM_LAUNCH = REPO / "launch" / "sim.launch.xml"
 STUDENT = REPO / "models" / "student" / "student.pt"
-STAGE_NAMES = ["perceive", "ground", "generate", "plan", "execute", "lift"]
+STAGE_NAMES = ["ground", "perceive", "generate", "plan", "execute", "lift", "verify", "place", "release", "home"]
+GRASP_STAGES = STAGE_NAMES[:7]
 
 
 SERVICES = {"grounding": (Ground, "/ifgrasp/ground"), "perception": (Perceive, "/ifgrasp/perceive"),
@@ -102,9 +103,12 @@ def test_sim_graph_grasps_the_mug_then_reports_a_killed_stage_node(launch, ros_n
     for text, words in (("pick up the banana", "known:"), ("pick up the mug by its blade", "handle")):
         resp = call_command(ros_node, cli, text, 30.0)
         assert not resp.success and words in resp.message and resp.message.startswith("ground:")
+        assert resp.failed_stage == "ground" and resp.error_code in (ExecuteGrasp.Result.UNKNOWN_OBJECT,
+                                                                     ExecuteGrasp.Result.UNKNOWN_PART)
     resp = call_command(ros_node, cli, "grab the mug by the handle")
     assert resp.success, resp.message
     assert (resp.object_name, resp.part_name) == ("mug", "handle") and resp.grasp.header.frame_id == "link_base"
+    assert resp.error_code == 0 and 0 <= resp.grasp.part_contact_share <= 1  # never NaN
 
     # 2. ExecuteGrasp end to end
     t0 = time.monotonic()
@@ -112,10 +116,12 @@ def test_sim_graph_grasps_the_mug_then_reports_a_killed_stage_node(launch, ros_n
                                                                              lift_height_m=0.12))
     wall = time.monotonic() - t0
     assert result.success and result.error_code == 0, result.message
-    assert sorted({f.stage_name for f in feedback}) == sorted(STAGE_NAMES)
+    seen = list(dict.fromkeys(f.stage_name for f in feedback))
+    assert seen == GRASP_STAGES and [STAGE_NAMES.index(s) for s in seen] == sorted(STAGE_NAMES.index(s) for s in seen)
     assert all(STAGE_NAMES[f.stage] == f.stage_name for f in feedback)
     lat = {s.stage: s.seconds for s in result.stage_latencies}
-    assert set(lat) == set(STAGE_NAMES) and all(v > 0 for v in lat.values())
+    assert list(lat) == GRASP_STAGES and all(v > 0 for v in lat.values())
+    assert any(f.stage_name == "execute" and 0 < f.stage_progress < 1 for f in feedback)  # execute's progress
     assert 0 < result.command_to_motion_s < wall and result.command_to_motion_s >= lat["plan"]
     assert (result.object_name, result.part_name) == ("mug", "handle")
     assert result.grasp.header.frame_id == "link_base" and len(result.grasp.joint_positions) == 16
@@ -126,18 +132,25 @@ def test_sim_graph_grasps_the_mug_then_reports_a_killed_stage_node(launch, ros_n
 
     # 3. the generator crashes: the next goal (another object: the mug's handle is now in the hand)
     # fails at generate, naming its service and node, never hangs
+    assert result.held and "fingers stopped short" in result.evidence, result.evidence
+    _, holding, _ = run_goal(ros_node, client, {"commander": graph["commander"]},
+                             ExecuteGrasp.Goal(instruction="hold the spray bottle by its trigger"), 30.0)
+    assert holding.error_code == ExecuteGrasp.Result.HOLDING and "put it back" in holding.message
+    _, released, _ = run_goal(ros_node, client, graph, ExecuteGrasp.Goal(instruction="let go"), 60.0)
+    assert released.success and released.task == "release" and not released.held, released.message
     gen = graph["grasp_generator"]
     gen.expect_exit = -9
     gen.proc.kill()
     gen.wait(10.0)
-    t0 = time.monotonic()
+    t_kill = time.monotonic()
     _, result, feedback = run_goal(ros_node, client, {"commander": graph["commander"]},
                                    ExecuteGrasp.Goal(instruction="hold the spray bottle by its trigger"), 60.0)
     assert not result.success and result.failed_stage == "generate", result.message
     assert result.error_code == ExecuteGrasp.Result.STAGE_FAILED
     assert "/ifgrasp/generate_grasps" in result.message and "grasp_generator" in result.message
     assert {f.stage_name for f in feedback} == {"ground", "perceive", "generate"}
-    assert time.monotonic() - t0 < 45.0  # bounded by the commander's timeouts
+    print(f"killed generator reported {time.monotonic() - t_kill:.2f} s after the kill (liveliness lease 1 s)")
+    assert time.monotonic() - t_kill < 15.0  # the liveliness lease, not the 20-60 s timeouts
 
     # 4. the first grasp lifted the mug, held by its handle
     assert height >= 0.10, f"mug frame origin {height:.3f} m above the table after the lift"
@@ -145,7 +158,7 @@ def test_sim_graph_grasps_the_mug_then_reports_a_killed_stage_node(launch, ros_n
 
 
 def test_busy_cancel_holds_the_arm_then_a_killed_driver_is_reported(graph, ros_node):
-    """One graph: a second goal is BUSY, cancel mid-motion holds the arm; then the next goal's
+    """One graph: a second goal is rejected, cancel mid-motion holds the arm; then the next goal's
     driver (sim_world) is killed during execute and that stage is reported."""
     node = ros_node.node
     states = []
@@ -156,8 +169,9 @@ def test_busy_cancel_holds_the_arm_then_a_killed_driver_is_reported(graph, ros_n
     fut = client.send_goal_async(ExecuteGrasp.Goal(instruction="pick up the mug by its handle"),
                                  feedback_callback=lambda m: seen.append(m.feedback.stage_name))
     ros_node.spin_until(lambda: "execute" in seen, 60.0, "the execute stage", procs=list(graph.values()))
-    _, second, _ = run_goal(ros_node, client, graph, ExecuteGrasp.Goal(instruction="pick up the mug"), 20.0)
-    assert second.error_code == ExecuteGrasp.Result.BUSY and "already running" in second.message
+    second = client.send_goal_async(ExecuteGrasp.Goal(instruction="pick up the mug"))
+    ros_node.spin_until(second.done, 20.0, "the second goal's response", procs=list(graph.values()))
+    assert not second.result().accepted  # rejected at once, not accepted then aborted
     # mid-motion: wait until the arm moves, then cancel
     ros_node.spin_until(lambda: states and max(abs(v) for v in states[-1].velocity[:7]) > 0.05, 20.0, "arm motion")
     handle = fut.result()
@@ -196,7 +210,7 @@ def test_no_camera_data_names_the_topic(launch, ros_node, pinned_model):
     _, result, _ = run_goal(ros_node, client, procs, ExecuteGrasp.Goal(instruction="pick up the mug"), 30.0)
     assert result.error_code == ExecuteGrasp.Result.NO_CAMERA_DATA and result.failed_stage == "perceive"
     assert "/camera/camera/color/image_raw" in result.message
-    assert math.isnan(result.command_to_motion_s)
+    assert result.command_to_motion_s == -1.0  # never moved (no NaN in results)
 
 
 def test_generator_refuses_to_start_without_a_model(launch, tmp_path):

@@ -16,7 +16,7 @@ from ifgrasp_interfaces.msg import GraspCandidates, HandGrasp, ObjectCloud, Stag
 from ifgrasp_interfaces.srv import GraspCommand  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
-STAGES = ["perceive", "ground", "generate", "plan", "execute", "lift"]
+STAGES = ["ground", "perceive", "generate", "plan", "execute", "lift", "verify", "place", "release", "home"]
 
 
 def round_trip(msg):
@@ -53,29 +53,33 @@ def test_grasp_command_service():
     req = round_trip(GraspCommand.Request(instruction="pick up the mug by its handle"))
     assert req.instruction.startswith("pick up")
     res = GraspCommand.Response(success=False, object_name="mug", part_name="", grasp=a_grasp(),
-                                message="which mug?", candidates=["mug_0", "mug_1"])
-    assert list(round_trip(res).candidates) == ["mug_0", "mug_1"]
+                                message="which mug?", candidates=["mug_0", "mug_1"],
+                                error_code=ExecuteGrasp.Result.AMBIGUOUS, failed_stage="perceive")
+    back = round_trip(res)
+    assert list(back.candidates) == ["mug_0", "mug_1"] and back.error_code == 9 and back.failed_stage == "perceive"
 
 
 def test_execute_grasp_action_goal_feedback_result():
     A = ExecuteGrasp
     round_trip(A.Goal(instruction="", object_name="hammer", part_name="handle", lift_height_m=0.15))
     stage_consts = [getattr(A.Feedback, f"STAGE_{s.upper()}") for s in STAGES]
-    assert stage_consts == list(range(6))
-    fb = round_trip(A.Feedback(stage=A.Feedback.STAGE_PLAN, stage_name="plan", progress=0.5,
+    assert stage_consts == list(range(len(STAGES)))  # numbered in run order
+    fb = round_trip(A.Feedback(stage=A.Feedback.STAGE_PLAN, stage_name="plan", progress=0.5, stage_progress=0.25,
                                elapsed_s=1.25, message="planning"))
-    assert fb.stage_name == STAGES[fb.stage]
+    assert fb.stage_name == STAGES[fb.stage] and fb.stage_progress == 0.25
 
     codes = {n: getattr(A.Result, n) for n in ("OK", "UNKNOWN_OBJECT", "UNKNOWN_PART", "NO_CAMERA_DATA",
                                                  "NO_GRASP", "UNREACHABLE", "CANCELLED", "BUSY",
-                                                 "STAGE_FAILED", "AMBIGUOUS", "INVALID_GOAL", "TIMEOUT")}
+                                                 "STAGE_FAILED", "AMBIGUOUS", "INVALID_GOAL", "TIMEOUT",
+                                                 "DROPPED", "HOLDING", "NOT_HOLDING")}
     assert codes["OK"] == 0 and len(set(codes.values())) == len(codes)  # distinct codes
     res = A.Result(success=False, error_code=A.Result.UNREACHABLE, message="no IK solution",
                    failed_stage="plan", object_name="mug", part_name="handle", grasp=a_grasp(),
                    stage_latencies=[StageLatency(stage=s, seconds=0.1 * i) for i, s in enumerate(STAGES[:4])],
-                   command_to_motion_s=float("nan"))
-    back = deserialize_message(serialize_message(res), A.Result)  # NaN != NaN: compare fields
-    assert [s.stage for s in back.stage_latencies] == STAGES[:4] and np.isnan(back.command_to_motion_s)
+                   command_to_motion_s=-1.0, task="grasp", held=False, evidence="0 of 4 fingers")
+    back = round_trip(res)
+    assert [s.stage for s in back.stage_latencies] == STAGES[:4] and back.command_to_motion_s == -1.0
+    assert (back.task, back.held, back.evidence) == ("grasp", False, "0 of 4 fingers")
     assert back.error_code == A.Result.UNREACHABLE and back.failed_stage == "plan"
     # the action's generated service/message types exist (what rclpy.action needs)
     assert A.Impl.SendGoalService and A.Impl.GetResultService and A.Impl.FeedbackMessage
@@ -91,6 +95,7 @@ def test_package_xml_is_valid(package):
 
 
 def test_stage_services_round_trip():
+    from builtin_interfaces.msg import Time
     from geometry_msgs.msg import Transform
     from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
@@ -103,6 +108,7 @@ def test_stage_services_round_trip():
     assert list(round_trip(Ground.Response(success=True, grounded=g)).grounded.avoid_parts) == ["blade"]
     round_trip(Ground.Request(instruction="", object_name="mug", part_name="handle"))
     req = round_trip(Perceive.Request(grounded=g, timeout_s=2.0))
+    assert round_trip(Perceive.Request(grounded=g, not_before=Time(sec=5, nanosec=7))).not_before.nanosec == 7
     assert req.grounded.object_name == "knife" and req.timeout_s == 2.0
     res = Perceive.Response(success=False, error_code=ExecuteGrasp.Result.AMBIGUOUS, message="which knife?",
                             t_base_camera=Transform(), candidates=["#0 red knife", "#1 red knife"])

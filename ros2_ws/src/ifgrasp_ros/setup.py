@@ -28,7 +28,6 @@ setup(
     license="Apache-2.0",
     entry_points={
         "console_scripts": [
-            f"sim_camera = {PACKAGE}.sim_camera:main",
             f"bag_replay = {PACKAGE}.bag_replay:main",
             f"sim_world = {PACKAGE}.sim_world:main",
             f"commander = {PACKAGE}.commander:main",

@@ -16,6 +16,7 @@ from ifgrasp.arm.chain import SerialChain
 from ifgrasp.arm.ik import IKResult, solve_ik
 from ifgrasp.arm.mount import T_FLANGE_HAND
 from ifgrasp.errors import InputError, KinematicsError
+from ifgrasp.geometry import invert_transform
 from ifgrasp.paths import URDF_DIR
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -29,16 +30,6 @@ def _skew(v: np.ndarray) -> np.ndarray:
     x, y, z = np.moveaxis(v, -1, 0)
     o = np.zeros_like(x)
     return np.stack([np.stack([o, -z, y], -1), np.stack([z, o, -x], -1), np.stack([-y, x, o], -1)], -2)
-
-
-def _inv_T(T: np.ndarray) -> np.ndarray:
-    """Inverse of rigid transforms (..., 4, 4)."""
-    out = np.zeros_like(T)
-    Rt = np.swapaxes(T[..., :3, :3], -1, -2)
-    out[..., :3, :3] = Rt
-    out[..., :3, 3] = -np.einsum("...ij,...j->...i", Rt, T[..., :3, 3])
-    out[..., 3, 3] = 1.0
-    return out
 
 
 class Xarm7Kinematics:
@@ -148,7 +139,7 @@ class Xarm7Kinematics:
     def ik_hand(self, T_base_hand: np.ndarray, **kwargs) -> IKResult:
         """IK for the hand root frame: ``T_base_flange = T_base_hand @ inv(T_FLANGE_HAND)``."""
         T = np.asarray(T_base_hand, dtype=float)
-        return self.ik(T @ _inv_T(T_FLANGE_HAND), **kwargs)
+        return self.ik(T @ invert_transform(T_FLANGE_HAND), **kwargs)
 
     def solve_or_raise(self, T_base_target: np.ndarray, **kwargs) -> np.ndarray:
         """Like ``ik`` but returns ``q`` (B, 7) and raises ``KinematicsError`` on any failure."""

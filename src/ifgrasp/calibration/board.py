@@ -85,6 +85,19 @@ def board_image(cfg: BoardConfig, px_per_square: int = 100) -> np.ndarray:
     return make_board(cfg).generateImage((w, h), marginSize=0, borderBits=1)
 
 
+def opencv_distortion(model: str, d) -> np.ndarray | None:
+    """OpenCV's distortion coefficients from a CameraInfo's ``distortion_model`` and ``d``: ROS's
+    plumb_bob (k1, k2, p1, p2, k3) and rational_polynomial (+ k4, k5, k6) are OpenCV's own order;
+    all-zero coefficients of any model are no distortion (None); other models are refused."""
+    d = np.asarray(d, dtype=np.float64).ravel()
+    if d.size == 0 or not np.any(d):
+        return None
+    if model in ("plumb_bob", "rational_polynomial"):
+        return d
+    raise ConfigError(f"camera distortion model '{model}' with coefficients {np.round(d, 5).tolist()} is not "
+                      "supported; known: plumb_bob, rational_polynomial (or publish rectified images)")
+
+
 @dataclass(frozen=True)
 class BoardObservation:
     """One detection: ``ids`` (C,) ChArUco corner ids, ``pixels`` (C, 2) their image positions,

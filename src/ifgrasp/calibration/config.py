@@ -50,6 +50,7 @@ class PlanConfig(Config):
     roll_deg: float = Field(35.0, ge=0, description="largest in-plane turn of the board")
     image_margin: float = Field(0.08, ge=0, lt=0.5, description="board corners keep this fraction of the image size off its edges")
     table_margin_m: float = Field(0.06, ge=0, description="arm and board clearance above the table")
+    move_margin_m: float = Field(0.03, ge=0, description="straight joint moves between poses keep this above the table")
     line_of_sight_m: float = Field(0.01, ge=0, description="arm spheres keep this off the camera-to-board rays")
     seed: int = Field(0, description="random seed")
 

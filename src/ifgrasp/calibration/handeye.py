@@ -22,6 +22,7 @@ from scipy.spatial.transform import Rotation
 
 from ifgrasp.calibration.board import BoardConfig, BoardObservation, _cv2
 from ifgrasp.errors import InputError
+from ifgrasp.geometry import invert_transform
 from ifgrasp.types import CameraIntrinsics
 
 #: Fewest usable poses: 3 is the algebraic minimum, 5 leaves a check on the answer.
@@ -58,15 +59,6 @@ class HandEyeResult:
         lines.append(f" all {self.rms_px_total:9.3f} {np.median(self.pose_err_mm):9.2f} "
                      f"{np.median(self.pose_err_deg):9.3f}  (median for mm / deg)")
         return "\n".join(lines)
-
-
-def _inv(T: np.ndarray) -> np.ndarray:
-    out = np.zeros_like(T)
-    Rt = np.swapaxes(T[..., :3, :3], -1, -2)
-    out[..., :3, :3] = Rt
-    out[..., :3, 3] = -np.einsum("...ij,...j->...i", Rt, T[..., :3, 3])
-    out[..., 3, 3] = 1.0
-    return out
 
 
 def check_motion(T_base_flange: np.ndarray) -> None:
@@ -120,7 +112,7 @@ def _initial(T_base_flange: np.ndarray, T_camera_board: np.ndarray) -> tuple[np.
     T_cb[:3, :3], T_cb[:3, 3] = R_cg, np.ravel(t_cg)
     T_fb = np.eye(4)
     T_fb[:3, :3], T_fb[:3, 3] = R_bw, np.ravel(t_bw)
-    return _inv(T_cb), T_fb
+    return invert_transform(T_cb), T_fb
 
 
 def solve_eye_to_hand(T_base_flange: np.ndarray, observations: list[BoardObservation | None],
@@ -151,7 +143,7 @@ def solve_eye_to_hand(T_base_flange: np.ndarray, observations: list[BoardObserva
     pts = [np.ascontiguousarray(corners[o.ids]) for o in obs]  # (C_i, 3) board frame
 
     def project(T_bc: np.ndarray, T_fb: np.ndarray) -> list[np.ndarray]:
-        T_cb = _inv(T_bc)[None] @ T_bf @ T_fb[None]  # (N, 4, 4) predicted T_camera_board
+        T_cb = invert_transform(T_bc)[None] @ T_bf @ T_fb[None]  # (N, 4, 4) predicted T_camera_board
         out = []
         for T, p in zip(T_cb, pts):
             rvec = cv2.Rodrigues(T[:3, :3])[0]
@@ -167,7 +159,7 @@ def solve_eye_to_hand(T_base_flange: np.ndarray, observations: list[BoardObserva
     proj = project(T_bc, T_fb)
     rms = np.array([np.sqrt(np.mean(np.sum((pr - o.pixels) ** 2, axis=1))) for pr, o in zip(proj, obs)])
     all_sq = np.concatenate([np.sum((pr - o.pixels) ** 2, axis=1) for pr, o in zip(proj, obs)])
-    T_pred = _inv(T_bc)[None] @ T_bf @ T_fb[None]
+    T_pred = invert_transform(T_bc)[None] @ T_bf @ T_fb[None]
     err_mm = 1000.0 * np.linalg.norm(T_pred[:, :3, 3] - T_cb_obs[:, :3, 3], axis=1)
     err_deg = np.degrees(Rotation.from_matrix(
         np.swapaxes(T_pred[:, :3, :3], -1, -2) @ T_cb_obs[:, :3, :3]).magnitude())

@@ -5,7 +5,8 @@ facing the camera, then tilted and turned), mapped to flange poses through the n
 kept when the IK reaches them, no arm sphere or board corner comes near the table, every board
 corner projects inside the image and no arm sphere crosses a line of sight from the camera to the
 board. Of the survivors, farthest-point sampling over orientation and position picks a varied
-set, visited in nearest-neighbour order from the start joints. Base frame, metres, radians.
+set, visited in nearest-neighbour order from the start joints over straight joint moves that stay
+clear of the table (and back). Base frame, metres, radians.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from scipy.spatial.transform import Rotation
 
 from ifgrasp.arm import Xarm7Kinematics
 from ifgrasp.calibration.config import CalibrationConfig
-from ifgrasp.calibration.handeye import CalibrationError, _inv, check_motion
+from ifgrasp.calibration.handeye import CalibrationError, check_motion
+from ifgrasp.geometry import invert_transform
+from ifgrasp.planning import densify
 from ifgrasp.planning.collision import ArmCollisionModel
 from ifgrasp.types import CameraIntrinsics
 
@@ -59,6 +62,11 @@ def _segment_clearance(a: np.ndarray, b: np.ndarray, centres: np.ndarray, radii:
     return dist.min(axis=(1, 2))
 
 
+def _move_clear(collision: ArmCollisionModel, q0: np.ndarray, q1: np.ndarray, margin_m: float) -> bool:
+    """The straight joint move q0 -> q1 keeps every arm and hand sphere ``margin_m`` above the table."""
+    return not collision.check(densify(np.stack([q0, q1]), 0.05), table_margin_m=margin_m).table.any()
+
+
 def plan_poses(T_base_camera: np.ndarray, intrinsics: CameraIntrinsics, cfg: CalibrationConfig,
                q_start: np.ndarray, kin: Xarm7Kinematics | None = None,
                collision: ArmCollisionModel | None = None) -> PosePlan:
@@ -74,7 +82,7 @@ def plan_poses(T_base_camera: np.ndarray, intrinsics: CameraIntrinsics, cfg: Cal
     M = p.candidates
     w, h = cfg.board.size_m
     T_fb = cfg.mount.T_flange_board(cfg.board)
-    T_cam_base = _inv(T_base_camera)
+    T_cam_base = invert_transform(T_base_camera)
 
     # board centres: a pixel in the inner image and a distance along its ray
     mu, mv = 0.25 * k.width, 0.25 * k.height
@@ -104,7 +112,7 @@ def plan_poses(T_base_camera: np.ndarray, intrinsics: CameraIntrinsics, cfg: Cal
                                         & (uvz[..., 1] < k.height - my) & (uvz[..., 2] > 0.1)).all(axis=1)
     checks["board above the table"] = corners[..., 2].min(axis=1) > p.table_margin_m
 
-    T_bf = T_bb @ _inv(T_fb)[None]
+    T_bf = T_bb @ invert_transform(T_fb)[None]
     ik = kin.ik(T_bf, q_seed=q_start, num_seeds=4, max_rounds=2)
     checks["reachable (IK)"] = ik.success
     rep = collision.check(ik.q, table_margin_m=p.table_margin_m)
@@ -123,22 +131,38 @@ def plan_poses(T_base_camera: np.ndarray, intrinsics: CameraIntrinsics, cfg: Cal
             "check the camera pose guess (T_base_camera), the board mount and the distance range")
     idx = np.flatnonzero(ok)
 
-    # farthest-point selection over (orientation, position): 0.1 m counts like 0.35 rad (20 deg)
+    # farthest-point ranking over (orientation, position): 0.1 m counts like 0.35 rad (20 deg)
     feat = np.c_[Rotation.from_matrix(R[idx]).as_rotvec(), centres[idx] * 3.5]
     start = int(np.argmin(np.linalg.norm(ik.q[idx] - q_start, axis=1)))
-    chosen = [start]
+    rank = [start]
     d = np.linalg.norm(feat - feat[start], axis=1)
-    for _ in range(min(p.n_poses, len(idx)) - 1):
+    for _ in range(len(idx) - 1):
         nxt = int(np.argmax(d))
-        chosen.append(nxt)
+        rank.append(nxt)
         d = np.minimum(d, np.linalg.norm(feat - feat[nxt], axis=1))
-    # visiting order: nearest neighbour in joint space from q_start
-    left, order, cur = list(chosen), [], np.asarray(q_start, float)
-    while left:
-        j = min(left, key=lambda c: np.linalg.norm(ik.q[idx[c]] - cur))
-        order.append(j)
-        left.remove(j)
-        cur = ik.q[idx[j]]
+    # visiting order: nearest neighbour in joint space from q_start over straight joint moves that
+    # keep the arm off the table; a pose no clear move reaches waits, and the next-ranked one joins
+    home = np.asarray(q_start, float)
+    pool, spare = rank[: p.n_poses], rank[p.n_poses:]
+    order, cur = [], home
+    while len(order) < p.n_poses and (pool or spare):
+        near = sorted(pool, key=lambda c: np.linalg.norm(ik.q[idx[c]] - cur))
+        nxt = next((c for c in near if _move_clear(collision, cur, ik.q[idx[c]], p.move_margin_m)), None)
+        if nxt is None:
+            if not spare:
+                break
+            pool.append(spare.pop(0))
+            continue
+        order.append(nxt)
+        pool.remove(nxt)
+        cur = ik.q[idx[nxt]]
+    while order and not _move_clear(collision, cur, home, p.move_margin_m):  # and the way back home
+        order.pop()
+        cur = ik.q[idx[order[-1]]] if order else home
+    if len(order) < cfg.min_poses:
+        raise CalibrationError(
+            f"only {len(order)} poses are reachable by straight joint moves clear of the table, need "
+            f"{cfg.min_poses}: start from a pose higher above the table or lower plan.move_margin_m")
     sel = idx[order]
     check_motion(T_bf[sel])
     return PosePlan(ik.q[sel], T_bb[sel], n_ok)

@@ -14,7 +14,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from ifgrasp.arm import Xarm7Kinematics
-from ifgrasp.calibration.board import detect_board
+from ifgrasp.calibration.board import detect_board, opencv_distortion
 from ifgrasp.calibration.config import CalibrationConfig
 from ifgrasp.calibration.handeye import CalibrationError, HandEyeResult, pose_error, solve_eye_to_hand
 from ifgrasp.calibration.planning import plan_poses
@@ -105,8 +105,9 @@ def run_sim(cfg: CalibrationConfig, scene_cfg=None, guess_error=(20.0, 3.0), q_o
 
 def views_from_bag(path: str | Path, cfg: CalibrationConfig, joint_names: tuple[str, ...] | None = None) -> Views:
     """One view per still pose of a bag (colour images, CameraInfo, ``/joint_states``; the topics of
-    ``ifgrasp.io.bags``): an image counts when the arm joints moved less than 1 mrad over the
-    ``cfg.settle_s`` before it; of consecutive such images at one pose the last is kept."""
+    ``ifgrasp.io.bags``): an image counts when its latest joint state (at most 2 s old) ends
+    ``cfg.settle_s`` in which the arm joints moved less than 1 mrad; of consecutive such images at
+    one pose the last is kept."""
     from ifgrasp.io.bags import (CAMERA_INFO, COLOR_INFO_TOPIC, COLOR_TOPIC, IMAGE, JOINT_STATE,
                                  JOINT_STATES_TOPIC, TYPESTORE, read_bag)
 
@@ -138,13 +139,15 @@ def views_from_bag(path: str | Path, cfg: CalibrationConfig, joint_names: tuple[
     t_js, q_js = t_js[order], q_js[order]
     views_q, views_img = [], []
     for t, img in images:
-        win = (t_js >= t - cfg.settle_s) & (t_js <= t + 0.05)
-        if win.sum() < 2 or t_js[win][0] > t - 0.8 * cfg.settle_s:
+        j = int(np.searchsorted(t_js, t + 0.05, side="right")) - 1  # the latest state by the image
+        if j < 0 or t - t_js[j] > 2.0:
+            continue  # no recent joint state: the pose is unknown
+        # still for settle_s up to it: from the last state at or before the window's start (gaps in
+        # the stream, a loaded recorder, do not matter) every state within 1 mrad
+        i0 = int(np.searchsorted(t_js, t_js[j] - cfg.settle_s, side="right")) - 1
+        if i0 < 0 or np.ptp(q_js[i0: j + 1], axis=0).max() > 1e-3:
             continue
-        span = np.ptp(q_js[win], axis=0).max()
-        if span > 1e-3:
-            continue
-        q = q_js[win][-1]
+        q = q_js[j]
         if views_q and np.abs(views_q[-1] - q).max() < 1e-3:
             views_img[-1] = img  # same pose: keep the last image
             continue
@@ -152,7 +155,7 @@ def views_from_bag(path: str | Path, cfg: CalibrationConfig, joint_names: tuple[
         views_img.append(img)
     k = CameraIntrinsics(int(info.width), int(info.height), float(info.k[0]), float(info.k[4]),
                          float(info.k[2]), float(info.k[5]))
-    d = np.asarray(info.d, float) if len(info.d) else None
+    d = opencv_distortion(info.distortion_model, info.d)
     if not views_q:
         raise CalibrationError(f"bag '{path}': no image was taken with the arm still for {cfg.settle_s} s; "
                                "record with the arm stopped at each pose")

@@ -14,6 +14,8 @@ Examples::
     ifgrasp render-objects --split heldout # picture of one object per category
     ifgrasp record-sim --duration 2        # simulated camera + joint states to an MCAP bag
     ifgrasp replay out/bags/sim --loop     # play a bag on ROS 2 (needs the colcon workspace)
+    ifgrasp launch sim                     # the ROS 2 graph on the simulator; ready, logs, Ctrl-C stops it
+    ifgrasp ask "pick up the mug by its handle"   # one command to the running graph (then "put it back")
     ifgrasp hw dry-run hand --emulate      # first power-on check: read, move nothing
     ifgrasp calibrate sim                  # hand-eye calibration in MuJoCo, error vs the known camera
     ifgrasp calibrate ros                  # live: move the arm, see the board, write T_base_camera
@@ -33,7 +35,7 @@ from ifgrasp.cli.apps import app
 from ifgrasp.errors import IfgraspError
 
 # Each verb group registers its commands on ``app`` when imported (order = order in --help).
-from ifgrasp.cli import run, student, teacher, perception, hw, calibrate  # noqa: E402,F401
+from ifgrasp.cli import run, ros, student, teacher, perception, hw, calibrate  # noqa: E402,F401
 from ifgrasp.cli.run import replay_invocation  # noqa: E402,F401  (re-exported for scripts and tests)
 
 

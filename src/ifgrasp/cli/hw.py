@@ -53,10 +53,14 @@ def bench_foundation(
 
 @bench_app.command("drivers")
 def bench_drivers(
-    part: list[str] = typer.Option(["arm"], help="device part to time (repeat the option): arm"),
+    part: list[str] = typer.Option(["arm", "hand"], help="device part to time (repeat the option): arm, hand"),
     arm_calls: int = typer.Option(500, help="arm: SDK calls per measurement (and stream ticks)"),
+    hand_reads: int = typer.Option(200, help="hand: timed state reads / goal writes per row"),
+    latency_timer_ms: float = typer.Option(1.0, min=0.0, help="hand: the emulated USB adapter's latency timer, ms"),
 ) -> None:
-    """Driver round trips: xArm through the real SDK against the controller emulator (median, p95)."""
+    """Driver round trips: xArm through the real SDK against the controller emulator; LEAP bus time per
+    state read (e3ac308's two sync reads vs one sync / fast sync read) and per goal write on the
+    emulated Dynamixel bus with wire timing, beside the bus budget (median, p95)."""
     from ifgrasp.bench import bench_drivers as run
 
-    run(parts=part, arm_calls=arm_calls)
+    run(parts=part, arm_calls=arm_calls, hand_reads=hand_reads, latency_timer_ms=latency_timer_ms)

@@ -18,11 +18,15 @@ def demo(
     instruction: str = typer.Argument("pick up the mug by its handle", help="natural-language command"),
     out: Path = typer.Option(OUT_DIR / "demo", help="folder for the pictures of each stage"),
     seed: int = typer.Option(0, help="scene seed"),
+    then: list[str] = typer.Option(None, help='the session after the first grasp, one command each '
+                                   '(default: "put it back", then "grab the spray bottle by its body")'),
+    one_shot: bool = typer.Option(False, "--one-shot", help="only the first grasp, no session"),
 ) -> None:
-    """Run the main job on the embedded simulated xArm7 + LEAP Hand scene."""
-    from ifgrasp.demo import run_demo
+    """Run a short session on the embedded simulated xArm7 + LEAP Hand scene: grasp, put it back,
+    grasp another object (each verified from the hand's own measurements)."""
+    from ifgrasp.demo import SESSION_THEN, run_demo
 
-    run_demo(instruction=instruction, out_dir=out, seed=seed)
+    run_demo(instruction=instruction, out_dir=out, seed=seed, then=() if one_shot else tuple(then or SESSION_THEN))
 
 
 @app.command("record-sim")

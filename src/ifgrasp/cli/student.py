@@ -59,14 +59,16 @@ def export(
     checkpoint: Path = typer.Option(None, help="student checkpoint (default: models/student/student.pt)"),
     out: Path = typer.Option(None, help="ONNX file (default: models/student/student.onnx)"),
     steps: int = typer.Option(8, min=1, help="DDIM steps unrolled into the graph"),
+    critic: str = typer.Option("auto", help="critic in the same graph: auto (critic.pt beside the checkpoint if "
+                               "present), none, or a critic file"),
 ) -> None:
-    """Export the student's few-step sampler to ONNX and check onnxruntime against torch.
+    """Export the student's few-step sampler (+ its critic, same features) to ONNX and check it against torch.
 
     Example: ``ifgrasp export --steps 8``
     """
     from ifgrasp.grasp.diffusion.commands import export_command
 
-    export_command(checkpoint, out, steps)
+    export_command(checkpoint, out, steps, critic)
 
 
 @eval_app.command("student")
@@ -74,19 +76,27 @@ def eval_student(
     checkpoint: Path = typer.Option(None, help="student checkpoint (default: models/student/student.pt)"),
     views: Path = typer.Option(None, help="held-out camera views (default: data/views/heldout)"),
     k: int = typer.Option(8, min=1, help="grasps kept per view (top-k)"),
-    views_per_object: int = typer.Option(2, min=1, help="views evaluated per object"),
-    steps: str = typer.Option("1,2,4,8,50", help="comma-separated DDIM step counts to compare"),
-    out: Path = typer.Option(OUT_DIR / "eval_student.json", help="JSON report"),
+    views_per_object: int = typer.Option(8, min=1, help="views evaluated per object (8: ~430 held-out cases)"),
+    steps: str = typer.Option("8", help="comma-separated DDIM step counts to compare"),
+    out: Path = typer.Option(OUT_DIR / "eval_student.json", help="JSON report (per-case rows: same name .jsonl; "
+                             "a rerun resumes from it)"),
     critic: str = typer.Option("auto", help="learned ranking term: auto (critic.pt beside the checkpoint if "
                                "present), none, or a critic file"),
+    physics: str = typer.Option("on", help="physics refinement variants: on, off or on,off (paired on the same cases)"),
+    judge: str = typer.Option("v1", help="comma-separated judge versions (validation) to report"),
+    max_cases: int = typer.Option(None, min=1, help="only the first N cases (view-major order: every task early)"),
 ) -> None:
-    """Student on held-out objects through the teacher's validation: top-1 / top-k lift, part share, per step count.
+    """Student on held-out (object, part, view) cases: top-1 lift with 95% Wilson CI and top-k lift per task,
+    judged in MuJoCo, plus a geometric pre-check of every output (self-penetration, cloud penetration,
+    fingertip distance to the part).
 
-    Example: ``ifgrasp eval student --steps 1,8 --views-per-object 1 --critic none``
+    Example: ``ifgrasp eval student --steps 8 --physics on,off --judge v1 --views-per-object 8``
     """
     from ifgrasp.grasp.diffusion.commands import eval_student_command
 
-    eval_student_command(checkpoint, views, k, views_per_object, parse_steps(steps), out, critic)
+    eval_student_command(checkpoint, views, k, views_per_object, parse_steps(steps), out, critic,
+                         tuple(p.strip() for p in physics.split(",")), tuple(j.strip() for j in judge.split(",")),
+                         max_cases)
 
 
 @bench_app.command("generate")
@@ -121,3 +131,18 @@ def bench_graph(
     from ifgrasp.pipeline.bench import bench_graph_command
 
     bench_graph_command(checkpoint, repeats, instruction, steps, execute, echo=typer.echo)
+
+
+@bench_app.command("hold")
+def bench_hold(
+    checkpoint: Path = typer.Option(None, help="student checkpoint (default: models/student/student.pt)"),
+    seeds: int = typer.Option(5, min=1, help="scene seeds; each runs the four held-decision instructions"),
+    steps: int = typer.Option(8, min=1, help="DDIM steps"),
+) -> None:
+    """The held decision (hand measurements, camera) against the simulator's ground truth: false "held" counted.
+
+    Example: ``ifgrasp bench hold --seeds 5`` (20 grasps)
+    """
+    from ifgrasp.pipeline.bench import bench_hold_command
+
+    bench_hold_command(checkpoint, seeds, steps, echo=typer.echo)

@@ -9,6 +9,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ifgrasp.drivers.base import JointDriver, TrajectoryFeedback
+from ifgrasp.drivers.streaming import TrajectoryStream
 from ifgrasp.errors import DriverError, SafetyError
 
 
@@ -35,7 +36,8 @@ class ArmDriver(JointDriver):
 
     def execute_trajectory(self, times_s, q, feedback_cb: Callable[[TrajectoryFeedback], None] | None = None,
                            should_cancel: Callable[[], bool] | None = None) -> bool:
-        """Stream ``q`` (T, J) rad at ``times_s`` (T,) s, linearly interpolated at ``rate_hz``.
+        """Stream ``q`` (T, J) rad at ``times_s`` (T,) s, linearly interpolated at ``rate_hz``
+        (``ifgrasp.drivers.streaming.TrajectoryStream``: after a stall time advances one safe step).
 
         The whole trajectory is validated first (limits, jumps, speeds, accelerations, workspace,
         start near the measured position); nothing is sent if it fails. Returns True when finished,
@@ -45,26 +47,24 @@ class ArmDriver(JointDriver):
         self._require_connected()
         if self.fault is not None:
             raise SafetyError(f"trajectory refused: the driver is faulted ({self.fault}); call recover()")
-        t, q = self.safety.check_trajectory(times_s, q, self.read_state().position_rad)
+        stream = TrajectoryStream(self, times_s, q)  # validates; nothing sent if it fails
         dt = 1.0 / self.rate_hz
-        ts = np.arange(t[0], t[-1] + 0.5 * dt, dt)  # (S,)
-        ts[-1] = min(ts[-1], t[-1])
-        q_s = np.stack([np.interp(ts, t, q[:, j]) for j in range(q.shape[1])], axis=-1)  # (S, J)
-        q_s[-1] = q[-1]
-        t0 = self.clock()
-        for i, (ti, qi) in enumerate(zip(ts, q_s)):
+        next_s = self.clock()
+        while True:
             if should_cancel is not None and should_cancel():
                 self.stop()
                 self.safety.enable()
                 return False
-            self.send_command(qi)
-            state = self.read_state()
+            fb = stream.step()
             if feedback_cb is not None:
-                feedback_cb(TrajectoryFeedback(float(ti), i, qi, state.position_rad))
-            wait = t0 + (ti - ts[0]) + dt - self.clock()
+                feedback_cb(fb)
+            if stream.sent_all:
+                break
+            next_s += dt
+            wait = next_s - self.clock()
             if wait > 0:
                 self.sleep(wait)
-        return self._settle(q[-1], dt, should_cancel)
+        return self._settle(stream.q[-1], dt, should_cancel)
 
     def _settle(self, q_goal: np.ndarray, dt: float, should_cancel, timeout_s: float = 2.0) -> bool:
         """Keep sending the final point until the MEASURED joints are within ``settle_tol_rad`` of it.

@@ -7,8 +7,9 @@ also services the watchdog) and publishes it; an action calls ``execute_trajecto
 ``feedback_cb``/``should_cancel``; services call ``stop()``, ``enable()`` and ``recover()``.
 
 Torque policy: ``stop()``, a fault, the watchdog and ``disconnect()`` all leave the device holding
-its measured position with torque on (the hand keeps its grasp, the arm stays put); nothing turns
-torque off except the explicit ``torque_off()`` of the LEAP backend (dry runs, docs/hardware.md).
+with torque on: at ``_hold_position(measured)``, the measured position for the arm, the latched
+squeeze goal for a hand holding a grasp (``HandDriver``); nothing turns torque off except the
+explicit ``torque_off()`` of the LEAP backend (dry runs, docs/hardware.md).
 """
 
 from __future__ import annotations
@@ -66,6 +67,9 @@ class JointDriver(ABC):
     """Base of every joint-space device driver (arm, hand; real or simulated)."""
 
     effort_unit = "A"
+    #: A device fault seen at connect: True -> hold and raise; False -> stay connected, faulted and
+    #: holding (the node stays alive and reports it; ``recover()`` clears it).
+    connect_faults_fatal: bool = True
 
     def __init__(self, limits: JointLimits, safety: SafetyConfig | None = None, fk: PointsFk | None = None,
                  clock: Callable[[], float] = time.monotonic):
@@ -107,7 +111,7 @@ class JointDriver(ABC):
         self.fault = None
         self.safety.enable()
         state = self.read_state()
-        if not state.ok:
+        if not state.ok and self.connect_faults_fatal:
             self.stop()
             raise DriverError(f"{type(self).__name__} connected but reports faults: {'; '.join(state.errors)}")
         return self
@@ -143,7 +147,7 @@ class JointDriver(ABC):
         return q
 
     def stop(self) -> None:
-        """Hold the measured position and refuse commands until ``enable()``; any state, idempotent."""
+        """Hold (``_hold_position``) and refuse commands until ``enable()``; any state, idempotent."""
         self.safety.stop()
         if not self._connected:
             return
@@ -211,8 +215,12 @@ class JointDriver(ABC):
                     raise
         return self._last_state.position_rad
 
+    def _hold_position(self, q_measured: np.ndarray) -> np.ndarray:
+        """(J,) what a hold keeps the device at, given the measured position (J,); arm: measured."""
+        return q_measured
+
     def _send_hold(self, q_measured: np.ndarray, now_s: float) -> np.ndarray:
-        q = self.safety.hold_target(q_measured, now_s)
+        q = self.safety.hold_target(self._hold_position(q_measured), now_s)
         self._write(q)
         return q
 

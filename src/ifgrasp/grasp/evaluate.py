@@ -203,12 +203,15 @@ def _nanmean(x: np.ndarray) -> float:
 
 def teacher_report(data: dict[str, np.ndarray], cfg: FilterConfig | None = None) -> dict:
     """Raw and validated metrics, overall, per category and per task (``category/part``: a mug's
-    handle and its body are graspable to very different part accuracies)."""
+    handle and its body are graspable to very different part accuracies); ``kept_by_v1``: the
+    grasps the v1 judge kept, measured by today's (e.g. their exact penetration)."""
     keep = validated_mask(data, cfg)
+    kept_v1 = v1_validated_mask(data)
     everything = np.ones(len(keep), bool)
     report = {
         "raw": group_metrics(data, everything),
         "validated": group_metrics(data, keep),
+        "kept_by_v1": group_metrics(data, kept_v1),
         "validated_share": float(keep.mean()) if len(keep) else 0.0,
         "filter": (cfg or FilterConfig()).describe(),
     }
@@ -217,7 +220,8 @@ def teacher_report(data: dict[str, np.ndarray], cfg: FilterConfig | None = None)
         report[by] = {}
         for name in sorted(set(labels)):
             mask = labels == name
-            report[by][name] = {"raw": group_metrics(data, mask), "validated": group_metrics(data, mask & keep)}
+            report[by][name] = {"raw": group_metrics(data, mask), "validated": group_metrics(data, mask & keep),
+                                "kept_by_v1": group_metrics(data, mask & kept_v1)}
     return report
 
 
@@ -273,7 +277,7 @@ JUDGE_TABLE_HEADER = ["category", "set", "N", "kept v1", "kept v2", "lift v1", "
 
 def judge_table(report: dict, by: str = "per_category") -> list[list[str]]:
     """Rows comparing the v1 and v2 judges per category (or task, ``by="per_task"``), raw and validated
-    (by the report's filter): how many grasps each judge keeps, their lift / shake / 6-direction rates
+    (by the report's filter) and the grasps v1 kept: how many grasps each judge keeps, their lift / shake / 6-direction rates
     (v1: the labels kept from before the re-validation), and the v2 measurements (exact penetration,
     self-penetration, shove while closing, rotation in the hand; means unless marked)."""
 
@@ -293,8 +297,8 @@ def judge_table(report: dict, by: str = "per_category") -> list[list[str]]:
             f(m["rotation_deg"]["p95"], "{:.1f}"),
         ]
 
-    rows = [row("ALL", "raw", report["raw"]), row("ALL", "validated", report["validated"])]
+    sets = (("raw", "raw"), ("validated", "validated"), ("kept_by_v1", "kept by v1"))
+    rows = [row("ALL", label, report[key]) for key, label in sets if key in report]
     for c, groups in report.get(by, {}).items():
-        rows.append(row(c, "raw", groups["raw"]))
-        rows.append(row(c, "validated", groups["validated"]))
+        rows += [row(c, label, groups[key]) for key, label in sets if key in groups]
     return rows

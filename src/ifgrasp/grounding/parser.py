@@ -23,7 +23,8 @@ from ifgrasp.vocabulary import (
 )
 
 INTENTS = ("pick", "handover", "use")
-_MAX_TEXT = 2000
+MAX_INSTRUCTION_CHARS = 300
+"""Longest instruction accepted (characters): a spoken command is a sentence, not a page."""
 _TOKEN = re.compile(r"[a-z0-9]+|'s|[,.;:!?]")
 _BOUNDARY_WORDS = {"but", "so", "then", "while", "instead"}
 _NEGATIONS = {"dont", "never", "avoid", "avoiding", "without", "not", "except", "no", "nor"}
@@ -166,7 +167,10 @@ def parse_instruction(text: str) -> GroundedInstruction:
     ``InputError`` (contradictions, non-text) with the valid choices in the message."""
     if not isinstance(text, str):
         raise InputError(f"instruction must be a string, got {type(text).__name__}")
-    tokens = _tokens(_normalise(text[:_MAX_TEXT]))
+    if len(text) > MAX_INSTRUCTION_CHARS:
+        raise InputError(f"instruction is {len(text)} characters long; the limit is {MAX_INSTRUCTION_CHARS}: "
+                         "say it in one sentence, e.g. 'pick up the mug by its handle'")
+    tokens = _tokens(_normalise(text))
     matches = _scan(tokens)
     target = next((m for m in matches if "object" in m.kinds), None)
     if target is None:

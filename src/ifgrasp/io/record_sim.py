@@ -10,6 +10,8 @@ states (cheap), once to render frames one at a time while the bag is written (no
 
 from __future__ import annotations
 
+import time
+
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,12 +35,15 @@ def record_sim(
     joint_rate_hz: float = 50.0,
     scene_cfg=None,
     intrinsics: CameraIntrinsics | None = None,
-    t0_s: float = 0.0,
+    t0_s: float | None = None,
     overwrite: bool = False,
 ) -> BagSummary:
     """Simulate ``duration_s`` seconds of the scene (``scene_cfg``: a SceneConfig, default
     ``config/scene.yaml``) and write colour + aligned depth at ``fps`` and joint states at
-    ``joint_rate_hz`` to the bag at ``path``. ``intrinsics`` overrides the scene camera's."""
+    ``joint_rate_hz`` to the bag at ``path``. ``intrinsics`` overrides the scene camera's. Stamps
+    are ``t0_s`` (UNIX seconds; default: now, like a real driver's) plus simulated time."""
+    if t0_s is None:
+        t0_s = time.time()
     if duration_s <= 0 or fps <= 0 or joint_rate_hz <= 0:
         raise InputError(f"duration_s, fps and joint_rate_hz must be > 0, got {duration_s}, {fps}, {joint_rate_hz}")
     from ifgrasp.sim.camera import SimRGBDCamera

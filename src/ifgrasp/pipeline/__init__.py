@@ -14,11 +14,12 @@ from ifgrasp.pipeline.generator import GraspModel, generator_names, make_generat
 from ifgrasp.pipeline.orchestrator import (RUN_ORDER, STAGES, GraspPipeline, PipelineRequest, PipelineResult,
                                            StageFeedback)
 from ifgrasp.pipeline.stages import (ExecuteStage, GenerateStage, Generator, Grounder, HandActions, LiftStage,
-                                     PerceiveStage, Perceiver, Perception, Planner, PlanStage, globalize_part_ids,
+                                     PerceiveStage, Perceiver, Perception, Planner, PlanStage, SessionStage,
+                                     globalize_part_ids,
                                      ground, sim_oracle_backend)
 
 __all__ = ["BusyError", "CancelledError", "ErrorCode", "ExecuteStage", "GenerateStage", "Generator", "GraspModel",
            "GraspPipeline", "Grounder", "HandActions", "LiftStage", "NoCameraDataError", "NoGraspError", "PerceiveStage",
-           "Perceiver", "Perception", "PipelineRequest", "PipelineResult", "PlanStage", "Planner", "RemoteStageError", "RUN_ORDER", "STAGES", "StageFailedError",
+           "Perceiver", "Perception", "PipelineRequest", "PipelineResult", "PlanStage", "Planner", "RemoteStageError", "RUN_ORDER", "STAGES", "SessionStage", "StageFailedError",
            "StageFeedback", "StageTimeoutError", "error_code", "generator_names", "globalize_part_ids", "ground",
            "make_generator", "register_generator", "sim_oracle_backend"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -22,9 +23,20 @@ DEPTH_FAR_M = 2.0  # depth.png's colour scale ends here (the floor beyond the ta
 LIFT_GOAL_M = 0.10
 HELD_SHARE = 0.5  # "held by the part": at least this share of the robot's contacts on the object are on it
 
+class DemoResult(NamedTuple):
+    """What ``ifgrasp demo`` produced: image paths by name, wall time per stage (s), the scene's
+    objects, and for the full pipeline its outcome (``None`` for the render-only v0)."""
+
+    images: dict[str, Path]
+    durations_s: dict[str, float]
+    object_names: tuple[str, ...]
+    outcome: dict | None = None
+
+
 _WHAT = {"ground": "instruction -> object + part", "perceive": "oracle segmentation (simulator labels) -> cloud",
          "generate": "student diffusion sampling + ranking", "plan": "IK + collision-checked trajectory",
-         "execute": "open, pre-shape, approach, close the hand", "lift": "lift while holding"}
+         "execute": "open, pre-shape, approach, close the hand", "lift": "lift while holding",
+         "verify": "held? fingers stopped by the object, camera sees it risen"}
 
 
 def _outcome(world, category: str, part: str, z0_m: float) -> dict:
@@ -41,11 +53,11 @@ def _outcome(world, category: str, part: str, z0_m: float) -> dict:
             "robot_contacts": n, "part_contact_share": share, "held_by_part": n > 0 and share >= HELD_SHARE}
 
 
-def run_pipeline_demo(instruction: str, out_dir: Path, scene_cfg, model_path: Path, echo=print):
+def run_pipeline_demo(instruction: str, out_dir: Path, scene_cfg, model_path: Path, echo=print,
+                      then: tuple[str, ...] = ()):
     from PIL import Image
 
     from ifgrasp.arm import Xarm7Kinematics
-    from ifgrasp.demo import DemoResult
     from ifgrasp.pipeline import pictures
     from ifgrasp.pipeline.generator import make_generator
     from ifgrasp.pipeline.sim import SimWorld
@@ -91,7 +103,8 @@ def run_pipeline_demo(instruction: str, out_dir: Path, scene_cfg, model_path: Pa
         snaps["lifted"] = overview()
         g = res.grounded
         outcome = {"success": res.success, "error_code": res.error_code.name, "message": res.message,
-                   "failed_stage": res.failed_stage, "command_to_motion_s": res.command_to_motion_s}
+                   "failed_stage": res.failed_stage, "command_to_motion_s": res.command_to_motion_s,
+                   "held": res.held, "evidence": res.evidence}
         if g is not None:
             outcome.update(category=g.category, part=g.part, **_outcome(world, g.category, g.part, z0[g.category]))
 
@@ -103,6 +116,7 @@ def run_pipeline_demo(instruction: str, out_dir: Path, scene_cfg, model_path: Pa
                 Image.fromarray(img).save(images[name])
         echo(f"[pictures ] {timer.durations_s['pictures'] * 1e3:8.1f} ms  {', '.join(p.name for p in images.values())} "
              f"-> {out_dir}")
+        outcome["session"] = _session(pipe, then, echo)
     finally:
         world.close()
 
@@ -117,6 +131,18 @@ def run_pipeline_demo(instruction: str, out_dir: Path, scene_cfg, model_path: Pa
     durations = {**timer.durations_s, **res.stage_latencies_s}
     echo(f"total {sum(durations.values()):.2f} s")
     return DemoResult(images, durations, world.scene.object_names, outcome)
+
+
+def _session(pipe, commands: tuple[str, ...], echo) -> list[dict]:
+    """The rest of the demo's session (e.g. "put it back", then another grasp): one line each."""
+    out = []
+    for text in commands:
+        r = pipe.run(PipelineRequest(text))
+        stages = ", ".join(f"{s} {v:.2f} s" for s, v in r.stage_latencies_s.items())
+        echo(f"[session  ] '{text}' ({r.task}): {r.error_code.name}: {r.message} [{stages}]")
+        out.append({"instruction": text, "task": r.task, "error_code": r.error_code.name, "success": r.success,
+                    "held": r.held, "message": r.message})
+    return out
 
 
 def _pictures(res, world, q_start, snaps, outcome, pictures, viz, kin) -> dict[str, np.ndarray]:

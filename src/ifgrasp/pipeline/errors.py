@@ -24,6 +24,9 @@ class ErrorCode(IntEnum):
     AMBIGUOUS = 9
     INVALID_GOAL = 10
     TIMEOUT = 11
+    DROPPED = 12
+    HOLDING = 13
+    NOT_HOLDING = 14
 
 
 class StageTimeoutError(IfgraspError):
@@ -48,6 +51,18 @@ class CancelledError(IfgraspError):
 
 class BusyError(IfgraspError):
     """A command is already running; a second one is refused."""
+
+
+class DroppedError(IfgraspError):
+    """After the lift the hand's measurements say the object is not held (the message: the evidence)."""
+
+
+class HoldingError(IfgraspError):
+    """A grasp was asked while the hand holds an object."""
+
+
+class NotHoldingError(IfgraspError):
+    """A place was asked with nothing in the hand."""
 
 
 class StageFailedError(IfgraspError):
@@ -75,6 +90,7 @@ def error_code(exc: BaseException) -> ErrorCode:
         (NoCameraDataError, ErrorCode.NO_CAMERA_DATA), (StageTimeoutError, ErrorCode.TIMEOUT),
         (NoGraspError, ErrorCode.NO_GRASP), (KinematicsError, ErrorCode.UNREACHABLE),
         (CancelledError, ErrorCode.CANCELLED), (BusyError, ErrorCode.BUSY),
+        (DroppedError, ErrorCode.DROPPED), (HoldingError, ErrorCode.HOLDING), (NotHoldingError, ErrorCode.NOT_HOLDING),
         (AmbiguousTargetError, ErrorCode.AMBIGUOUS), (TargetNotFoundError, ErrorCode.UNKNOWN_OBJECT),
         (InputError, ErrorCode.INVALID_GOAL), (DriverError, ErrorCode.STAGE_FAILED),
     ]

@@ -1,5 +1,9 @@
-"""``GraspPipeline``: runs ground -> perceive -> generate -> plan -> execute -> lift with a
-``StageTimer``, a feedback callback per stage, cancellation, and a result with an error code.
+"""``GraspPipeline``: one grasping session. A grasp runs ground -> perceive -> generate -> plan ->
+execute -> lift -> verify with a ``StageTimer``, a feedback callback per stage, cancellation, and a
+result with an error code; afterwards the pipeline remembers what the hand holds, so the session
+goes on with ``place`` (put it back where it was picked up, or at a given position), ``release``
+(open the hand) and ``home`` (the arm back to its start), also asked for in words ("put it back",
+"let go", "go home": ``ifgrasp.grounding.session.task_of``).
 
 Grounding runs before perception (the segmentation needs the grounded target, and an unknown
 object fails at once without waiting for a camera). Every wait lives in the injected callables
@@ -7,11 +11,13 @@ object fails at once without waiting for a camera). Every wait lives in the inje
 in-process on the simulator, behind the ROS commander, or in a benchmark. Each stage is any object
 with the stage's call signature (``ifgrasp.pipeline.stages``: ``Grounder``, ``Perceiver``,
 ``Generator``, ``Planner``): the in-process classes, or adapters calling the ROS stage nodes
-(``get_frame=None``: the perceiver reads its own camera).
+(``get_frame=None``: the perceiver reads its own camera). Whether the object is held is decided
+from the hand's measurements (``read_hand``; ``ifgrasp.pipeline.hold``), never from a simulator.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 import time
@@ -20,27 +26,42 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ifgrasp.errors import IfgraspError
-from ifgrasp.grounding import GroundedInstruction
-from ifgrasp.pipeline.errors import BusyError, CancelledError, ErrorCode, error_code
-from ifgrasp.pipeline.stages import ExecuteStage, Generator, Grounder, LiftStage, Perceiver, Planner, ground
+from ifgrasp.errors import IfgraspError, InputError
+from ifgrasp.grounding import GroundedInstruction, parts_of
+from ifgrasp.grounding.session import task_of
+from ifgrasp.hand.joints import squeezed
+from ifgrasp.pipeline.errors import (BusyError, CancelledError, DroppedError, ErrorCode, HoldingError,
+                                     NotHoldingError, error_code)
+from ifgrasp.pipeline.hold import HoldCheck, HoldVerdict, cloud_height_m, verify_hold
+from ifgrasp.pipeline.stages import (ExecuteStage, Generator, Grounder, LiftStage, Perceiver, Planner, SessionStage,
+                                     ground)
 from ifgrasp.planning import GraspPlan
 from ifgrasp.timing import StageTimer
 from ifgrasp.types import GraspBatch, RGBDFrame
 
-#: Stage names and numbers of the ExecuteGrasp feedback (STAGE_PERCEIVE = 0 ...).
-STAGES = ("perceive", "ground", "generate", "plan", "execute", "lift")
-RUN_ORDER = ("ground", "perceive", "generate", "plan", "execute", "lift")
+#: Stage names and numbers of the ExecuteGrasp feedback (STAGE_GROUND = 0 ...), in run order.
+STAGES = ("ground", "perceive", "generate", "plan", "execute", "lift", "verify", "place", "release", "home")
+#: The stages of a grasp, in run order (a plan-only command runs the first four).
+RUN_ORDER = ("ground", "perceive", "generate", "plan", "execute", "lift", "verify")
+#: The stages of each task.
+TASK_STAGES = {"grasp": RUN_ORDER, "place": ("place", "release", "home"), "release": ("release",),
+               "home": ("home",)}
+SETTLE_S = 0.3  # the fingers settle on (or close past) the object before the held decision
 
 
 @dataclass
 class PipelineRequest:
-    """An instruction, or an explicit ``object_name`` + ``part_name``; ``lift_height_m <= 0``: default."""
+    """An instruction, or an explicit ``object_name`` + ``part_name``; ``lift_height_m <= 0``: default.
+    ``task``: grasp | place | release | home ("" = from the instruction's words, default grasp);
+    ``place_position_m`` (3,) base frame: where a place sets the object down (None: back where it
+    was picked up)."""
 
     instruction: str = ""
     object_name: str = ""
     part_name: str = ""
     lift_height_m: float = 0.0
+    task: str = ""
+    place_position_m: np.ndarray | None = None
 
 
 @dataclass
@@ -50,12 +71,25 @@ class StageFeedback:
     progress: float  # in [0, 1] over the whole task
     elapsed_s: float
     message: str = ""
+    stage_progress: float = 0.0  # in [0, 1] within the stage (the arm's trajectory time)
+
+
+@dataclass
+class Holding:
+    """What the hand holds after a verified grasp: the target, the executed plan, the hand's
+    squeeze target (16,) rad, and the verdict that said held."""
+
+    grounded: GroundedInstruction
+    plan: GraspPlan
+    q_hand_target: np.ndarray
+    verdict: HoldVerdict
 
 
 @dataclass
 class PipelineResult:
     """``error_code`` as the action's; ``failed_stage`` empty on success; ``stage_latencies_s`` in run
-    order; ``command_to_motion_s`` NaN when the arm never moved; ``grasp`` (1 grasp, base frame)."""
+    order; ``command_to_motion_s`` NaN when the arm never moved; ``grasp`` (1 grasp, base frame);
+    ``held`` / ``evidence``: the hand holds the object after this command, and what was measured."""
 
     success: bool
     error_code: ErrorCode
@@ -71,21 +105,36 @@ class PipelineResult:
     #: intermediate products of the stages that ran, for pictures and debugging: ``frame``
     #: (RGBDFrame), ``perception`` (Perception), ``grasps`` (GraspBatch, base frame, best first)
     artifacts: dict = field(default_factory=dict)
+    task: str = "grasp"
+    held: bool = False
+    evidence: str = ""
 
 
 class GraspPipeline:
     """The orchestrator. ``get_frame(timeout_s) -> RGBDFrame`` (None: the perceiver reads its own
     camera) and ``get_q() -> (7,)`` read the robot's world; ``execute`` / ``lift`` may be None (plan
-    only: the service's dry path); ``grounder`` defaults to the in-process parser."""
+    only: the service's dry path); ``grounder`` defaults to the in-process parser;
+    ``read_hand() -> (q (16,), effort (16,) | None, effort_unit)`` the hand's reading for the held
+    decision (None: no verify stage, the session cannot know what it holds); ``session`` the place /
+    release / home moves (None: grasps only); ``home_q`` (7,) where "home" goes (default: the arm's
+    configuration before the session's first motion); ``look(grounded) -> Perception`` perceives the
+    target in a frame taken now (the verify stage's camera check; None: fingers only)."""
 
     def __init__(self, get_frame: Callable[[float], RGBDFrame] | None, get_q: Callable[[], np.ndarray],
                  perceive: Perceiver, generate: Generator, plan: Planner,
                  execute: ExecuteStage | None = None, lift: LiftStage | None = None,
-                 frame_timeout_s: float = 5.0, grounder: Grounder = ground) -> None:
+                 frame_timeout_s: float = 5.0, grounder: Grounder = ground,
+                 read_hand: Callable[[], tuple] | None = None, hold_check: HoldCheck = HoldCheck(),
+                 home_q: np.ndarray | None = None, session: SessionStage | None = None,
+                 look: Callable[[GroundedInstruction], object] | None = None) -> None:
         self.get_frame, self.get_q, self.grounder = get_frame, get_q, grounder
         self.perceive, self.generate, self.plan_stage = perceive, generate, plan
         self.execute, self.lift = execute, lift
         self.frame_timeout_s = frame_timeout_s
+        self.read_hand, self.hold_check = read_hand, hold_check
+        self.home_q = None if home_q is None else np.asarray(home_q, float)
+        self.session, self.look = session, look
+        self.holding: Holding | None = None
         self._lock = threading.Lock()
         self._cancel = threading.Event()
 
@@ -112,8 +161,19 @@ class GraspPipeline:
     def _run(self, req: PipelineRequest, feedback, execute: bool) -> PipelineResult:
         t0 = time.perf_counter()
         timer = StageTimer()
-        res = PipelineResult(False, ErrorCode.STAGE_FAILED, "")
-        order = RUN_ORDER if execute else RUN_ORDER[:4]
+        task = req.task or (task_of(req.instruction) if req.instruction.strip() else "grasp")
+        if task not in TASK_STAGES:
+            exc = InputError(f"unknown task '{task}'; known: {', '.join(TASK_STAGES)}")
+            return PipelineResult(False, error_code(exc), str(exc), task=task)
+        order = TASK_STAGES[task]
+        if task != "grasp" and self.session is None:
+            exc = InputError(f"'{task}' needs the session moves (arm and hand); this pipeline only grasps")
+            return PipelineResult(False, error_code(exc), str(exc), task=task)
+        if task == "grasp" and not execute:
+            order = RUN_ORDER[:4]
+        elif task == "grasp" and self.read_hand is None:
+            order = RUN_ORDER[:6]
+        res = PipelineResult(False, ErrorCode.STAGE_FAILED, "", task=task)
         motion_t = [math.nan]
 
         def on_motion() -> None:
@@ -127,26 +187,79 @@ class GraspPipeline:
         state: dict = {}
         stage = ""
         try:
+            if task != "grasp" and not execute:
+                raise InputError(f"'{task}' moves the robot; ask for it as a goal of the ExecuteGrasp action")
+            self._check_session(task, execute)
             for i, stage in enumerate(order):
                 check_cancel()
-                if feedback is not None:
-                    feedback(StageFeedback(stage, STAGES.index(stage), i / len(order), time.perf_counter() - t0))
+
+                def progress(frac: float, message: str = "", i=i, stage=stage) -> None:
+                    if feedback is not None:
+                        feedback(StageFeedback(stage, STAGES.index(stage), (i + min(max(frac, 0.0), 1.0)) / len(order),
+                                               time.perf_counter() - t0, message, min(max(frac, 0.0), 1.0)))
+
+                progress(0.0)
                 with timer.stage(stage):
-                    self._stage(stage, req, state, on_motion)
-            res = PipelineResult(True, ErrorCode.OK, self._summary(state, execute), "", state.get("grounded"))
+                    self._stage(stage, req, state, on_motion, progress)
+            res = PipelineResult(True, ErrorCode.OK, self._summary(task, state, execute), "", state.get("grounded"),
+                                 task=task)
         except IfgraspError as exc:
             if self._cancel.is_set() and not isinstance(exc, CancelledError):
                 exc = CancelledError(f"cancelled during {stage}: {exc}")
-            res = PipelineResult(False, error_code(exc), f"{stage}: {exc}", stage, state.get("grounded"))
+            res = PipelineResult(False, error_code(exc), f"{stage}: {exc}" if stage else str(exc), stage,
+                                 state.get("grounded"), task=task)
             res.candidates = [c if isinstance(c, str) else c.describe() for c in getattr(exc, "candidates", ())]
         res.grasp = state.get("grasp")
         res.plan = state.get("plan")
         res.stage_latencies_s = dict(timer.durations_s)
         res.command_to_motion_s = motion_t[0]
         res.artifacts = {k: state[k] for k in ("frame", "perception", "grasps") if k in state}
+        res.held = self.holding is not None
+        verdict = state.get("verdict")
+        res.evidence = verdict.evidence if verdict is not None else ""
+        if res.grounded is None and self.holding is not None:
+            res.grounded = self.holding.grounded
         return res
 
-    def _stage(self, stage: str, req: PipelineRequest, st: dict, on_motion) -> None:
+    def _check_session(self, task: str, execute: bool) -> None:
+        """A grasp while the hand holds something, or a place / release with nothing held, fails
+        here, saying what to do (the hold is measured again: a scene reset or a slip clears it)."""
+        if self.holding is not None and self.read_hand is not None and self.holding.verdict.blocked.any():
+            # fingers that were blocked by the object and are not any more: it slipped out, or the
+            # scene was reset (a hooked object blocks no finger: it stays held until released)
+            if not self._verdict(self.holding.q_hand_target).blocked.any():
+                self.holding = None
+        if task == "grasp" and execute and self.holding is not None:
+            g = self.holding.grounded
+            raise HoldingError(f"the hand holds the {g.category} (by its {g.part}): say \"put it back\" or "
+                               "\"let go\" first")
+        if task == "place" and self.holding is None:
+            raise NotHoldingError("the hand holds nothing to put back; grasp an object first")
+
+    def _verdict(self, q_target: np.ndarray, rise_m: float | None = None) -> HoldVerdict:
+        q, effort, unit = self.read_hand()
+        return verify_hold(q_target, q, effort, unit, rise_m=rise_m, check=self.hold_check)
+
+    def _rise(self, st: dict) -> tuple[float | None, str]:
+        """How far the target's points (median height) rose since perception (m), from a new look; None
+        (and why) when the camera cannot tell."""
+        before, g = st["perception"], st["grounded"]
+        after, errors = None, []
+        # the whole object's cloud is what is compared; the hand may hide the instructed part, so
+        # any visible part of the object will do
+        for part in dict.fromkeys((g.part, *parts_of(g.category))):
+            try:
+                after = self.look(dataclasses.replace(g, part=part, contact_parts=(part,)))
+                break
+            except IfgraspError as exc:
+                errors.append(str(exc))
+        if after is None:
+            return None, f"; no camera check ({errors[0]})"
+        z0 = cloud_height_m(before.cloud.points_m, before.T_base_camera)
+        z1 = cloud_height_m(after.cloud.points_m, after.T_base_camera)
+        return (z1 - z0, "") if np.isfinite(z1 - z0) else (None, "; no camera check (empty cloud)")
+
+    def _stage(self, stage: str, req: PipelineRequest, st: dict, on_motion, progress) -> None:
         cancelled = self._cancel.is_set
         if stage == "ground":
             st["grounded"] = self.grounder(req.instruction, req.object_name, req.part_name)
@@ -163,15 +276,57 @@ class GraspPipeline:
                                    req.lift_height_m if req.lift_height_m > 0 else None)
             st["plan"], st["grasp"] = plan, st["grasps"].select(np.array([plan.candidate]))
         elif stage == "execute":
-            if not self.execute(st["plan"], cancelled, on_motion):
+            if self.home_q is None:
+                self.home_q = np.asarray(self.get_q(), float)  # the session's start: where "home" goes
+            if not self.execute(st["plan"], cancelled, on_motion, progress):
                 raise CancelledError("cancelled during execute; the arm stopped and holds its position")
         elif stage == "lift":
-            if not self.lift(st["plan"], cancelled):
+            if not self.lift(st["plan"], cancelled, progress):
                 raise CancelledError("cancelled during lift; the arm stopped and holds its position")
+        elif stage == "verify":
+            time.sleep(SETTLE_S)
+            target = squeezed(st["plan"].hand_joints_rad, self.execute.squeeze_rad)
+            verdict = self._verdict(target)
+            if self.look is not None and "perception" in st:
+                rise, note = self._rise(st)
+                verdict = self._verdict(target, rise)
+                if note:
+                    verdict = HoldVerdict(verdict.held, verdict.blocked, verdict.shortfall_rad, verdict.evidence + note)
+            st["verdict"] = verdict
+            if not verdict.held:
+                g = st["grounded"]
+                raise DroppedError(f"DROPPED: the {g.category} is not in the hand after the lift: {verdict.evidence}")
+            self.holding = Holding(st["grounded"], st["plan"], target, verdict)
+        elif stage == "place":
+            h = self.holding
+            st["grounded"], st["plan"] = h.grounded, h.plan
+            if not self.session.place(h.plan, self.get_q(), req.place_position_m, cancelled, progress, h.q_hand_target):
+                raise CancelledError("cancelled during place; the arm stopped and holds its position")
+        elif stage == "release":
+            self.session.release(cancelled)
+            self.holding = None
+            if "plan" in st:  # after a place: back off along the approach, clear of the object
+                if not self.session.retreat(st["plan"], self.get_q(), cancelled, progress):
+                    raise CancelledError("cancelled during release; the arm stopped and holds its position")
+        elif stage == "home":
+            if self.home_q is None:
+                self.home_q = np.asarray(self.get_q(), float)
+            if not self.session.home(self.get_q(), self.home_q, cancelled, progress):
+                raise CancelledError("cancelled on the way home; the arm stopped and holds its position")
 
     @staticmethod
-    def _summary(st: dict, executed: bool) -> str:
+    def _summary(task: str, st: dict, executed: bool) -> str:
+        if task == "place":
+            g = st["grounded"]
+            return f"put the {g.category} back down, released it and went home"
+        if task == "release":
+            return "opened the hand"
+        if task == "home":
+            return "the arm is back at its start configuration"
         g, plan = st["grounded"], st["plan"]
-        what = "grasped and lifted" if executed else "planned a grasp of"
-        return (f"{what} the {g.part} of the {g.category} (candidate {plan.candidate} of "
+        what = "grasped, lifted and holds" if "verdict" in st else ("grasped and lifted" if executed else "planned a grasp of")
+        text = (f"{what} the {g.part} of the {g.category} (candidate {plan.candidate} of "
                 f"{len(st['grasps'])}, approach {plan.approach.duration_s:.2f} s)")
+        if "verdict" in st:
+            text += f": {st['verdict'].evidence}"
+        return text

@@ -21,7 +21,7 @@ from ifgrasp.drivers import make_driver
 from ifgrasp.pipeline.generator import GraspModel
 from ifgrasp.pipeline.orchestrator import GraspPipeline
 from ifgrasp.pipeline.stages import (ExecuteStage, GenerateStage, HandActions, LiftStage, PerceiveStage, PlanStage,
-                                     sim_oracle_backend)
+                                     SessionStage, sim_oracle_backend)
 from ifgrasp.planning import GraspPlanner, PlannerConfig
 from ifgrasp.types import RGBDFrame
 
@@ -37,12 +37,14 @@ class SimWorld:
     lock: threading.RLock
 
     @classmethod
-    def build(cls, scene_cfg=None, width: int = 0, height: int = 0, driver_sections: dict | None = None) -> "SimWorld":
+    def build(cls, scene_cfg=None, width: int = 0, height: int = 0, driver_sections: dict | None = None,
+              scene=None) -> "SimWorld":
+        """``scene``: an already built ``SimScene`` (e.g. with the calibration board) instead of ``scene_cfg``'s."""
         from ifgrasp.sim.camera import SimRGBDCamera
         from ifgrasp.sim.scene import build_scene
         from ifgrasp.sim.scene_config import SceneConfig
 
-        scene = build_scene(scene_cfg or SceneConfig.default())
+        scene = scene or build_scene(scene_cfg or SceneConfig.default())
         intr = None
         if width > 0 and height > 0:
             k = scene.cfg.camera.intrinsics
@@ -84,9 +86,18 @@ class SimWorld:
     def pipeline(self, generator: GraspModel, k: int = 16, planner: PlannerConfig | None = None,
                  frame_timeout_s: float = 5.0) -> GraspPipeline:
         hands = HandActions(self.hand)
-        return GraspPipeline(self.render, self.arm_q, PerceiveStage(sim_oracle_backend(self.objects())),
+        perceive = PerceiveStage(sim_oracle_backend(self.objects()))
+        return GraspPipeline(self.render, self.arm_q, perceive,
                              GenerateStage(generator, k), PlanStage(GraspPlanner(planner)),
-                             ExecuteStage(self.arm, hands), LiftStage(self.arm, hands), frame_timeout_s)
+                             ExecuteStage(self.arm, hands), LiftStage(self.arm, hands), frame_timeout_s,
+                             read_hand=self.read_hand, session=SessionStage(self.arm, hands),
+                             look=lambda grounded: perceive(self.render(), grounded))
+
+    def read_hand(self) -> tuple[np.ndarray, np.ndarray, str]:
+        """The hand's reading for the held decision: positions (16,) rad, efforts (16,), their unit."""
+        with self.lock:
+            s = self.hand.read_state()
+        return s.position_rad, s.effort, s.effort_unit
 
     def reset(self) -> None:
         """Scene back to its initial state; drivers re-synchronised to it (hand released)."""

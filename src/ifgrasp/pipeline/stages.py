@@ -19,9 +19,11 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
+from scipy.ndimage import binary_dilation
 
 from ifgrasp.hand.joints import CLOSE_S, PREGRASP_OPEN_RAD, SQUEEZE_RAD, pregrasp, squeezed
 
+from ifgrasp.drivers.streaming import HandStream
 from ifgrasp.errors import InputError
 from ifgrasp.grounding import GroundedInstruction, check_part, parse_instruction
 from ifgrasp.vocabulary import category as category_spec
@@ -32,6 +34,7 @@ from ifgrasp.pipeline.generator import GraspModel
 from ifgrasp.planning import GraspPlan, GraspPlanner
 from ifgrasp.types import GraspBatch, ObjectCloud, RGBDFrame
 
+TARGET_MARGIN_PX = 3  # the target's mask grows this much before its pixels leave the obstacle cloud
 PART_ID_STRIDE = 100  # global part id = object index * stride + the object's own part index
 
 
@@ -69,7 +72,7 @@ def globalize_part_ids(frame: RGBDFrame) -> RGBDFrame:
 @dataclass
 class Perception:
     """``cloud``: the target (camera frame) with its part mask; ``scene_base_m`` (M, 3) every valid
-    depth point in the base frame (obstacles); ``overlay`` (H, W, 3) uint8 debug image;
+    depth point off the target in the base frame (the other objects and the table: obstacles); ``overlay`` (H, W, 3) uint8 debug image;
     ``object_mask`` / ``part_mask`` (H, W) bool image masks (None when perceived elsewhere)."""
 
     cloud: ObjectCloud
@@ -123,6 +126,8 @@ class PerceiveStage:
         s = self.stride
         sub = np.zeros_like(frame.depth_m, dtype=bool)
         sub[::s, ::s] = True
+        # obstacles: everything but the target (its mask grown by a few pixels: edge pixels mix depths)
+        sub &= ~binary_dilation(seg.object_mask, iterations=TARGET_MARGIN_PX)
         scene = transform_points(frame.T_base_camera, depth_to_points(frame.depth_m, frame.intrinsics, mask=sub))
         return Perception(cloud, scene, seg.overlay, frame.T_base_camera, seg.object_mask, seg.part_mask)
 
@@ -160,44 +165,52 @@ class PlanStage:
 class HandActions:
     """Hand moves the stages need, over an in-process ``HandDriver``: ``open``, ``preshape`` (move,
     nothing latched), ``close`` (latching the grasp) and ``hold`` (re-send the grasp: keeps the
-    watchdog from releasing it). Moves ramp over ``close_time_s`` in steps its safety layer
-    accepts. The ROS commander's hand client offers the same four."""
+    watchdog from releasing it). The streaming is ``ifgrasp.drivers.streaming.HandStream`` (the one
+    the ROS driver endpoint uses), one step every ``1 / rate_hz`` s; moves ramp over
+    ``close_time_s``. The ROS commander's hand client offers the same four."""
 
-    def __init__(self, hand, close_time_s: float = CLOSE_S, rate_hz: float = 50.0) -> None:
-        self.hand, self.close_time_s, self.rate_hz = hand, close_time_s, rate_hz
+    def __init__(self, hand, close_time_s: float = CLOSE_S, rate_hz: float = 50.0, timeout_s: float = 10.0) -> None:
+        self.hand, self.close_time_s, self.rate_hz, self.timeout_s = hand, close_time_s, rate_hz, timeout_s
+        self.stream = HandStream(hand)
 
     def open(self, should_cancel: Callable[[], bool]) -> None:
-        for _ in range(200):
-            q = self.hand.open_hand()
-            if np.max(np.abs(q - self.hand.q_open_rad)) < 1e-3 or should_cancel():
-                return
-            time.sleep(1.0 / self.rate_hz)
+        self._run(np.zeros(0), np.zeros((0, self.hand.limits.dof)), should_cancel)
 
     def preshape(self, q_target: np.ndarray, should_cancel: Callable[[], bool]) -> None:
-        self._ramp(q_target, should_cancel, latch=False)
+        self._run([self.close_time_s], np.asarray(q_target)[None], should_cancel, latch=False)
+
+    def preshape_steps(self, q_target: np.ndarray, should_cancel: Callable[[], bool]):
+        """The pre-shape as an iterator: each ``next`` streams one step (no sleeping: the caller's
+        loop, e.g. the arm's stream, sets the pace); running it out finishes the move."""
+        self.stream.start([self.close_time_s], np.asarray(q_target)[None], latch=False)
+        deadline = time.monotonic() + self.timeout_s
+        while time.monotonic() < deadline:
+            if should_cancel():
+                self.stream.cancel()
+                return
+            if self.stream.tick() == "done":
+                return
+            yield
+        self.stream.cancel()
 
     def close(self, q_target: np.ndarray, should_cancel: Callable[[], bool]) -> None:
-        self._ramp(q_target, should_cancel, latch=True)
+        self._run([self.close_time_s], np.asarray(q_target)[None], should_cancel, latch=True)
 
-    def _ramp(self, q_target: np.ndarray, should_cancel: Callable[[], bool], latch: bool) -> None:
-        q0 = self.hand.safety.reference(self.hand.read_state().position_rad, self.hand.clock())
-        step = 0.8 * self.hand.safety.config.max_step_rad
-        n = max(int(np.ceil(np.max(np.abs(q_target - q0)) / step)), int(self.close_time_s * self.rate_hz), 1)
-        for s in np.arange(1, n + 1) / n:
+    def _run(self, times_s, q, should_cancel: Callable[[], bool], latch: bool | None = None) -> None:
+        self.stream.start(times_s, q, latch=latch)
+        deadline = time.monotonic() + self.timeout_s
+        while time.monotonic() < deadline:
             if should_cancel():
+                self.stream.cancel()
                 return
-            q = q0 + s * (q_target - q0)
-            self.hand.grasp(q) if latch and s >= 1.0 else self.hand.send_command(q)  # latch only the final grasp
+            if self.stream.tick() == "done":
+                return
             time.sleep(1.0 / self.rate_hz)
+        self.stream.cancel()
 
     def hold(self, q_target: np.ndarray) -> None:
-        """Re-send the grasp, at most one safe step from the driver's reference (the last command while
-        fresh, else the measured position, which fingers blocked by the object leave far from the
-        target after a pause): the squeeze is restored over a few calls instead of being refused."""
-        h = self.hand
-        q_ref = h.safety.reference(h.read_state().position_rad, h.clock())
-        step = 0.8 * h.safety.config.max_step_rad
-        h.grasp(q_ref + np.clip(q_target - q_ref, -step, step))
+        """Re-send the grasp, at most one safe step from the driver's reference (``HandStream.hold``)."""
+        self.stream.hold(q_target)
 
 
 class ExecuteStage:
@@ -210,22 +223,48 @@ class ExecuteStage:
                  pregrasp_open_rad: float = PREGRASP_OPEN_RAD) -> None:
         self.arm, self.hand, self.squeeze_rad, self.pregrasp_open_rad = arm, hand, squeeze_rad, pregrasp_open_rad
 
-    def __call__(self, plan: GraspPlan, should_cancel: Callable[[], bool], on_motion: Callable[[], None]) -> bool:
-        """Returns False when cancelled (the arm then holds)."""
+    def __call__(self, plan: GraspPlan, should_cancel: Callable[[], bool], on_motion: Callable[[], None],
+                 progress: Callable[[float], None] | None = None) -> bool:
+        """Returns False when cancelled (the arm then holds). ``progress(fraction)`` follows the
+        approach's trajectory time."""
         self.hand.open(should_cancel)
-        self.hand.preshape(pregrasp(plan.hand_joints_rad, self.pregrasp_open_rad), should_cancel)
+        # the pre-shape runs during the approach's first samples (one hand step per arm sample, on
+        # the arm's thread): the arm starts at once, and the hand is shaped long before the grasp
+        shaping = self.hand.preshape_steps(pregrasp(plan.hand_joints_rad, self.pregrasp_open_rad), should_cancel)
         first = [True]
+        report = _progress_reporter(plan.approach.times_s, progress)
 
-        def feedback(_fb) -> None:
+        def feedback(fb) -> None:
             if first[0]:
                 first[0] = False
                 on_motion()
+            next(shaping, None)
+            report(fb)
 
         done = self.arm.execute_trajectory(plan.approach.times_s, plan.approach.q, feedback, should_cancel)
+        for _ in shaping:  # an approach shorter than the pre-shape: finish it before closing
+            time.sleep(0.02)
         if not done:
             return False
         self.hand.close(squeezed(plan.hand_joints_rad, self.squeeze_rad), should_cancel)
         return not should_cancel()
+
+
+def _progress_reporter(times_s: np.ndarray, progress: Callable[[float], None] | None, every_s: float = 0.25):
+    """A trajectory feedback callback calling ``progress(t / duration)`` at most every ``every_s`` of
+    trajectory time (drivers call back per sample; ROS clients with None while running)."""
+    duration = float(times_s[-1]) if len(times_s) else 0.0
+    last = [0.0]  # the stage start itself is reported by the orchestrator
+
+    def report(fb) -> None:
+        if progress is None or fb is None or duration <= 0:
+            return
+        t = float(getattr(fb, "time_s", 0.0))
+        if t - last[0] >= every_s:
+            last[0] = t
+            progress(t / duration)
+
+    return report
 
 
 class LiftStage:
@@ -234,8 +273,83 @@ class LiftStage:
     def __init__(self, arm, hand: HandActions, squeeze_rad: float = SQUEEZE_RAD) -> None:
         self.arm, self.hand, self.squeeze_rad = arm, hand, squeeze_rad
 
-    def __call__(self, plan: GraspPlan, should_cancel: Callable[[], bool]) -> bool:
-        def keep_grasp(_fb) -> None:
+    def __call__(self, plan: GraspPlan, should_cancel: Callable[[], bool],
+                 progress: Callable[[float], None] | None = None) -> bool:
+        report = _progress_reporter(plan.lift.times_s, progress)
+
+        def keep_grasp(fb) -> None:
             self.hand.hold(squeezed(plan.hand_joints_rad, self.squeeze_rad))
+            report(fb)
 
         return self.arm.execute_trajectory(plan.lift.times_s, plan.lift.q, keep_grasp, should_cancel)
+
+
+class SessionStage:
+    """The arm and hand moves of a session after a grasp: ``place`` (the lift backwards, or the
+    same lowering moved to a given position), ``release`` (open the hand), ``retreat`` (the approach
+    backwards: the hand backs off along its approach, clear of the object, to where it started) and
+    ``home`` (a joint-space move to the session's start). Each returns False when cancelled."""
+
+    def __init__(self, arm, hand: HandActions, velocity_scale: float = 0.5, acceleration_rad_s2: float = 2.0,
+                 dt_s: float = 0.02) -> None:
+        self.arm, self.hand = arm, hand
+        self.velocity_scale, self.acceleration_rad_s2, self.dt_s = velocity_scale, acceleration_rad_s2, dt_s
+        self._limits = None
+
+    def _move(self, waypoints: np.ndarray, should_cancel, progress, keep=None) -> bool:
+        """Rest-to-rest straight joint segments through ``waypoints`` (W, 7) rad, from the arm's limits."""
+        from ifgrasp.planning.trajectory import time_parametrize
+
+        wp = np.asarray(waypoints, float)
+        keep_idx = [0] + [i for i in range(1, len(wp)) if np.max(np.abs(wp[i] - wp[i - 1])) > 1e-4]
+        wp = wp[keep_idx]
+        if len(wp) < 2:
+            return not should_cancel()
+        if self._limits is None:
+            from ifgrasp.drivers.limits import arm_limits
+
+            self._limits = arm_limits()
+        lim = self._limits
+        traj = time_parametrize(wp, lim.velocity_rad_s * self.velocity_scale,
+                                np.minimum(lim.acceleration_rad_s2, self.acceleration_rad_s2), self.dt_s)
+        report = _progress_reporter(traj.times_s, progress)
+
+        def fb(f) -> None:
+            if keep is not None:
+                self.hand.hold(keep)
+            report(f)
+
+        return self.arm.execute_trajectory(traj.times_s, traj.q, fb, should_cancel)
+
+    def place(self, plan: GraspPlan, q_now: np.ndarray, position_m: np.ndarray | None, should_cancel,
+              progress=None, q_hand_target: np.ndarray | None = None) -> bool:
+        """Lower the held object: back down the lift to the grasp configuration (``position_m``
+        None), or to the grasp pose moved by ``position_m - grasp position`` in x, y (base frame, m;
+        same height). Raises ``UnreachableGraspError`` when no IK solution reaches it."""
+        if position_m is None:
+            return self._move(np.stack([q_now, plan.q_lift, plan.q_grasp]), should_cancel, progress, q_hand_target)
+        from ifgrasp.arm import Xarm7Kinematics
+        from ifgrasp.planning.planner import UnreachableGraspError
+
+        kin = Xarm7Kinematics()
+        T = np.array(plan.T_base_hand, float)
+        T[:2, 3] = np.asarray(position_m, float).reshape(-1)[:2]
+        T_above = T.copy()
+        T_above[2, 3] += float(kin.fk_hand(plan.q_lift)[0, 2, 3] - plan.T_base_hand[2, 3])
+        ik = kin.ik_hand(np.stack([T_above, T]), q_seed=np.stack([q_now, plan.q_grasp]), num_seeds=8)
+        if not np.all(ik.success):
+            raise UnreachableGraspError(f"the arm cannot set the object down at {np.round(T[:3, 3], 3).tolist()} m "
+                                        "(base frame): no IK solution; choose a place within reach")
+        q_above, q_down = np.asarray(ik.q)[0], np.asarray(ik.q)[1]
+        plan.q_grasp, plan.q_pregrasp = q_down, q_above  # the retreat backs off upwards from here
+        return self._move(np.stack([q_now, q_above, q_down]), should_cancel, progress, q_hand_target)
+
+    def release(self, should_cancel) -> None:
+        self.hand.open(should_cancel)
+
+    def retreat(self, plan: GraspPlan, q_now: np.ndarray, should_cancel, progress=None) -> bool:
+        """Back off along the approach (grasp -> pre-grasp), then to where the approach started."""
+        return self._move(np.stack([q_now, plan.q_pregrasp, plan.approach.q[0]]), should_cancel, progress)
+
+    def home(self, q_now: np.ndarray, q_home: np.ndarray, should_cancel, progress=None) -> bool:
+        return self._move(np.stack([q_now, q_home]), should_cancel, progress)

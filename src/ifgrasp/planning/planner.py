@@ -42,9 +42,17 @@ class PlannerConfig(Config):
     check_step_rad: float = Field(0.05, gt=0, description="collision check spacing along a segment")
     table_margin_m: float = Field(0.005, description="spheres must stay this far above the table top")
     cloud_margin_m: float = Field(0.01, ge=0, description="spheres must stay this far from cloud points")
-    exclude_radius_m: float = Field(0.12, ge=0, description="cloud points this close to the grasp are the "
-                                    "target itself, not obstacles")
+    exclude_radius_m: float = Field(0.0, ge=0, description="cloud points this close to the grasp are "
+                                    "dropped as the target itself (0: the scene cloud already leaves the target "
+                                    "out, as PerceiveStage's does; a ball would also drop a close neighbour)")
     max_candidates: int = Field(16, gt=0, description="grasp candidates tried, best first")
+    hand_cloud_margin_m: float = Field(0.005, ge=0, description="the hand's surface (pre-shaped on the way "
+                                       "from pre-grasp to grasp, squeezed shut at the grasp) must stay this far from "
+                                       "the other objects' points")
+    fill_below_step_m: float = Field(0.02, ge=0, description="obstacle points are repeated every this much "
+                                     "down to the table: a camera sees an object's top and near side only, and "
+                                     "what is under a seen surface counts as occupied (0: off)")
+    hand_path_samples: int = Field(8, ge=2, description="hand poses checked per approach segment")
     self_filter_margin_m: float = Field(0.03, ge=0, description="cloud points this close to the robot's own "
                                         "spheres at the current configuration are the robot, not obstacles")
 
@@ -76,6 +84,19 @@ def grasp_poses(T_base_hand: np.ndarray, pregrasp_offset_m: float, lift_height_m
     return pre, lift
 
 
+def fill_below(points_m: np.ndarray, step_m: float, min_height_m: float = 0.005) -> np.ndarray:
+    """(N, 3) base-frame points plus copies every ``step_m`` straight down to ``min_height_m``: the
+    volume under an observed surface, where the camera cannot see (the far sides of objects)."""
+    pts = np.asarray(points_m, dtype=float).reshape(-1, 3)
+    if step_m <= 0 or not len(pts):
+        return pts
+    k = np.floor((pts[:, 2] - min_height_m) / step_m).astype(int).clip(0)  # (N,) copies below each point
+    idx = np.repeat(np.arange(len(pts)), k)
+    depth = np.concatenate([np.arange(1, n + 1) for n in k]) * step_m if len(idx) else np.zeros(0)
+    below = pts[idx] - np.c_[np.zeros((len(idx), 2)), depth]
+    return np.concatenate([pts, below])
+
+
 class GraspPlanner:
     """Plans the arm motions of a grasp from candidates in the base frame."""
 
@@ -101,6 +122,36 @@ class GraspPlanner:
         rep = self.collision.check(q, obstacles, self.config.table_margin_m, self.config.cloud_margin_m,
                                    hand_only_cloud)
         return bool(rep.any.any())
+
+    def hand_collides(self, waypoints: np.ndarray, hand_joints_rad: np.ndarray,
+                      obstacles: CloudObstacle | None) -> bool:
+        """The LEAP Hand's own surface (its kinematics, ``ifgrasp.hand.LeapHandModel``) against the
+        cloud: pre-shaped at ``hand_path_samples`` configurations per segment of the approach
+        ``waypoints`` (W, 7) (the pre-shape runs from its start), then closed to the squeeze at the
+        last one (the fingers sweep there). The arm's sphere model covers only a flat hand; curled
+        fingers reach past it."""
+        if obstacles is None or obstacles.size == 0:
+            return False
+        import torch
+
+        from ifgrasp.hand.joints import pregrasp, squeezed
+
+        if getattr(self, "_hand_model", None) is None:
+            from ifgrasp.hand.model import LeapHandModel
+
+            self._hand_model = LeapHandModel(n_surface_points=400)
+        wp = np.asarray(waypoints, float)
+        a = np.linspace(0.0, 1.0, self.config.hand_path_samples)[:, None, None]  # (n, 1, 1)
+        q_arm = ((1 - a) * wp[None, :-1] + a * wp[None, 1:]).reshape(-1, wp.shape[1])  # (n (W-1), 7)
+        q_arm = np.concatenate([q_arm, wp[-1:]])
+        T = self.kin.fk_hand(q_arm)  # (M, 4, 4)
+        q = np.repeat(pregrasp(hand_joints_rad)[None], len(T), axis=0)
+        q[-1] = squeezed(hand_joints_rad)
+        with torch.no_grad():
+            pts = self._hand_model.surface_points(torch.as_tensor(T[:, :3, 3], dtype=torch.float32),
+                                                  torch.as_tensor(T[:, :3, :3], dtype=torch.float32),
+                                                  torch.as_tensor(q, dtype=torch.float32)).numpy()
+        return bool((obstacles.distance(pts.astype(float)) < self.config.hand_cloud_margin_m).any())
 
     def self_filter(self, q: np.ndarray, cloud_base_m: np.ndarray) -> np.ndarray:
         """(N, 3) -> (M, 3): drop points the robot itself produced (inside its spheres at ``q`` (7,)
@@ -139,23 +190,26 @@ class GraspPlanner:
                 f"{int(ok_pl[:B].sum())}, lift {int(ok_pl[B:].sum())} of {B}); nearest grasp at "
                 f"{np.round(T[0, :3, 3], 3).tolist()} m in the base frame")
         if cloud_base_m is not None:
-            cloud_base_m = self.self_filter(q0, cloud_base_m)
+            cloud_base_m = fill_below(self.self_filter(q0, cloud_base_m), c.fill_below_step_m)
         reasons = []
         for i in np.flatnonzero(reachable):
             obst = None
             if cloud_base_m is not None:
                 obst = CloudObstacle(cloud_base_m, T[i, :3, 3], c.exclude_radius_m)
-            free = CloudObstacle(np.zeros((0, 3)))
-            # current -> pre-grasp against everything; pre -> grasp the hand may touch the target;
-            # the lift carries the object: table only.
+            # every segment against the table and the other objects (the scene cloud leaves the
+            # target out: the hand reaches it at the grasp, and carries it in the lift)
             if self.path_collides(np.stack([q0, q_pre[i]]), obst):
                 reasons.append(f"{i}: approach to pre-grasp")
                 continue
             if self.path_collides(np.stack([q_pre[i], q_grasp[i]]), obst):
                 reasons.append(f"{i}: pre-grasp to grasp")
                 continue
-            if self.path_collides(np.stack([q_grasp[i], q_lift[i]]), free):
+            if self.path_collides(np.stack([q_grasp[i], q_lift[i]]), obst):
                 reasons.append(f"{i}: lift")
+                continue
+            hand_joints = np.asarray(hand_joints_rad, float).reshape(-1, 16)[i]
+            if self.hand_collides(np.stack([q0, q_pre[i], q_grasp[i]]), hand_joints, obst):
+                reasons.append(f"{i}: fingers near another object")
                 continue
             return GraspPlan(
                 approach=self.trajectory(np.stack([q0, q_pre[i], q_grasp[i]])),

@@ -42,7 +42,7 @@ def test_generate_returns_k_ranked_camera_frame_grasps(tiny, backend):
     grasps = gen.generate(ObjectCloud(pts.astype(np.float32), mask), k=5)
     assert len(grasps) == 5 and grasps.frame == "camera"
     assert np.all(np.diff(grasps.scores) <= 0)
-    assert set(gen.last.timings_s) == {"prepare", "sample", "rank"} and len(gen.last.candidates) == 16
+    assert set(gen.last.timings_s) == {"prepare", "sample", "rank", "refine"} and len(gen.last.candidates) == 16
 
 
 def test_backends_agree(tiny):
@@ -62,6 +62,13 @@ def test_backends_agree(tiny):
         (_cloud()[0], np.zeros(500, bool), "no point"),
         (_cloud()[0] * 1000.0, _cloud()[1], "millimetres"),
         (_cloud()[0], np.ones(3, bool), "entries"),
+        (_cloud(n=10)[0], np.ones(10, bool), "only 10 finite points"),
+        (np.where(np.arange(500)[:, None] < 490, np.nan, _cloud()[0]), np.ones(500, bool), "only 10 finite points"),
+        (np.full((10, 3), np.nan), np.ones(10, bool), "NaN"),
+        (_cloud()[0], np.arange(500) < 3, "only 3 points"),
+        (_cloud()[0], np.full(500, np.nan), "booleans"),
+        (_cloud()[0] + [0.0, 0.0, 4.4], _cloud()[1], "5.00 m from the camera, outside the working range"),
+        (_cloud()[0] - [0.0, 0.0, 0.6], _cloud()[1], "working range"),
     ],
 )
 def test_bad_clouds_are_refused_clearly(tiny, points, mask, message):
@@ -99,3 +106,57 @@ def test_tensorrt_needs_a_gpu(tiny):
     policy, folder = tiny
     with pytest.raises(ModelError, match="TensorRT backend unavailable"):
         GraspGenerator(policy, backend="tensorrt", onnx_path=folder / "student.onnx")
+
+
+def test_foreign_corrupt_or_mismatched_onnx_is_refused(tiny, tmp_path):
+    import onnx
+
+    policy, folder = tiny
+    model = onnx.load(str(folder / "student.onnx"))
+    next(p for p in model.metadata_props if p.key == "ifgrasp_hand").value = "allegro_hand/v1"
+    onnx.save(model, str(tmp_path / "allegro.onnx"))
+    with pytest.raises(ModelError, match="allegro_hand"):
+        GraspGenerator(policy, backend="onnx", steps=4, onnx_path=tmp_path / "allegro.onnx")
+    (tmp_path / "junk.onnx").write_bytes(b"\x08\x07garbage")
+    with pytest.raises(ModelError, match="cannot read ONNX"):
+        GraspGenerator(policy, backend="onnx", steps=4, onnx_path=tmp_path / "junk.onnx")
+    with pytest.raises(ModelError, match="unrolls 4 DDIM steps"):
+        GraspGenerator(policy, backend="onnx", steps=8, onnx_path=folder / "student.onnx")
+
+
+def test_checkpoint_whose_weights_do_not_fit_is_refused(tiny, tmp_path):
+    policy, _ = tiny
+    hyper = dict(policy.hyper, width=64)  # says width 64, holds width-32 weights
+    torch.save({"hand": "leap_hand_right/v1", "hyper": hyper, "state_dict": policy.state_dict()}, tmp_path / "x.pt")
+    with pytest.raises(ModelError, match="does not match"):
+        GraspGenerator.from_checkpoint(tmp_path / "x.pt")
+
+
+def test_critic_in_the_onnx_graph_matches_the_torch_critic(tiny, tmp_path):
+    """One graph for sampler + critic: same P(lift) as the critic run on its own in torch (which
+    re-encodes the cloud), and a file holding another critic falls back to the torch critic."""
+    from ifgrasp.grasp.diffusion.critic import GraspCritic
+
+    policy, _ = tiny
+    torch.manual_seed(1)
+    critic = GraspCritic(n_basis=32, width=16).eval()
+    path = export_onnx(policy, tmp_path / "with_critic.onnx", steps=4, n_points=256, k=16, critic=critic)
+    assert max_abs_difference(policy, path, steps=4, n_points=256, k=16, critic=critic) < 1e-4
+    assert not critic.training and not policy.training  # exporting leaves the caller's modules in eval mode
+    pts, mask = _cloud()
+    gen = GraspGenerator(policy, backend="onnx", steps=4, num_candidates=16, n_points=256, onnx_path=path,
+                         critic=critic)
+    assert gen.critic_in_graph
+    gen.generate(pts, mask, k=4)
+    cand = gen.last.candidates
+    own = critic.success_probability(gen.last_points, gen.last_mask, cand.wrist_pos_m, cand.wrist_rot, cand.joints_rad)
+    np.testing.assert_allclose(cand.extras["learned_lift_probability"], own, atol=1e-4)
+    other = GraspCritic(n_basis=32, width=16).eval()
+    fallback = GraspGenerator(policy, backend="onnx", steps=4, num_candidates=16, n_points=256, onnx_path=path,
+                              critic=other)
+    assert not fallback.critic_in_graph
+    fallback.generate(pts, mask, k=4)
+    cand = fallback.last.candidates
+    own = other.success_probability(fallback.last_points, fallback.last_mask, cand.wrist_pos_m, cand.wrist_rot,
+                                    cand.joints_rad)
+    np.testing.assert_allclose(cand.extras["learned_lift_probability"], own, atol=1e-5)

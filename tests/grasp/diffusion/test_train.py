@@ -64,6 +64,63 @@ def test_train_refuses_an_empty_dataset(tiny_data, tmp_path):
         train(cfg, tmp_path, progress=False)
 
 
+def test_task_weights_give_every_task_the_same_total():
+    from ifgrasp.grasp.diffusion.train import task_weights
+
+    cats = np.array(["box"] * 90 + ["mug"] * 9 + ["mug"] * 1)
+    parts = np.array(["body"] * 90 + ["body"] * 9 + ["handle"])
+    w = task_weights(cats, parts)
+    totals = [w[(cats == c) & (parts == p)].sum() for c, p in (("box", "body"), ("mug", "body"), ("mug", "handle"))]
+    np.testing.assert_allclose(totals, 1.0)
+
+
+def test_physics_loss_pulls_the_samples_out_of_self_collision(tiny_data, tmp_path):
+    """Targets whose middle and ring fingers are pressed 18 mm into each other: the plain student
+    learns the collision, the one trained with the physics loss (exact self-penetration on its
+    predicted clean grasp) keeps its samples much shallower."""
+    import torch
+
+    from ifgrasp.grasp.diffusion.physics import PhysicsConfig
+    from ifgrasp.hand import HandSelfCollision, LeapHandModel
+
+    pressed = PREGRASP_JOINTS_RAD.astype(np.float32).copy()
+    pressed[4], pressed[8] = 0.3, -0.3
+    data = tmp_path / "teacher"
+    data.mkdir()
+    _write_shard(data)
+    with np.load(data / "box_0000_body_r00.npz") as z:
+        arrays = {k: z[k] for k in z.files}
+    spread = np.random.default_rng(1).normal(scale=0.1, size=(6, 16)).astype(np.float32)
+    arrays["joints_rad"] = pressed + spread  # varied, so the normaliser lets joints move
+    np.savez(data / "box_0000_body_r00.npz", **arrays)
+    sc = HandSelfCollision(LeapHandModel())
+    depth = {}
+    for w in (0.0, 1.0):
+        out = tmp_path / f"w{w}"
+        cfg = TrainConfig(dataset=str(data), views=str(tiny_data / "views"), steps=150, batch_size=16, lr=3e-3,
+                          checkpoint_every=150, w_physics=w, model=TINY_MODEL)
+        train(cfg, out, progress=False)
+        gen = GraspGenerator.from_checkpoint(out / "student.pt", backend="torch", steps=4, num_candidates=16,
+                                             n_points=128, physics=PhysicsConfig(refine_steps=0, repair_steps=0,
+                                                                                 reject_self_m=1e9))
+        views = np.load(tiny_data / "views" / "box_0000.npz")
+        gen.generate(views["points"][0], views["point_part"][0] == 0, k=16)
+        depth[w] = float(sc.max_depth(torch.as_tensor(gen.last.candidates.joints_rad, dtype=torch.float32)).mean())
+    assert depth[0.0] > 0.005  # it learned the pressed fingers
+    assert depth[1.0] < 0.5 * depth[0.0]
+
+
+def test_training_resumes_from_its_state(tiny_data, tmp_path):
+    cfg = TrainConfig(dataset=str(tiny_data / "teacher"), views=str(tiny_data / "views"), steps=20, batch_size=8,
+                      checkpoint_every=10, model=TINY_MODEL)
+    train(cfg, tmp_path, progress=False)
+    first = (tmp_path / "student.pt").read_bytes()
+    again = train(cfg, tmp_path, progress=False)
+    assert again["resumed_from"] == 20 and (tmp_path / "student.pt").read_bytes() == first
+    fresh = train(cfg.replace(resume=False), tmp_path / "fresh", progress=False)
+    assert fresh["resumed_from"] == 0
+
+
 def test_train_refuses_a_dataset_without_v2_labels_unless_told_to_use_v1(tiny_data, tmp_path):
     old = tmp_path / "v1"
     old.mkdir()

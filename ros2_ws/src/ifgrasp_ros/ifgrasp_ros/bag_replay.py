@@ -11,11 +11,18 @@ Parameters (defaults in config/bag_replay.yaml):
     rate (float)            playback speed factor, 1.0 = recorded timing
     loop (bool)             start again after the last message
     topics (str[])          topics to play; empty = all
-    wait_for_subscribers_s (float)  before the first message, wait until every played topic has a
+    wait_for_subscribers_s (float)  before the first message, wait until every waited-for topic has a
                             matched subscriber, at most this long (then play anyway, warning which
                             topics have none); 0 = do not wait
+    wait_topics (str[])     the topics waited for (those of them in the bag; none in the bag: every
+                            played topic): by default the ones the perception node reads, so a
+                            CameraInfo nobody subscribes to does not hold the start back
     start_delay_s (float)   extra fixed wait before the first message (after the wait above)
     qos_depth (int)         publisher queue depth (reliable, volatile)
+
+Message types this machine cannot import (a robot's bag: ``tf2_msgs/msg/TFMessage`` on
+``/tf_static``, RealSense ``realsense2_camera_msgs/msg/Extrinsics``) are skipped, with one warning
+naming them.
 
 Volatile publishers drop what they publish before a subscriber is matched, so without the wait a
 replay that starts with its subscribers (a test, a launch file) can lose the first messages, or all
@@ -66,6 +73,7 @@ class BagReplayNode(Node):
         self.loop = bool(self.declare_parameter("loop", False).value)
         topics = list(self.declare_parameter("topics", [""]).value)
         self.wait_for_subscribers_s = float(self.declare_parameter("wait_for_subscribers_s", 10.0).value)
+        wait_topics = [t for t in self.declare_parameter("wait_topics", [""]).value if t]
         self.start_delay_s = float(self.declare_parameter("start_delay_s", 0.0).value)
         depth = int(self.declare_parameter("qos_depth", 10).value)
         if not str(self.bag_path) or str(self.bag_path) == ".":
@@ -82,8 +90,19 @@ class BagReplayNode(Node):
         unknown = sorted(set(wanted) - set(available))
         if unknown:
             raise ConfigError(f"topics {unknown} are not in the bag; it has: {', '.join(sorted(available))}")
-        self.topics = wanted or sorted(available)
-        self._types = {t: message_class(available[t]) for t in self.topics}
+        self._types, skipped = {}, []
+        for t in wanted or sorted(available):
+            try:
+                self._types[t] = message_class(available[t])
+            except InputError:
+                skipped.append(f"{t} ({available[t]})")
+        if skipped:
+            self.get_logger().warning(f"skipping {len(skipped)} topics whose message types do not import here: "
+                                      f"{', '.join(skipped)}")
+        if not self._types:
+            raise InputError(f"no topic of {self.bag_path} has a message type that imports here")
+        self.topics = sorted(self._types)
+        self.wait_topics = [t for t in wait_topics if t in self._types] or list(self.topics)
         self._pubs = {t: self.create_publisher(cls, t, QoSProfile(depth=depth))
                       for t, cls in self._types.items()}
         self.published = 0
@@ -98,8 +117,8 @@ class BagReplayNode(Node):
             + (", looping" if self.loop else ""))
 
     def missing_subscribers(self) -> list[str]:
-        """Played topics without a matched subscriber."""
-        return [t for t, pub in self._pubs.items() if pub.get_subscription_count() == 0]
+        """Waited-for topics without a matched subscriber."""
+        return [t for t in self.wait_topics if self._pubs[t].get_subscription_count() == 0]
 
     def _rearm(self, delay_s: float) -> None:
         self._timer.timer_period_ns = int(min(max(delay_s, 1e-4), self.MAX_SLEEP_S) * 1e9)

@@ -311,12 +311,12 @@ def object_cloud_from_msg(msg: ObjectCloudMsg) -> ObjectCloud:
 def hand_grasp_msgs(batch: GraspBatch, header: Header, part_name: str = "") -> list[HandGrasp]:
     """One HandGrasp per grasp of ``batch`` (wrist poses as they are, in ``header.frame_id``).
 
-    ``batch.extras["part_contact_share"]`` (B,) fills ``part_contact_share`` when present (else
-    NaN), as ``batch.scores`` fills ``score``."""
+    ``batch.extras["part_contact_share"]`` (B,) fills ``part_contact_share`` when present (else 0:
+    no estimate; never NaN, the message says [0, 1]), as ``batch.scores`` fills ``score``."""
     b = len(batch)
     quats = quat_xyzw_from_matrix(batch.wrist_rot)  # (B, 4)
     scores = np.full(b, np.nan) if batch.scores is None else np.asarray(batch.scores, np.float64)
-    share = np.asarray(batch.extras.get("part_contact_share", np.full(b, np.nan)), np.float64)
+    share = np.nan_to_num(np.asarray(batch.extras.get("part_contact_share", np.zeros(b)), np.float64), nan=0.0)
     pos = np.asarray(batch.wrist_pos_m, np.float64)
     joints = np.asarray(batch.joints_rad, np.float64)
     out = []

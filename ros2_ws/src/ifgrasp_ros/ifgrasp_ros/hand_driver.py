@@ -8,7 +8,9 @@ control, current limit and PID written at connect, temperature and hardware-erro
 again) or ``sim`` (a MuJoCo hand of the default scene owned by this node). ``port`` overrides
 ``config/drivers.yaml``'s ``hand.leap.port``; ``current_limit_ma`` (> 0) its current limit (refused
 above ``current_hard_max_ma``). A missing motor ID, a busy port or a silent bus refuses the start
-with one line naming the IDs / the holder. The hand opens only on an empty trajectory (request).
+with one line naming the IDs / the holder; a hot or overloaded motor at start leaves the node up,
+faulted and holding (/diagnostics, then ``recover``). The hand opens only on an empty trajectory
+(request); a stop, a fault, the watchdog and shutdown keep a latched grasp's squeeze goal.
 Parameters: config/hand_driver.yaml; topics and services: ``driver_node``.
 """
 
@@ -36,6 +38,11 @@ def build(p: dict):
 class HandDriverNode(DriverNode):
     def __init__(self) -> None:
         super().__init__("hand_driver", "hand", PARAMS, build)
+        budget = getattr(self.driver, "bus_budget", None)
+        if budget is not None:  # LEAP: what the bus allows and the state rate kept to
+            self.get_logger().info(f"{budget.describe()}; reading {self.driver.state_rate_hz:.0f} states/s")
+            if self.driver.fault:
+                self.get_logger().error(f"hand faulted at start, holding: {self.driver.fault}")
 
 
 def main(args=None) -> int:

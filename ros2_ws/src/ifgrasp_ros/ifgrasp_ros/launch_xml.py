@@ -69,6 +69,12 @@ def _subst(text: str, args: dict[str, str], run_commands: bool = False) -> str:
     return re.sub(r"\0(\d+)\0", lambda m: kept[int(m.group(1))], text)
 
 
+def launch_arguments(path: Path) -> dict[str, str | None]:
+    """The ``<arg>`` names of a launch file and their defaults (None: required)."""
+    root = ET.parse(path).getroot()
+    return {a.get("name"): a.get("default") for a in root.findall("arg")}
+
+
 def _enabled(n: ET.Element, args: dict[str, str]) -> bool:
     """A node's ``if`` / ``unless`` condition (true/false/1/0 after substitution)."""
     for attr, want in (("if", True), ("unless", False)):

@@ -12,7 +12,9 @@ frame, the planner's obstacles). It publishes, for RViz and tests:
     /ifgrasp/part_mask                sensor_msgs/Image mono8, 255 = instructed part, 128 = rest of the object
     /ifgrasp/perception/debug_image   sensor_msgs/Image rgb8, object blue, part red (``ifgrasp.perception.overlay``)
 
-both images pixel-aligned with the colour image and stamped like it. No frame within the timeout
+both images pixel-aligned with the colour image and stamped like it. Colour, depth and CameraInfo
+are matched like message_filters' ApproximateTime (stamps within ``sync_slop_s``); ``camera_qos``
+sets their subscriptions' QoS (``sensor_data`` by default: hears both realsense2_camera settings). No frame within the timeout
 answers NO_CAMERA_DATA naming the silent topics; an unknown object or part, UNKNOWN_OBJECT /
 UNKNOWN_PART with the known names; nothing matching in view, UNKNOWN_OBJECT; several equal
 matches, AMBIGUOUS with the candidates. Non-oracle backends are built at start (missing weights:
@@ -24,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, QoSProfile
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import Image, PointCloud2
 from std_msgs.msg import Header
 
@@ -45,6 +47,17 @@ from ifgrasp_ros.stage_conversions import grounded_from_msg
 from ifgrasp_ros.stage_service import serve
 
 BACKENDS = ("oracle", "trained", "pretrained")
+CAMERA_QOS = ("sensor_data", "reliable")
+
+
+def camera_qos(name: str) -> QoSProfile:
+    """The camera subscriptions' QoS: ``sensor_data`` (best effort, depth 5: hears realsense2_camera
+    with either of its settings, reliable or best effort) or ``reliable`` (depth 5)."""
+    if name == "sensor_data":
+        return qos_profile_sensor_data
+    if name == "reliable":
+        return QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
+    raise ConfigError(f"unknown camera_qos '{name}'; known: {known(CAMERA_QOS)}")
 
 
 def T_from_parameter(values) -> np.ndarray:
@@ -73,6 +86,7 @@ class PerceptionNode(Node):
             ("target_points_topic", "/ifgrasp/target_points"),
             ("part_mask_topic", "/ifgrasp/part_mask"),
             ("debug_image_topic", "/ifgrasp/perception/debug_image"),
+            ("sync_slop_s", 0.01), ("camera_qos", "sensor_data"),
         )}
         if p["backend"] not in BACKENDS:
             raise ConfigError(f"unknown perception backend '{p['backend']}'; known: {known(BACKENDS)}")
@@ -81,7 +95,10 @@ class PerceptionNode(Node):
         topics = {"color": p["color_topic"], "info": p["info_topic"], "depth": p["depth_topic"],
                   "objects": p["object_labels_topic"], "parts": p["part_labels_topic"], "names": p["label_names_topic"]}
         self.oracle = p["backend"] == "oracle"
-        self.camera = CameraCache(self, topics, self.T, labels=self.oracle, group=group)
+        if p["sync_slop_s"] < 0:
+            raise ConfigError(f"parameter 'sync_slop_s' must be >= 0 seconds, got {p['sync_slop_s']}")
+        self.camera = CameraCache(self, topics, self.T, labels=self.oracle, group=group, slop_s=float(p["sync_slop_s"]),
+                                  qos=camera_qos(p["camera_qos"]))
         backend_names()  # imports every backend now (~1.3 s here), not in the first request
         self._stage = None if self.oracle else self._make_stage(p["backend"])  # fails now on missing weights
         latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
@@ -108,7 +125,8 @@ class PerceptionNode(Node):
         g = grounded_from_msg(req.grounded)
         ground("", g.category, g.part)  # an unknown object or part fails here, listing the known names
         timeout_s = req.timeout_s if req.timeout_s > 0 else float(self.p["frame_timeout_s"])
-        frame, stamp = self.camera.get_stamped_frame(timeout_s)
+        after = (int(req.not_before.sec), int(req.not_before.nanosec))
+        frame, stamp = self.camera.get_stamped_frame(timeout_s, after)
         try:
             per = self.stage()(frame, g)
         except AmbiguousTargetError as exc:

@@ -41,11 +41,22 @@ class RemoteStages:
         return grounded_from_msg(self.ground_client.call(req, float(self.p["ground_timeout_s"])).grounded)
 
     def perceive(self, frame: RGBDFrame | None, grounded: GroundedInstruction, timeout_s: float = 5.0) -> Perception:
-        """``frame`` is ignored: the perception node reads the camera (waiting at most ``timeout_s``)."""
-        req = Perceive.Request(grounded=grounded_to_msg(grounded), timeout_s=float(timeout_s))
+        """``frame`` is ignored: the perception node reads the camera (waiting at most ``timeout_s``)
+        and takes a frame stamped after this call: an older one may show the arm where it was before
+        its last move, and the planner would take the arm's own points for obstacles."""
+        req = Perceive.Request(grounded=grounded_to_msg(grounded), timeout_s=float(timeout_s),
+                               not_before=self.node.get_clock().now().to_msg())
         resp = self.perceive_client.call(req, timeout_s + float(self.p["perceive_timeout_s"]))
         scene = points_from_cloud(resp.scene)[0].astype(np.float64)  # (M, 3) base frame
         return Perception(object_cloud_from_msg(resp.target), scene, None, matrix_from_transform(resp.t_base_camera))
+
+    def look(self, grounded: GroundedInstruction, timeout_s: float = 3.0) -> Perception:
+        """The target in a camera frame stamped after now (the verify stage's check after a lift)."""
+        req = Perceive.Request(grounded=grounded_to_msg(grounded), timeout_s=float(timeout_s),
+                               not_before=self.node.get_clock().now().to_msg())
+        resp = self.perceive_client.call(req, timeout_s + float(self.p["perceive_timeout_s"]))
+        return Perception(object_cloud_from_msg(resp.target), np.zeros((0, 3)), None,
+                          matrix_from_transform(resp.t_base_camera))
 
     def generate(self, cloud: ObjectCloud, T_base_camera: np.ndarray) -> GraspBatch:
         header = Header(stamp=self.node.get_clock().now().to_msg(), frame_id=cloud.frame)

@@ -7,13 +7,16 @@ A timeout raises an ``IfgraspError`` naming the topic or node waited on.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
+
+from types import SimpleNamespace
 
 import numpy as np
 from builtin_interfaces.msg import Duration
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, QoSProfile
+from rclpy.qos import DurabilityPolicy, QoSProfile, qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
@@ -27,23 +30,43 @@ from ifgrasp.types import RGBDFrame
 from ifgrasp_ros.conversions import array_from_image, depth_m_from_image, intrinsics_from_camera_info, rgb_from_image
 
 
+HAND_MOVE_S = 10.0
+"""A hand move (open, pre-shape, close) may take this long after the driver said "running" (s):
+0.4 s at 100 Hz ticks, but a sim_world starved of CPU ticks at a few Hz."""
+_HEARTBEAT = re.compile(r"t = ([0-9.]+) of")
+
+
+def ros_remedy(prefix: str, message: str) -> str:
+    """A driver's message with its Python remedies ("call recover()") replaced by the ROS service
+    that does it over the driver node (``<prefix>/recover``, std_srvs/Trigger)."""
+    service = f"call the {prefix}/recover service (std_srvs/Trigger, e.g. `ifgrasp ask --recover`)"
+    message = message.replace("call enable() (arm: recover()) first", service + " first")
+    message = message.replace("call recover() first", service + " first").replace("call recover()", service)
+    return message.replace("call open_hand() to release", 'send "let go" (or call /ifgrasp/release) to release')
+
+
 def _stamp(msg) -> tuple[int, int]:
     return (msg.header.stamp.sec, msg.header.stamp.nanosec)
 
 
 class CameraCache:
-    """Latest colour, aligned depth, CameraInfo (and oracle label images) by stamp."""
+    """Latest colour, aligned depth, CameraInfo (and oracle label images), matched by stamp like
+    message_filters' ApproximateTime: a frame is the newest colour image with, on every other
+    topic, a message stamped within ``slop_s`` of it. ``qos`` for the image subscriptions (default
+    sensor data: best effort, which hears both a reliable and a best-effort camera driver)."""
 
-    def __init__(self, node: Node, topics: dict[str, str], T_base_camera: np.ndarray, labels: bool, group=None) -> None:
-        self.topics, self.T, self.labels = topics, T_base_camera, labels
+    def __init__(self, node: Node, topics: dict[str, str], T_base_camera: np.ndarray, labels: bool, group=None,
+                 slop_s: float = 0.02, qos: QoSProfile | None = None) -> None:
+        self.topics, self.T, self.labels, self.slop_ns = topics, T_base_camera, labels, int(round(slop_s * 1e9))
         self._msgs: dict[str, dict] = {k: {} for k in ("color", "depth", "info", "objects", "parts")}
         self._cv = threading.Condition()
         self.label_names: list[dict] | None = None
         kinds = {"color": Image, "depth": Image, "info": CameraInfo, "objects": Image, "parts": Image}
+        qos = qos if qos is not None else qos_profile_sensor_data
         for key, msg_type in kinds.items():
             if key in ("objects", "parts") and not labels:
                 continue
-            node.create_subscription(msg_type, topics[key], lambda m, k=key: self._on(k, m), 5, callback_group=group)
+            node.create_subscription(msg_type, topics[key], lambda m, k=key: self._on(k, m), qos, callback_group=group)
         if labels:
             latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
             node.create_subscription(String, topics["names"], self._on_names, latched, callback_group=group)
@@ -63,12 +86,25 @@ class CameraCache:
 
     def _complete(self, after: tuple[int, int]):
         keys = ["color", "depth", "info"] + (["objects", "parts"] if self.labels else [])
-        common = set.intersection(*(set(self._msgs[k]) for k in keys))
-        common = [s for s in common if s >= after]
-        if not common or (self.labels and self.label_names is None):
+        if self.labels and self.label_names is None:
             return None
-        s = max(common)
-        return {k: self._msgs[k][s] for k in keys}
+        ns = lambda st: st[0] * 1_000_000_000 + st[1]  # noqa: E731
+        others = {k: np.array([ns(st) for st in self._msgs[k]], np.int64) for k in keys[1:]}
+        for st in sorted(self._msgs["color"], reverse=True):
+            if st < after:
+                break
+            t = ns(st)
+            got = {"color": self._msgs["color"][st]}
+            for k in keys[1:]:
+                if not len(others[k]):
+                    return None
+                i = int(np.argmin(np.abs(others[k] - t)))
+                if abs(int(others[k][i]) - t) > self.slop_ns:
+                    break
+                got[k] = list(self._msgs[k].values())[i]
+            else:
+                return got
+        return None
 
     def get_frame(self, timeout_s: float, after: tuple[int, int] = (0, 0)) -> RGBDFrame:
         """A frame whose topics share one stamp (>= ``after``); ``NoCameraDataError`` names the
@@ -85,7 +121,9 @@ class CameraCache:
                 silent = [self.topics[k] for k in keys if not self._msgs[k]]
                 if self.labels and self.label_names is None:
                     silent.append(self.topics["names"])
-                what = ", ".join(silent) if silent else "matching stamps on " + ", ".join(self.topics[k] for k in keys)
+                what = ", ".join(silent) if silent else (
+                    f"stamps within {self.slop_ns / 1e6:.0f} ms (parameter sync_slop_s) on "
+                    + ", ".join(self.topics[k] for k in keys))
                 raise NoCameraDataError(f"no camera data within {timeout_s:.1f} s: nothing on {what}",
                                         silent[0] if silent else "")
         k = intrinsics_from_camera_info(got["info"])
@@ -103,6 +141,7 @@ class JointStateCache:
         self.names, self.topic = list(names), topic
         self.q: np.ndarray | None = None
         self.v: np.ndarray | None = None
+        self.effort: np.ndarray | None = None  # (J,) when the publisher sends efforts, else None
         self.stamp = 0.0
         node.create_subscription(JointState, topic, self._on, 10, callback_group=group)
 
@@ -112,6 +151,7 @@ class JointStateCache:
             sel = [idx[n] for n in self.names]
             self.q = np.asarray(msg.position)[sel]
             self.v = np.asarray(msg.velocity)[sel] if len(msg.velocity) else np.zeros(len(sel))
+            self.effort = np.asarray(msg.effort)[sel] if len(msg.effort) == len(msg.name) else None
             self.stamp = time.monotonic()
 
     def get(self, timeout_s: float = 2.0) -> np.ndarray:
@@ -127,7 +167,7 @@ class JointStateCache:
 class DriverClient:
     """Sends commands to a driver node (``ifgrasp_ros.driver_interface``) and waits on its status."""
 
-    def __init__(self, node: Node, prefix: str, joint_names: list[str], group=None, status_timeout_s: float = 2.0) -> None:
+    def __init__(self, node: Node, prefix: str, joint_names: list[str], group=None, status_timeout_s: float = 3.0) -> None:
         self.node, self.prefix, self.joint_names, self.status_timeout_s = node, prefix, list(joint_names), status_timeout_s
         self.pub = node.create_publisher(JointTrajectory, f"{prefix}/joint_trajectory", 10)
         node.create_subscription(String, f"{prefix}/status", self._on_status, 10, callback_group=group)
@@ -154,7 +194,8 @@ class DriverClient:
         self.pub.publish(msg)
         return cid
 
-    def wait(self, cid: int, states: tuple[str, ...], timeout_s: float, should_cancel=None) -> dict | None:
+    def wait(self, cid: int, states: tuple[str, ...], timeout_s: float, should_cancel=None,
+             on_status=None) -> dict | None:
         """The first status of ``cid`` in ``states``; None when cancelled (the driver is then stopped).
         ``timeout_s`` runs from the last status heard for ``cid`` (drivers send a heartbeat while
         streaming), so a long motion never times out but a dead driver does."""
@@ -167,7 +208,14 @@ class DriverClient:
                 if hit is not None:
                     return hit
                 if len(got) > heard:
-                    heard, deadline = len(got), time.monotonic() + timeout_s
+                    new, heard, deadline = got[heard:], len(got), time.monotonic() + timeout_s
+                    if on_status is not None:  # outside the lock: the callback may wait on other clients
+                        self._cv.release()
+                        try:
+                            for st in new:
+                                on_status(st)
+                        finally:
+                            self._cv.acquire()
                 if should_cancel is not None and should_cancel():
                     break
                 if time.monotonic() > deadline:
@@ -193,14 +241,20 @@ class DriverClient:
         if first is None:
             return False
         if first["state"] == "error":
-            raise DriverError(f"{self.prefix} refused the command: {first['message']}")
+            raise DriverError(f"{self.prefix} refused the command: {ros_remedy(self.prefix, first['message'])}")
         if on_running is not None:
             on_running(None)
-        end = self.wait(cid, ("done", "stopped", "error"), self.status_timeout_s + timeout_s, should_cancel)
+
+        def heartbeat(st: dict) -> None:  # the driver's "t = 1.25 of 4.10 s": trajectory time for feedback
+            m = _HEARTBEAT.match(st.get("message", ""))
+            if on_running is not None and m:
+                on_running(SimpleNamespace(time_s=float(m.group(1))))
+
+        end = self.wait(cid, ("done", "stopped", "error"), self.status_timeout_s + timeout_s, should_cancel, heartbeat)
         if end is None or end["state"] == "stopped":
             return False
         if end["state"] == "error":
-            raise DriverError(f"{self.prefix}: {end['message']}")
+            raise DriverError(f"{self.prefix}: {ros_remedy(self.prefix, end['message'])}")
         return True
 
 
@@ -218,16 +272,38 @@ class HandClient(DriverClient):
     close_time_s = CLOSE_S
 
     def open(self, should_cancel) -> None:
-        self.run(np.zeros(0), np.zeros((0, 16)), 5.0, should_cancel)
+        self.run(np.zeros(0), np.zeros((0, 16)), HAND_MOVE_S, should_cancel)
 
     def preshape(self, q_target, should_cancel) -> None:
         """A move reaching ``q_target`` in ``close_time_s`` (sent as two points, so the driver latches
         nothing: the second only repeats the target)."""
         q = np.asarray(q_target, dtype=float)
-        self.run(np.array([self.close_time_s, self.close_time_s + 0.02]), np.stack([q, q]), 5.0, should_cancel)
+        self.run(np.array([self.close_time_s, self.close_time_s + 0.02]), np.stack([q, q]), HAND_MOVE_S, should_cancel)
+
+    def preshape_steps(self, q_target, should_cancel):
+        """The pre-shape as an iterator (like ``HandActions.preshape_steps``): the first ``next``
+        sends the move, the driver streams it meanwhile, and running the iterator out waits for it."""
+        q = np.asarray(q_target, dtype=float)
+        cid = self.send(np.array([self.close_time_s, self.close_time_s + 0.02]), np.stack([q, q]))
+        deadline = time.monotonic() + self.status_timeout_s + HAND_MOVE_S
+        while True:  # never blocks: each ``next`` only looks at the statuses heard so far
+            with self._cv:
+                end = next((st for st in self._status.get(cid, []) if st["state"] in ("done", "stopped", "error")),
+                           None)
+            if end is not None:
+                if end["state"] == "error":
+                    raise DriverError(f"{self.prefix}: {ros_remedy(self.prefix, end['message'])}")
+                return
+            if should_cancel():
+                self.stop()
+                return
+            if time.monotonic() > deadline:
+                raise StageFailedError(f"the driver on {self.prefix} did not finish the pre-shape within "
+                                       f"{self.status_timeout_s + HAND_MOVE_S:.1f} s (node down?)")
+            yield
 
     def close(self, q_target, should_cancel) -> None:
-        self.run(np.array([self.close_time_s]), np.asarray(q_target)[None], 5.0, should_cancel)
+        self.run(np.array([self.close_time_s]), np.asarray(q_target)[None], HAND_MOVE_S, should_cancel)
 
     def hold(self, q_target) -> None:
         pass

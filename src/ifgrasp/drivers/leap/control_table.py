@@ -22,6 +22,7 @@ TEMPERATURE_LIMIT = (31, 1)
 CURRENT_LIMIT = (38, 2)
 TORQUE_ENABLE = (64, 1)
 HARDWARE_ERROR_STATUS = (70, 1)
+BUS_WATCHDOG = (98, 1)  # signed: 0 off, 1..127 armed (x 20 ms), -1 tripped
 POSITION_D_GAIN = (80, 2)
 POSITION_I_GAIN = (82, 2)
 POSITION_P_GAIN = (84, 2)
@@ -38,6 +39,11 @@ STATE_BLOCK = (126, 21)
 
 MODEL_XC330_M288 = 1240
 CURRENT_BASED_POSITION_MODE = 5
+RETURN_DELAY_UNIT_US = 2.0
+BUS_WATCHDOG_UNIT_MS = 20.0
+BUS_WATCHDOG_TRIPPED = 0xFF  # -1 as an unsigned byte
+#: Factory values this driver changes (e-Manual): Return Delay Time 250 (500 us), mode 3.
+FACTORY_RETURN_DELAY_TIME = 250
 #: Baud Rate register value -> bit/s (X series).
 BAUD_RATES = {0: 9600, 1: 57600, 2: 115200, 3: 1_000_000, 4: 2_000_000, 5: 3_000_000, 6: 4_000_000}
 
@@ -79,3 +85,11 @@ def rad_to_ticks(q_rad: np.ndarray) -> np.ndarray:
 def describe_hardware_error(bits: int) -> str:
     words = [w for b, w in HARDWARE_ERROR_BITS.items() if bits & (1 << b)]
     return ", ".join(words) if words else f"unknown hardware error 0x{bits:02x}"
+
+
+def block_field(data: np.ndarray, block_start: int, reg: tuple[int, int]) -> np.ndarray:
+    """(J,) unsigned little-endian values of register ``reg`` from raw blocks ``data`` (J, n) uint8
+    read from address ``block_start``."""
+    off, size = reg[0] - block_start, reg[1]
+    chunk = np.asarray(data, dtype=np.int64)[:, off:off + size]  # (J, size)
+    return (chunk << (8 * np.arange(size))).sum(axis=1)

@@ -10,6 +10,7 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
+from ifgrasp.errors import ConfigError
 from ifgrasp.grasp.diffusion.critic import CriticConfig, resolve_critic, train_critic
 from ifgrasp.grasp.diffusion.train import TrainConfig, load_checkpoint, train
 from ifgrasp.paths import CONFIG_DIR, DATA_DIR, MODELS_DIR
@@ -49,13 +50,16 @@ def train_command(config: Path | None, out: Path | None, steps: int | None, crit
     return summary
 
 
-def export_command(checkpoint: Path | None, out: Path | None, steps: int) -> None:
+def export_command(checkpoint: Path | None, out: Path | None, steps: int, critic: str = "auto") -> None:
     from ifgrasp.grasp.diffusion.export import OPSET, export_onnx, max_abs_difference
 
-    policy = load_checkpoint(checkpoint or DEFAULT_CHECKPOINT)
-    path = export_onnx(policy, out or DEFAULT_ONNX, steps=steps)
-    diff = max_abs_difference(policy, path, steps)
-    console.print(f"ONNX (opset {OPSET}, {steps} DDIM steps) -> {path}; max |torch - onnxruntime| = {diff:.2e}")
+    checkpoint = checkpoint or DEFAULT_CHECKPOINT
+    policy = load_checkpoint(checkpoint)
+    learned = resolve_critic(critic, Path(checkpoint))
+    path = export_onnx(policy, out or DEFAULT_ONNX, steps=steps, critic=learned)
+    diff = max_abs_difference(policy, path, steps, critic=learned)
+    console.print(f"ONNX (opset {OPSET}, {steps} DDIM steps{', critic in the graph' if learned is not None else ''}) "
+                  f"-> {path}; max |torch - onnxruntime| = {diff:.2e}")
 
 
 def _bench_cloud(seed: int = 0):
@@ -71,6 +75,14 @@ def _bench_cloud(seed: int = 0):
 
 def bench_generate_command(checkpoint: Path | None, onnx: Path | None, candidates: int, steps: int,
                            repeats: int) -> list[LatencyStats]:
+    """Latency per path, all in this run on the same cloud: torch (one graph: sampler + critic on shared
+    features), ONNX one graph (sampler + critic), ONNX as before this change (sampler graph, critic
+    re-encoding the cloud in torch) and TensorRT when available. Each: total and stages (prepare,
+    sample, rank, refine = physics refinement + pre-check)."""
+    import tempfile
+
+    import onnxruntime as ort
+
     from ifgrasp.grasp.diffusion.export import export_onnx
     from ifgrasp.grasp.diffusion.generator import GraspGenerator
 
@@ -78,28 +90,32 @@ def bench_generate_command(checkpoint: Path | None, onnx: Path | None, candidate
     checkpoint = Path(checkpoint or DEFAULT_CHECKPOINT)
     policy = load_checkpoint(checkpoint)
     critic = resolve_critic("auto", checkpoint)  # as at run time: ranking includes the critic when present
-    onnx = onnx or DEFAULT_ONNX
-    if not Path(onnx).is_file():
-        export_onnx(policy, onnx, steps=steps)
+    onnx = Path(onnx or DEFAULT_ONNX)
+    tmp = Path(tempfile.mkdtemp(prefix="ifgrasp_bench_"))
+    meta = {}
+    if onnx.is_file():
+        meta = ort.InferenceSession(str(onnx), providers=["CPUExecutionProvider"]).get_modelmeta().custom_metadata_map
+    if meta.get("ddim_steps") != str(steps) or (critic is not None and "critic_sha256" not in meta):
+        onnx = export_onnx(policy, tmp / "student.onnx", steps=steps, critic=critic)  # the file on disk does not fit
+    legacy = export_onnx(policy, tmp / "sampler_only.onnx", steps=steps)  # today's path: critic in torch
     points, mask = _bench_cloud()
-    import onnxruntime as ort
-
-    backends = ["torch", "onnx"] + (["tensorrt"] if "TensorrtExecutionProvider" in ort.get_available_providers() else [])
+    paths = [("torch", "torch", None), ("onnx", "onnx", onnx), ("onnx_before", "onnx", legacy)]
+    if "TensorrtExecutionProvider" in ort.get_available_providers():
+        paths.append(("tensorrt", "tensorrt", onnx))
     rows: list[LatencyStats] = []
-    for backend in backends:
-        gen = GraspGenerator(policy, backend=backend, steps=steps, num_candidates=candidates, onnx_path=onnx,
+    for name, backend, path in paths:
+        gen = GraspGenerator(policy, backend=backend, steps=steps, num_candidates=candidates, onnx_path=path,
                              critic=critic)
         stages: dict[str, list[float]] = {}
 
         def once():
             gen.generate(points, mask, k=8)
-            for name, t in gen.last.timings_s.items():
-                stages.setdefault(name, []).append(t)
+            for stage, t in gen.last.timings_s.items():
+                stages.setdefault(stage, []).append(t)
 
-        total = measure(f"{backend} total", once, repeats=repeats)
-        rows.append(total)
-        for name, samples in stages.items():
-            rows.append(LatencyStats(f"{backend} {name}", np.asarray(samples[-repeats:])))
+        rows.append(measure(f"{name} total", once, repeats=repeats))
+        for stage, samples in stages.items():
+            rows.append(LatencyStats(f"{name} {stage}", np.asarray(samples[-repeats:])))
     enc = policy.encoder
     pts_t, mask_t = torch.as_tensor(points)[None], torch.as_tensor(mask)[None]
     with torch.no_grad():
@@ -111,41 +127,64 @@ def bench_generate_command(checkpoint: Path | None, onnx: Path | None, candidate
         table.add_row(*r.row())
     console.print(table)
     t = {r.name: r.median_s for r in rows}
-    if "onnx total" in t:
-        console.print(f"ratio torch/onnx (total): {t['torch total'] / t['onnx total']:.2f}")
+    console.print(f"ratio onnx (one graph) / onnx before (critic in torch), total: "
+                  f"{t['onnx total'] / t['onnx_before total']:.2f}; rank: {t['onnx rank'] / t['onnx_before rank']:.2f}; "
+                  f"onnx rank / torch rank: {t['onnx rank'] / t['torch rank']:.2f}")
+    console.print(f"without the physics refinement (total - refine): torch "
+                  f"{(t['torch total'] - t['torch refine']) * 1e3:.1f} ms, onnx "
+                  f"{(t['onnx total'] - t['onnx refine']) * 1e3:.1f} ms, onnx before "
+                  f"{(t['onnx_before total'] - t['onnx_before refine']) * 1e3:.1f} ms")
     if "tensorrt total" not in t:
-        console.print("TensorRT: skipped (no CUDA GPU / TensorRT execution provider on this machine)")
-    console.print("'sample' includes the BPS encoding (one graph per backend); 'encoding alone' shows its share; "
-                  f"'rank' {'includes' if critic is not None else 'has no'} learned critic.")
+        console.print("TensorRT: skipped, onnxruntime here has providers "
+                      f"{ort.get_available_providers()} (needs a CUDA GPU with onnxruntime-gpu + TensorRT; "
+                      "scripts/student_tensorrt.py builds, checks and times the fp16 engine where one is lent)")
+    console.print("'sample' includes the BPS encoding and, in one graph, the critic; 'encoding alone' shows its share.")
     return rows
 
 
 def eval_student_command(checkpoint: Path | None, views: Path | None, k: int, views_per_object: int,
-                         steps_list: list[int], out: Path, critic: str = "auto") -> dict:
+                         steps_list: list[int], out: Path, critic: str = "auto", physics: tuple[str, ...] = ("on",),
+                         judges: tuple[str, ...] = ("v1",), max_cases: int | None = None,
+                         log: Path | None = None) -> dict:
+    """Variants = step counts x physics on/off, all on the same held-out cases; table + JSON report."""
     from ifgrasp.grasp.diffusion.evaluate import evaluate_student
     from ifgrasp.grasp.diffusion.generator import GraspGenerator
+    from ifgrasp.grasp.diffusion.physics import PhysicsConfig
 
     checkpoint = checkpoint or DEFAULT_CHECKPOINT
     policy = load_checkpoint(checkpoint)
     learned = resolve_critic(critic, Path(checkpoint))
-    console.print(f"ranking: geometric terms{' + learned critic' if learned is not None else ' only'}")
+    console.print(f"ranking: geometric terms{' + learned critic' if learned is not None else ' only'}; "
+                  f"judges: {', '.join(judges)}")
     views = views or DATA_DIR / "views" / "heldout"
-    report = {"critic": learned is not None}
-    for steps in steps_list:
-        gen = GraspGenerator(policy, backend="torch", steps=steps, critic=learned)
-        report[f"steps_{steps}"] = evaluate_student(gen, views, k=k, views_per_object=views_per_object)
-    table = Table(title=f"student on held-out objects, single partial view (top-1 / top-{k} lift, part share)")
-    for h in ("steps", "category", "cases", "top-1 lift", f"top-{k} lift", "part share", "part force (lifted)", "ms"):
+    if set(physics) - {"on", "off"}:
+        raise ConfigError(f"physics variants must be 'on' and/or 'off', got {','.join(physics)}")
+    off = PhysicsConfig(refine_steps=0, repair_steps=0, reject_self_m=1e9)
+    gens = {f"steps{s}_physics_{p}": GraspGenerator(policy, backend="torch", steps=s, critic=learned,
+                                                    physics=None if p == "on" else off)
+            for s in steps_list for p in physics}
+    log = log or out.with_suffix(".jsonl")
+    report = {"critic": learned is not None, "checkpoint": str(checkpoint), "k": k, "judges": list(judges),
+              "variants": evaluate_student(gens, views, k=k, views_per_object=views_per_object, judges=judges,
+                                           log_path=log, max_cases=max_cases)}
+    judges = tuple(v for j in judges for v in ((j,) if j == "v1" else (j, f"{j}_lift")))
+    table = Table(title=f"student on held-out objects, single partial view (top-1 [95% CI] / top-{k} lift)")
+    for h in ("variant", "task", "cases", *(f"top-1 {j}" for j in judges), *(f"top-{k} {j}" for j in judges),
+              "part share", "self>1mm", "cloud pen mm", "tip-part mm", "ms"):
         table.add_column(h)
-    for key, rep in ((k_, r) for k_, r in report.items() if k_.startswith("steps_")):
-        for cat, m in [("ALL", rep["overall"])] + list(rep["per_category"].items()):
+    for name, rep in report["variants"].items():
+        for task, m in [("ALL", rep["overall"])] + list(rep["per_task"].items()):
             if m.get("cases", 0) == 0:
                 continue
-            table.add_row(key.split("_")[1], cat, str(m["cases"]), f"{m['top1_lift']:.0%}", f"{m[f'top{k}_lift']:.0%}",
-                          f"{m['part_contact_share']:.0%}", f"{m['part_force_share_lifted']:.0%}",
-                          f"{m['latency_median_ms']:.0f}")
+            table.add_row(name, task, str(m["cases"]),
+                          *(f"{m[j]['top1_lift']:.0%} [{m[j]['top1_ci95'][0]:.0%}-{m[j]['top1_ci95'][1]:.0%}]"
+                            for j in judges),
+                          *(f"{m[j][f'top{k}_lift']:.0%}" for j in judges), f"{m['part_contact_share']:.0%}",
+                          f"{m['precheck']['self_penetration_over_1mm']:.0%}",
+                          f"{m['precheck']['cloud_penetration_mean_mm']:.1f}",
+                          f"{m['precheck']['tip_part_distance_mean_mm']:.0f}", f"{m['latency_median_ms']:.0f}")
     console.print(table)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2))
-    console.print(f"report -> {out}")
+    console.print(f"report -> {out} (per-case rows: {log})")
     return report

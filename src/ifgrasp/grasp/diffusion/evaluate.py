@@ -1,76 +1,219 @@
-"""Student metrics (``ifgrasp eval student``), measured with the teacher's validation protocol.
+"""Student metrics (``ifgrasp eval student``), judged by the teacher's validation in MuJoCo.
 
-For each held-out object, task part and camera view: the student generates from the single partial
-view, its top-k grasps are mapped into the object frame (``T_object_camera`` is known in simulation)
-and executed in MuJoCo (lift test). Reported per category and overall: top-1 lift success, mean lift
-over the top k, part accuracy (geometric contact share on the part, and the share of the hand's
-contact force on it), and generation latency.
+Cases: every held-out (object, functional part, camera view) of ``views_dir`` whose view shows the part
+(>= 16 points), up to ``views_per_object`` views per object. Each case is generated with a fixed seed
+(from the case, not from the order), its top-k grasps are mapped into the object frame
+(``T_object_camera`` is known in simulation) and judged by each selected judge (``JUDGES``: "v1",
+the validation before issue 21; "v2", the issue-21 validation, reported as "v2" = lift with exact
+penetration and self-penetration <= 1 mm, and "v2_lift" = its lift alone). Several
+generators ("variants": e.g. with / without the physics step, several step counts) run on the same
+cases, so their differences are paired.
+
+Reported per variant, overall, per task (category/part) and per category: top-1 lift with its 95%
+Wilson interval, mean lift of the top k (with a normal 95% interval over cases), part contact share,
+and the geometric pre-check of every returned grasp, on its own: self-penetration (share > 1 mm,
+mean, p95), deepest observed point inside the hand, mean fingertip distance to the part.
+Rows go to a JSONL log as they finish, so a long run resumes where it stopped.
 """
 
 from __future__ import annotations
 
+import json
 import time
+import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import torch
 
+from ifgrasp.errors import ConfigError, InputError, ModelError, known
 from ifgrasp.grasp.dataset import TASKS
 from ifgrasp.grasp.diffusion.generator import GraspGenerator
 from ifgrasp.grasp.diffusion.views import load_views
 from ifgrasp.grasp.metrics import contact_stats
 from ifgrasp.grasp.object_sdf import ObjectSDF
 from ifgrasp.grasp.validate import ValidationConfig, validate
+from ifgrasp.hand.self_collision import SELF_PENETRATION_LIMIT_M
+
+MIN_PART_POINTS = 16
+PRECHECK = ("self_penetration_m", "cloud_penetration_m", "tip_part_distance_m")
 
 
-def evaluate_student(generator: GraspGenerator, views_dir: Path, k: int = 8, views_per_object: int = 2,
-                     validation: ValidationConfig | None = None, categories=None) -> dict:
-    """Per-category and overall student metrics on the objects of ``views_dir`` (held-out views)."""
+def _judge_v1(obj, grasps, part: str) -> dict[str, np.ndarray]:
+    """Validation v1 (before issue 21): the lift test with stall-torque fingers, sampled penetration."""
+    return {"v1": validate(obj, grasps, ValidationConfig.v1(), six_dir=False, part=part).lift}
+
+
+def _judge_v2(obj, grasps, part: str) -> dict[str, np.ndarray]:
+    """Validation v2 (issue 21): the lift under the real hand's strength, from the pose before closing,
+    with the rotation limit ("v2_lift"), and that lift with the teacher filter's exact geometric gates
+    ("v2": exact hand-object penetration and self-penetration <= 1 mm at pre-grasp and grasp)."""
+    from ifgrasp.grasp.evaluate import FilterConfig
+
+    r = validate(obj, grasps, ValidationConfig(), six_dir=False, part=part)
+    f = FilterConfig()
+    pen = np.nan_to_num(np.nanmax(r.penetration_stages_m[:, :2], axis=1), nan=np.inf)
+    self_pen = np.nan_to_num(np.nanmax(r.self_penetration_stages_m, axis=1), nan=np.inf)
+    gates = (pen <= f.max_penetration_m) & (self_pen <= (f.max_self_penetration_m or np.inf))
+    return {"v2": r.lift & gates, "v2_lift": r.lift.copy()}
+
+
+#: Judges by version: (object, grasps in the object frame, part name) -> {name: (k,) bool success}.
+JUDGES: dict[str, Callable] = {"v1": _judge_v1, "v2": _judge_v2}
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson score interval of a binomial proportion (Wilson 1927); (0, 1) when n = 0."""
+    if n == 0:
+        return 0.0, 1.0
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+
+
+def student_cases(views: dict, views_per_object: int, categories=None) -> list[dict]:
+    """Every (category, seed, part, view) whose view shows the part; deterministic, view-major order."""
     from ifgrasp.sim.objects import make_object
 
-    validation = validation or ValidationConfig()
-    rows = []
-    for (category, seed), v in sorted(load_views(views_dir).items()):
+    cases = []
+    for (category, seed), v in sorted(views.items()):
         if categories is not None and category not in categories:
             continue
         obj = make_object(category, seed)
-        sdf = ObjectSDF.from_trimesh(obj.mesh, obj.name)
-        surface, _, _ = obj.sample_surface(384, np.random.default_rng(seed))
         for part, _avoid in TASKS[category]:
-            part_idx = obj.part_index(part)
+            idx = obj.part_index(part)
             for view in range(min(views_per_object, v["points"].shape[0])):
-                mask = v["point_part"][view] == part_idx
-                if mask.sum() < 16:
-                    continue  # the part is hidden in this view: not a fair question
-                t0 = time.perf_counter()
-                top = generator.generate(v["points"][view], mask, k=k)
-                latency = time.perf_counter() - t0
-                T_object_camera = np.linalg.inv(v["T_camera_object"][view])
+                if (v["point_part"][view] == idx).sum() >= MIN_PART_POINTS:
+                    cases.append({"category": category, "seed": int(seed), "part": part, "view": view})
+    # view-major: a partial (resumed) run covers every task evenly
+    return sorted(cases, key=lambda c: (c["view"], c["category"], c["seed"], c["part"]))
+
+
+def _case_key(case: dict) -> str:
+    return f"{case['category']}_{case['seed']}_{case['part']}_{case['view']}"
+
+
+def evaluate_student(generators: GraspGenerator | dict[str, GraspGenerator], views_dir: Path, k: int = 8,
+                     views_per_object: int = 2, judges: tuple[str, ...] = ("v1",), categories=None,
+                     log_path: Path | None = None, max_cases: int | None = None, progress=None) -> dict:
+    """Evaluate each generator ("variant") on the same held-out cases; returns :func:`summarize_rows`'
+    report {variant: summary}. ``log_path`` (JSONL) makes the run resumable."""
+    from ifgrasp.sim.objects import make_object
+
+    if isinstance(generators, GraspGenerator):
+        generators = {"student": generators}
+    unknown = [j for j in judges if j not in JUDGES]
+    if unknown:
+        raise ConfigError(f"unknown judge {unknown}; known: {known(JUDGES)}")
+    views = load_views(Path(views_dir))
+    if not views:
+        raise InputError(f"no held-out views in {views_dir} (run `ifgrasp views --split heldout`)")
+    cases = student_cases(views, views_per_object, categories)
+    if max_cases is not None:
+        cases = cases[:max_cases]
+    done: dict[tuple[str, str], dict] = {}
+    if log_path is not None and Path(log_path).exists():
+        for line in Path(log_path).read_text().splitlines():
+            if line.strip():
+                r = json.loads(line)
+                done[(r["variant"], r["case"])] = r
+    rows = [r for r in done.values() if r["variant"] in generators]
+    objects: dict = {}
+    for i, case in enumerate(cases):
+        key = _case_key(case)
+        todo = [name for name in generators if (name, key) not in done]
+        if not todo:
+            continue
+        cat, seed = case["category"], case["seed"]
+        if (cat, seed) not in objects:
+            obj = make_object(cat, seed)
+            objects[(cat, seed)] = (obj, ObjectSDF.from_trimesh(obj.mesh, obj.name),
+                                    obj.sample_surface(384, np.random.default_rng(seed))[0])
+        obj, sdf, surface = objects[(cat, seed)]
+        v = views[(cat, seed)]
+        part_idx = obj.part_index(case["part"])
+        points, mask = v["points"][case["view"]], v["point_part"][case["view"]] == part_idx
+        T_object_camera = np.linalg.inv(v["T_camera_object"][case["view"]])
+        for name in todo:
+            gen = generators[name]
+            case_seed = zlib.crc32(key.encode())  # the same noise for a case whatever the order or variant
+            gen.rng = np.random.default_rng(case_seed)
+            gen.gen = torch.Generator().manual_seed(case_seed)
+            t0 = time.perf_counter()
+            try:
+                top = gen.generate(points, mask, k=k)
+                error = None
+            except ModelError as exc:  # e.g. every candidate rejected: counted as a failure, not skipped
+                top, error = None, str(exc)
+            latency = time.perf_counter() - t0
+            row = {"variant": name, "case": key, **case, "latency_s": latency, "error": error, "k": k}
+            if top is None:
+                row.update({f"lift_{j}": [] for j in _verdicts(judges)})
+                row.update({"part_share": [], **{p: [] for p in PRECHECK}})
+            else:
                 grasps = top.transformed(T_object_camera, "object")
-                check = validate(obj, grasps, validation, six_dir=False, part=part)
-                stats = contact_stats(generator.hand, sdf, obj.face_part, part_idx, grasps, surface)
-                rows.append({
-                    "category": category, "part": part, "top1_lift": bool(check.lift[0]),
-                    "topk_lift": float(check.lift.mean()), "part_share": float(stats.part_share.mean()),
-                    "part_force_share": float(check.part_force_share[check.lift].mean()) if check.lift.any() else 0.0,
-                    "latency_s": latency,
-                })
-    return summarize_rows(rows, k)
+                for j in judges:
+                    for name, ok in JUDGES[j](obj, grasps, case["part"]).items():
+                        row[f"lift_{name}"] = [bool(x) for x in ok]
+                stats = contact_stats(gen.hand, sdf, obj.face_part, part_idx, grasps, surface)
+                row["part_share"] = [float(x) for x in stats.part_share]
+                for p in PRECHECK:
+                    row[p] = [float(x) for x in top.extras[p]]
+            rows.append(row)
+            if log_path is not None:
+                Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+                with open(log_path, "a") as f:
+                    f.write(json.dumps(row) + "\n")
+        if progress is not None:
+            progress(i + 1, len(cases))
+    keep = {_case_key(c) for c in cases}
+    return {name: summarize_rows([r for r in rows if r["variant"] == name and r["case"] in keep], k,
+                                 _verdicts(judges)) for name in generators}
 
 
-def summarize_rows(rows: list[dict], k: int) -> dict:
-    def agg(sel):
-        if not sel:
-            return {"cases": 0}
-        return {
-            "cases": len(sel),
-            "top1_lift": float(np.mean([r["top1_lift"] for r in sel])),
-            f"top{k}_lift": float(np.mean([r["topk_lift"] for r in sel])),
-            "part_contact_share": float(np.mean([r["part_share"] for r in sel])),
-            "part_force_share_lifted": float(np.mean([r["part_force_share"] for r in sel])),
-            "latency_median_ms": float(np.median([r["latency_s"] for r in sel]) * 1e3),
-        }
+def _verdicts(judges) -> tuple[str, ...]:
+    """Verdict names the judges write: v1 -> v1; v2 -> v2, v2_lift."""
+    return tuple(v for j in judges for v in ((j,) if j == "v1" else (j, f"{j}_lift")))
 
-    out = {"overall": agg(rows), "per_category": {}}
+
+def _agg(sel: list[dict], k: int, judges) -> dict:
+    if not sel:
+        return {"cases": 0}
+    out: dict = {"cases": len(sel), "errors": sum(r["error"] is not None for r in sel)}
+    for j in judges:
+        top1 = [bool(r[f"lift_{j}"][:1] == [True]) for r in sel]
+        lo, hi = wilson_interval(sum(top1), len(top1))
+        topk = np.array([np.mean(r[f"lift_{j}"]) if r[f"lift_{j}"] else 0.0 for r in sel])
+        half = 1.96 * topk.std(ddof=1) / np.sqrt(len(topk)) if len(topk) > 1 else 1.0
+        out[j] = {"top1_lift": float(np.mean(top1)), "top1_ci95": [lo, hi], f"top{k}_lift": float(topk.mean()),
+                  f"top{k}_ci95": [float(max(0, topk.mean() - half)), float(min(1, topk.mean() + half))]}
+    out["part_contact_share"] = float(np.mean([np.mean(r["part_share"]) if r["part_share"] else 0.0 for r in sel]))
+    allg = {p: np.concatenate([np.asarray(r[p], float) for r in sel]) for p in PRECHECK}
+    top1 = {p: np.asarray([r[p][0] for r in sel if r[p]], float) for p in PRECHECK}
+    sp = allg["self_penetration_m"]
+    out["precheck"] = {
+        "outputs": int(len(sp)),
+        "self_penetration_over_1mm": float((sp > SELF_PENETRATION_LIMIT_M).mean()) if len(sp) else 0.0,
+        "self_penetration_mean_mm": float(sp.mean() * 1e3) if len(sp) else 0.0,
+        "self_penetration_p95_mm": float(np.percentile(sp, 95) * 1e3) if len(sp) else 0.0,
+        "cloud_penetration_mean_mm": float(allg["cloud_penetration_m"].mean() * 1e3) if len(sp) else 0.0,
+        "cloud_penetration_p95_mm": float(np.percentile(allg["cloud_penetration_m"], 95) * 1e3) if len(sp) else 0.0,
+        "tip_part_distance_mean_mm": float(allg["tip_part_distance_m"].mean() * 1e3) if len(sp) else 0.0,
+        "top1_self_penetration_over_1mm": float((top1["self_penetration_m"] > SELF_PENETRATION_LIMIT_M).mean())
+        if len(top1["self_penetration_m"]) else 0.0,
+    }
+    out["latency_median_ms"] = float(np.median([r["latency_s"] for r in sel]) * 1e3)
+    return out
+
+
+def summarize_rows(rows: list[dict], k: int, judges=("v1",)) -> dict:
+    """``judges``: verdict names (``lift_<name>`` in the rows)."""
+    out = {"overall": _agg(rows, k, judges), "per_task": {}, "per_category": {}}
+    for task in sorted({f"{r['category']}/{r['part']}" for r in rows}):
+        out["per_task"][task] = _agg([r for r in rows if f"{r['category']}/{r['part']}" == task], k, judges)
     for c in sorted({r["category"] for r in rows}):
-        out["per_category"][c] = agg([r for r in rows if r["category"] == c])
+        out["per_category"][c] = _agg([r for r in rows if r["category"] == c], k, judges)
     return out

@@ -80,17 +80,22 @@ class GraspDiffusion(nn.Module):
         cond, _ = self.encoder(points, part_mask)
         return self.loss_from_features(cond, vectors, generator, weights)
 
-    def loss_from_features(self, cond, vectors, generator=None, weights=None) -> torch.Tensor:
+    def loss_from_features(self, cond, vectors, generator=None, weights=None, return_x0: bool = False):
+        """Epsilon MSE; with ``return_x0`` also the predicted clean grasps (B, 25, normalised) and each
+        sample's signal level alpha-bar (B,), for losses on the predicted grasp."""
         x0 = self.normalize(vectors)
         b = x0.shape[0]
         t = torch.randint(0, self.num_train_steps, (b,), generator=generator)
         noise = torch.randn(x0.shape, generator=generator)
         a = self.alphas_cumprod[t].unsqueeze(-1)
         xt = a.sqrt() * x0 + (1 - a).sqrt() * noise
-        err = ((self.denoiser(xt, t, cond) - noise) ** 2).mean(-1)
-        if weights is not None:
-            return (err * weights).sum() / weights.sum().clamp(min=1e-6)
-        return err.mean()
+        eps = self.denoiser(xt, t, cond)
+        err = ((eps - noise) ** 2).mean(-1)
+        loss = (err * weights).sum() / weights.sum().clamp(min=1e-6) if weights is not None else err.mean()
+        if not return_x0:
+            return loss
+        x0_hat = ((xt - (1 - a).sqrt() * eps) / a.sqrt()).clamp(-self.clip_x0, self.clip_x0)
+        return loss, x0_hat, a[:, 0]
 
     # --- sampling ------------------------------------------------------------------------
     def sample_from_features(self, cond: torch.Tensor, noise: torch.Tensor, steps: int) -> torch.Tensor:
@@ -133,3 +138,30 @@ class UnrolledSampler(nn.Module):
     def forward(self, points: torch.Tensor, part_mask: torch.Tensor, noise: torch.Tensor):
         pos, rot, joints = self.policy.sample(points, part_mask, noise, self.steps)
         return pos, matrix_to_rot6d(rot), joints
+
+
+class SamplerGraph(nn.Module):
+    """Sampler + the critic's P(lift) per sample in one graph (torch and ONNX share it).
+
+    Like :class:`UnrolledSampler`, plus a fourth output ``lift_probability`` (K,) when a critic is
+    given. When the critic's BPS basis equals the student's (the default), the cloud is encoded once
+    and both networks read the same features; otherwise the critic's own encoder runs in the graph.
+    """
+
+    def __init__(self, policy: GraspDiffusion, steps: int, critic: nn.Module | None = None) -> None:
+        super().__init__()
+        self.policy, self.steps, self.critic = policy, steps, critic
+        self.shared = critic is not None and torch.equal(critic.encoder.basis, policy.encoder.basis)
+
+    def forward(self, points: torch.Tensor, part_mask: torch.Tensor, noise: torch.Tensor):
+        policy = self.policy
+        cond, center = policy.encoder(points, part_mask)
+        v = policy.sample_from_features(cond.expand(noise.shape[0], -1), noise, self.steps)
+        pos_rel, rot, joints = policy.from_vector(v)
+        out = (pos_rel + center, matrix_to_rot6d(rot), joints)
+        if self.critic is None:
+            return out
+        feats = cond if self.shared else self.critic.encoder(points, part_mask)[0]
+        vec = GraspDiffusion.to_vector(pos_rel, rot, joints)  # the critic's input: relative to the part centre
+        p = torch.sigmoid(self.critic.logits_from_features(feats.expand(noise.shape[0], -1), vec))
+        return (*out, p)

@@ -32,9 +32,11 @@ class RankingConfig(Config):
 
 @torch.no_grad()
 def rank_grasps(hand, grasps: GraspBatch, points: np.ndarray, part_mask: np.ndarray, cfg: RankingConfig,
-                T_base_camera: np.ndarray | None = None, table_z_m: float = 0.0, critic=None):
+                T_base_camera: np.ndarray | None = None, table_z_m: float = 0.0, critic=None,
+                learned_probability: np.ndarray | None = None):
     """Scores (B,) and per-term details {name: (B,)} for grasps and the observed cloud (camera frame);
-    ``critic`` (a :class:`~ifgrasp.grasp.diffusion.critic.GraspCritic`) adds its learned term."""
+    ``critic`` (a :class:`~ifgrasp.grasp.diffusion.critic.GraspCritic`) adds its learned term, or
+    ``learned_probability`` (B,) when the sampler's graph already computed it."""
     f32 = dict(dtype=torch.float32)
     pos = torch.as_tensor(grasps.wrist_pos_m, **f32)
     rot = torch.as_tensor(grasps.wrist_rot, **f32)
@@ -63,8 +65,9 @@ def rank_grasps(hand, grasps: GraspBatch, points: np.ndarray, part_mask: np.ndar
     details = {"penetration_m": penetration.numpy(), "below_table_m": below.numpy(),
                "fingertips_on_part": on_part.numpy(), "fingertips_off_part": off_part.numpy()}
     score = score.numpy().astype(np.float64)
-    if critic is not None:
-        p = critic.success_probability(points, part_mask, grasps.wrist_pos_m, grasps.wrist_rot, grasps.joints_rad)
+    if learned_probability is not None or critic is not None:
+        p = (np.asarray(learned_probability, np.float64) if learned_probability is not None else
+             critic.success_probability(points, part_mask, grasps.wrist_pos_m, grasps.wrist_rot, grasps.joints_rad))
         details["learned_lift_probability"] = p
         score = score + cfg.w_learned * p
     return score, details

@@ -46,6 +46,11 @@ class TrainConfig(Config):
     min_part_points: int = Field(16, gt=0, description="views showing fewer part points are skipped")
     teacher_filter: Literal["v2", "v1"] = Field("v2", description="which judge's validated grasps to learn from "
                                                 "(ifgrasp.grasp.evaluate.FilterConfig; v1: before issue 21)")
+    balance_tasks: bool = Field(True, description="draw pairs with weight 1 / count of their (category, part)")
+    w_physics: float = Field(0.0, ge=0, description="weight of the physics loss on the predicted clean grasp "
+                             "(self-penetration, observed-cloud penetration, fingertip-to-part distance); 0 = off")
+    physics_every: int = Field(1, gt=0, description="apply the physics loss every N steps (it costs ~ a forward pass)")
+    resume: bool = Field(True, description="continue from out/train_state.pt when it exists")
     model: ModelConfig = Field(default_factory=ModelConfig)
 
 
@@ -75,18 +80,25 @@ def read_checkpoint(path: str | Path, kind: str, what: str, label: str, hint: st
 def load_checkpoint(path: str | Path) -> GraspDiffusion:
     """Load a student checkpoint; ``ModelError`` when missing, corrupt, or for another hand."""
     ckpt = read_checkpoint(path, "student", "student model", "student checkpoint", "train one with `ifgrasp train`")
-    policy = GraspDiffusion(**ckpt["hyper"])
-    policy.load_state_dict(ckpt["state_dict"])
+    try:
+        policy = GraspDiffusion(**ckpt["hyper"])
+        policy.load_state_dict(ckpt["state_dict"])
+    except (TypeError, RuntimeError, KeyError) as exc:  # hyperparameters and weights that do not fit
+        raise ModelError(f"student checkpoint {path} does not match this build's model: {exc}") from exc
     return policy.eval()
 
 
 def build_pairs(data: dict[str, np.ndarray], views: dict, encoder, keep: np.ndarray, min_part_points: int,
-                return_grasp_index: bool = False):
+                return_grasp_index: bool = False, clouds: dict | None = None, cloud_points: int = 128,
+                part_points: int = 64):
     """Features (F, C) per (object, view, part) from ``encoder`` (BPS), and per pair the feature index
-    and the grasp vector (P, 25); with ``return_grasp_index`` also each pair's row in ``data`` (P,)."""
+    and the grasp vector (P, 25); with ``return_grasp_index`` also each pair's row in ``data`` (P,).
+    ``clouds`` (a dict) receives per feature "cloud" (F, cloud_points, 3) and "part" (F, part_points, 3):
+    even subsets of the view's points and part points relative to the part centre (camera axes, m)."""
     from ifgrasp.sim.objects import make_object
 
     feats, vectors, feat_of_pair, grasp_of_pair = [], [], [], []
+    sub_cloud, sub_part = [], []
     for (category, seed), v in views.items():
         sel = keep & (data["category"] == category) & (data["object_seed"] == seed)
         if not sel.any():
@@ -110,17 +122,52 @@ def build_pairs(data: dict[str, np.ndarray], views: dict, encoder, keep: np.ndar
                 grasp_of_pair.append(g)
                 feats.append(f[0].numpy())
                 vectors.append(vec.astype(np.float32))
+                if clouds is not None:
+                    rel = v["points"][view] - center.numpy().reshape(3)
+                    sub_cloud.append(rel[np.linspace(0, len(rel) - 1, cloud_points).astype(int)])
+                    part = rel[mask]
+                    sub_part.append(part[np.linspace(0, len(part) - 1, part_points).astype(int)])
     if not feats:
         raise InputError("no (view, validated grasp) pair: is the teacher dataset empty, or do the views miss its objects?")
+    if clouds is not None:
+        clouds["cloud"] = np.stack(sub_cloud).astype(np.float32)
+        clouds["part"] = np.stack(sub_part).astype(np.float32)
     out = np.stack(feats), np.concatenate(feat_of_pair), np.concatenate(vectors)
     return (*out, np.concatenate(grasp_of_pair)) if return_grasp_index else out
 
 
+def task_weights(categories: np.ndarray, parts: np.ndarray) -> np.ndarray:
+    """(P,) sampling weight per pair: 1 / number of pairs of its (category, part), so every task is
+    drawn equally often whatever its share of the data (handles and triggers not drowned by boxes)."""
+    keys = np.char.add(np.char.add(categories.astype(str), "/"), parts.astype(str))
+    _, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
+    return 1.0 / counts[inverse]
+
+
+def physics_loss(policy: GraspDiffusion, terms, x0_hat: torch.Tensor, cloud: torch.Tensor, part: torch.Tensor,
+                 signal: torch.Tensor) -> torch.Tensor:
+    """Mean over the batch of the physics energy (:mod:`.physics`, metres x weights) of the predicted
+    clean grasps ``x0_hat`` (B, 25, normalised), weighted by each sample's signal level ``signal`` (B,)
+    (alpha-bar: at high noise the prediction is a blur and is not penalised). ``cloud`` (B, M, 3) and
+    ``part`` (B, Q, 3) are relative to the part centre, like the grasp translation."""
+    from ifgrasp.geometry import rot6d_to_matrix
+
+    v = policy.denormalize(x0_hat)
+    pos, rot, q = v[:, :3], rot6d_to_matrix(v[:, 3:9]), v[:, 9:]
+    c = terms.cfg
+    e = c.w_self * terms.self_collision.energy(q, margin=c.self_margin_m)
+    e = e + c.w_cloud * terms.cloud_depth(pos, rot, q, cloud).sum(-1)
+    e = e + c.w_part * torch.relu(terms.tip_distance(pos, rot, q, part) - c.tip_tolerance_m).mean(-1)
+    return (signal * e).mean()
+
+
 def train(cfg: TrainConfig, out: Path, progress: bool = True) -> dict:
-    """Train the student; writes ``out/student.pt`` (+ ``out/train_log.json``) and returns a summary."""
+    """Train the student; writes ``out/student.pt`` (+ ``out/train_log.json``, ``out/train_state.pt``
+    to resume) and returns a summary."""
     from rich.progress import Progress
 
     from ifgrasp.grasp.dataset import load_dataset
+    from ifgrasp.grasp.diffusion.physics import PhysicsTerms
     from ifgrasp.grasp.diffusion.views import load_views
     from ifgrasp.grasp.evaluate import FilterConfig, validated_mask
 
@@ -136,31 +183,61 @@ def train(cfg: TrainConfig, out: Path, progress: bool = True) -> dict:
         raise InputError(f"teacher dataset {cfg.dataset} has no judge-v2 labels: `ifgrasp revalidate --out "
                          f"{cfg.dataset}` first, or train on the v1 labels with teacher_filter: v1")
     keep = validated_mask(data, FilterConfig() if cfg.teacher_filter == "v2" else FilterConfig.v1())
-    feats, feat_idx, vectors = build_pairs(data, views, policy.encoder, keep, cfg.min_part_points)
+    clouds: dict = {}
+    feats, feat_idx, vectors, grasp_idx = build_pairs(data, views, policy.encoder, keep, cfg.min_part_points,
+                                                      return_grasp_index=True, clouds=clouds)
     policy.set_normalizer(torch.as_tensor(vectors))
     feats_t, idx_t, vec_t = torch.as_tensor(feats), torch.as_tensor(feat_idx), torch.as_tensor(vectors)
+    cloud_t, part_t = torch.as_tensor(clouds["cloud"]), torch.as_tensor(clouds["part"])
+    weights = (torch.as_tensor(task_weights(data["category"][grasp_idx], data["part"][grasp_idx]))
+               if cfg.balance_tasks else torch.ones(len(vec_t), dtype=torch.float64))
+    terms = PhysicsTerms() if cfg.w_physics > 0 else None
     opt = torch.optim.AdamW(policy.denoiser.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.steps)
-    log = []
+    log: list[dict] = []
+    start = 0
+    state_path = out / "train_state.pt"
+    if cfg.resume and state_path.is_file():
+        state = torch.load(state_path, map_location="cpu", weights_only=True)
+        if state["train_config"] == cfg.model_dump():
+            policy.load_state_dict(state["policy"])
+            opt.load_state_dict(state["opt"])
+            sched.load_state_dict(state["sched"])
+            gen.set_state(state["gen"])
+            start, log = state["step"], state["log"]
     policy.train()
     with Progress(disable=not progress) as bar:
-        task = bar.add_task("train student", total=cfg.steps)
-        for step in range(cfg.steps):
-            pick = torch.randint(0, len(vec_t), (cfg.batch_size,), generator=gen)
-            loss = policy.loss_from_features(feats_t[idx_t[pick]], vec_t[pick], gen)
+        task = bar.add_task("train student", total=cfg.steps, completed=start)
+        for step in range(start, cfg.steps):
+            pick = torch.multinomial(weights, cfg.batch_size, replacement=True, generator=gen)
+            use_physics = terms is not None and step % cfg.physics_every == 0
+            if use_physics:
+                loss, x0_hat, signal = policy.loss_from_features(feats_t[idx_t[pick]], vec_t[pick], gen,
+                                                                 return_x0=True)
+                phys = physics_loss(policy, terms, x0_hat, cloud_t[idx_t[pick]], part_t[idx_t[pick]], signal)
+                loss = loss + cfg.w_physics * phys
+            else:
+                loss = policy.loss_from_features(feats_t[idx_t[pick]], vec_t[pick], gen)
             opt.zero_grad()
             loss.backward()
             opt.step()
             sched.step()
             if step % 100 == 0:
                 value = float(loss.detach())
-                log.append({"step": step, "loss": value})
+                entry = {"step": step, "loss": value}
+                if use_physics:
+                    entry["physics"] = float(phys.detach())
+                log.append(entry)
                 bar.update(task, description=f"train student (loss {value:.3f})")
             if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps:
                 save_checkpoint(policy, out / "student.pt", {"step": step + 1, "train_config": cfg.model_dump()})
+                torch.save({"policy": policy.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+                            "gen": gen.get_state(), "step": step + 1, "log": log, "train_config": cfg.model_dump()},
+                           state_path)
             bar.advance(task)
     policy.eval()
     summary = {"pairs": int(len(vec_t)), "views_features": int(len(feats_t)), "steps": cfg.steps,
+               "resumed_from": start, "tasks": int(len(np.unique(weights.numpy()))) if cfg.balance_tasks else None,
                "final_loss": log[-1]["loss"] if log else None, "train_s": time.perf_counter() - t0,
                "params": sum(p.numel() for p in policy.parameters())}
     (out / "train_log.json").write_text(json.dumps({"summary": summary, "log": log}, indent=1))

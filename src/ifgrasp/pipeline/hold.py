@@ -1,0 +1,96 @@
+"""Is the object held? Decided from what the robot measures, never from a simulator's ground truth.
+
+The execute stage drives the hand's closing joints ``SQUEEZE_RAD`` past the grasp
+(``ifgrasp.hand.joints.squeezed``): with an object between them, the current-limited fingers stop
+short of those targets and draw current; with nothing there, they reach them. So after the lift:
+
+* a finger is *blocked* when one of its closing joints sits more than ``block_rad`` short of its
+  target in the closing direction (position error, rad), and, where the hand reports motor
+  current (``effort_unit == "A"``, LEAP / Dynamixel present current), that joint draws at least
+  ``min_current_a``;
+* where the arm reports a wrist force, the load (N) must exceed ``min_load_n``;
+* where the camera sees the target again after the lift, its points (median height) must have
+  risen at least ``min_rise_m`` (an object pinched but pivoting on its base stays mostly low; the
+  median, not the lowest points: a mug held by its handle tilts, its rim swinging down);
+* held = the camera's rise where the camera sees the object (fingers that hook a handle without
+  being blocked carry it too; a pinched object pivoting on the table is not lifted), else at least
+  ``min_blocked_fingers`` fingers blocked; and the load check where there is one.
+
+``HoldVerdict.evidence`` says what was measured, for the user.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ifgrasp.hand.joints import CLOSING_MASK, FINGERS, JOINTS
+
+
+@dataclass(frozen=True)
+class HoldCheck:
+    """Thresholds of the held decision (radians, amperes, newtons)."""
+
+    block_rad: float = 0.04
+    min_blocked_fingers: int = 1
+    min_current_a: float = 0.05
+    min_load_n: float = 1.0
+    min_rise_m: float = 0.04
+
+
+@dataclass(frozen=True)
+class HoldVerdict:
+    """``held``; ``blocked`` (4,) per finger in ``FINGERS`` order; ``shortfall_rad`` (4,) the largest
+    closing-joint shortfall of each finger; ``evidence`` in words."""
+
+    held: bool
+    blocked: np.ndarray
+    shortfall_rad: np.ndarray
+    evidence: str
+
+
+_FINGER_OF = np.array([FINGERS.index(j.finger) for j in JOINTS])  # (16,)
+
+
+def cloud_height_m(points_camera_m: np.ndarray, T_base_camera: np.ndarray, q: float = 50.0) -> float:
+    """Height (base z, m) of an object's cloud (N, 3), camera frame: its ``q``-th percentile."""
+    z = np.asarray(points_camera_m, float) @ np.asarray(T_base_camera, float)[2, :3] + T_base_camera[2, 3]
+    return float(np.percentile(z, q)) if len(z) else float("nan")
+
+
+def verify_hold(q_target_rad: np.ndarray, q_measured_rad: np.ndarray, effort: np.ndarray | None = None,
+                effort_unit: str = "", wrist_load_n: float | None = None, rise_m: float | None = None,
+                check: HoldCheck = HoldCheck()) -> HoldVerdict:
+    """The held decision from the hand's squeeze targets and its reading (16,) each, motor order;
+    ``effort`` (16,) in ``effort_unit`` (only ``"A"``, motor current, is used); ``wrist_load_n``: the
+    wrist force's change since before the grasp (N), None where no sensor; ``rise_m``: how far the
+    target's points (median height) rose in the camera (m), None where not seen."""
+    q_t = np.asarray(q_target_rad, float).reshape(16)
+    q_m = np.asarray(q_measured_rad, float).reshape(16)
+    short = np.where(CLOSING_MASK, q_t - q_m, 0.0)  # > 0: stopped before the target (closing = growing angle)
+    joint_blocked = short > check.block_rad
+    use_current = effort is not None and effort_unit == "A" and len(effort) == 16
+    if use_current:
+        joint_blocked &= np.abs(np.asarray(effort, float)) >= check.min_current_a
+    blocked = np.zeros(len(FINGERS), bool)
+    np.logical_or.at(blocked, _FINGER_OF, joint_blocked)
+    shortfall = np.zeros(len(FINGERS))
+    np.maximum.at(shortfall, _FINGER_OF, short)
+    held = int(blocked.sum()) >= check.min_blocked_fingers
+    parts = [f"{int(blocked.sum())} of {len(FINGERS)} fingers stopped short of their squeeze targets by the object "
+             f"(shortfall {', '.join(f'{f} {s:.2f}' for f, s in zip(FINGERS, shortfall))} rad; blocked when "
+             f"> {check.block_rad:.2f} rad"]
+    if use_current:
+        cur = np.zeros(len(FINGERS))
+        np.maximum.at(cur, _FINGER_OF, np.where(CLOSING_MASK, np.abs(np.asarray(effort, float)), 0.0))
+        parts.append(f"; current {', '.join(f'{f} {c:.2f}' for f, c in zip(FINGERS, cur))} A")
+    parts.append(")")
+    if rise_m is not None:
+        held = rise_m >= check.min_rise_m
+        parts.append(f"; the camera sees it {100 * rise_m:.1f} cm higher than before (held needs >= "
+                     f"{100 * check.min_rise_m:.0f} cm)")
+    if wrist_load_n is not None:
+        held = held and wrist_load_n >= check.min_load_n
+        parts.append(f"; wrist load {wrist_load_n:.1f} N (held needs >= {check.min_load_n:.1f} N)")
+    return HoldVerdict(bool(held), blocked, shortfall, "".join(parts))
