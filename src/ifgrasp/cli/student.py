@@ -82,9 +82,11 @@ def eval_student(
                              "a rerun resumes from it)"),
     critic: str = typer.Option("auto", help="learned ranking term: auto (critic.pt beside the checkpoint if "
                                "present), none, or a critic file"),
-    physics: str = typer.Option("on", help="physics refinement variants: on, off or on,off (paired on the same cases)"),
+    physics: str = typer.Option("on", help="physics variants, paired on the same cases: on (refine + repair + reject), off (raw sampler), "
+                         "reject (drop candidates over 1 mm self-penetration), repair (self-collision repair + reject)"),
     judge: str = typer.Option("v1", help="comma-separated judge versions (validation) to report"),
     max_cases: int = typer.Option(None, min=1, help="only the first N cases (view-major order: every task early)"),
+    report_only: bool = typer.Option(False, help="run nothing: rebuild the report from the .jsonl rows so far"),
 ) -> None:
     """Student on held-out (object, part, view) cases: top-1 lift with 95% Wilson CI and top-k lift per task,
     judged in MuJoCo, plus a geometric pre-check of every output (self-penetration, cloud penetration,
@@ -96,7 +98,7 @@ def eval_student(
 
     eval_student_command(checkpoint, views, k, views_per_object, parse_steps(steps), out, critic,
                          tuple(p.strip() for p in physics.split(",")), tuple(j.strip() for j in judge.split(",")),
-                         max_cases)
+                         max_cases, None, report_only)
 
 
 @bench_app.command("generate")

@@ -75,3 +75,14 @@ def test_both_judges_are_reported_and_v2_gates_its_lift(views_dir, tmp_path):
     assert {"v1", "v2", "v2_lift"} <= set(m)
     row = json.loads((tmp_path / "rows.jsonl").read_text().splitlines()[0])
     assert all(not a or b for a, b in zip(row["lift_v2"], row["lift_v2_lift"]))  # v2 = v2 lift AND geometric gates
+
+
+def test_top1_interval_is_wilson_whatever_k():
+    from ifgrasp.grasp.diffusion.evaluate import summarize_rows
+
+    rows = [{"category": "mug", "part": "handle", "error": None, "lift_v1": [False], "part_share": [1.0],
+             "self_penetration_m": [0.0], "cloud_penetration_m": [0.0], "tip_part_distance_m": [0.01],
+             "latency_s": 0.1} for _ in range(24)]
+    m = summarize_rows(rows, k=1)["overall"]["v1"]
+    np.testing.assert_allclose(m["top1_ci95"], wilson_interval(0, 24))
+    assert m["top1_ci95"][1] > 0.1

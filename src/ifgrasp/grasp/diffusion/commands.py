@@ -145,9 +145,17 @@ def bench_generate_command(checkpoint: Path | None, onnx: Path | None, candidate
 def eval_student_command(checkpoint: Path | None, views: Path | None, k: int, views_per_object: int,
                          steps_list: list[int], out: Path, critic: str = "auto", physics: tuple[str, ...] = ("on",),
                          judges: tuple[str, ...] = ("v1",), max_cases: int | None = None,
-                         log: Path | None = None) -> dict:
-    """Variants = step counts x physics on/off, all on the same held-out cases; table + JSON report."""
-    from ifgrasp.grasp.diffusion.evaluate import evaluate_student
+                         log: Path | None = None, report_only: bool = False) -> dict:
+    """Variants = step counts x physics on/off, all on the same held-out cases; table + JSON report.
+    With ``report_only``, nothing runs: the report is rebuilt from the row log (``log`` or out.jsonl)."""
+    from ifgrasp.grasp.diffusion.evaluate import evaluate_student, summarize_log
+
+    if report_only:
+        log = log or out.with_suffix(".jsonl")
+        variants = summarize_log(log, k)
+        verdicts = tuple(key for key in next(iter(variants.values()))["overall"] if key.startswith("v"))
+        return _print_eval({"k": k, "judges": list(verdicts), "from_log": str(log), "variants": variants}, k,
+                           verdicts, out, log)
     from ifgrasp.grasp.diffusion.generator import GraspGenerator
     from ifgrasp.grasp.diffusion.physics import PhysicsConfig
 
@@ -157,17 +165,24 @@ def eval_student_command(checkpoint: Path | None, views: Path | None, k: int, vi
     console.print(f"ranking: geometric terms{' + learned critic' if learned is not None else ' only'}; "
                   f"judges: {', '.join(judges)}")
     views = views or DATA_DIR / "views" / "heldout"
-    if set(physics) - {"on", "off"}:
-        raise ConfigError(f"physics variants must be 'on' and/or 'off', got {','.join(physics)}")
-    off = PhysicsConfig(refine_steps=0, repair_steps=0, reject_self_m=1e9)
+    modes = {"on": PhysicsConfig(),  # refinement + self-collision repair + rejection (the default)
+             "off": PhysicsConfig(refine_steps=0, repair_steps=0, reject_self_m=1e9),  # the sampler as it was
+             "reject": PhysicsConfig(refine_steps=0, repair_steps=0),  # no refinement: drop candidates over 1 mm
+             "repair": PhysicsConfig(refine_steps=0)}  # self-collision repair of the best candidates, then reject
+    if set(physics) - set(modes):
+        raise ConfigError(f"unknown physics variant in {','.join(physics)}; known: {', '.join(modes)}")
     gens = {f"steps{s}_physics_{p}": GraspGenerator(policy, backend="torch", steps=s, critic=learned,
-                                                    physics=None if p == "on" else off)
+                                                    physics=modes[p])
             for s in steps_list for p in physics}
     log = log or out.with_suffix(".jsonl")
     report = {"critic": learned is not None, "checkpoint": str(checkpoint), "k": k, "judges": list(judges),
               "variants": evaluate_student(gens, views, k=k, views_per_object=views_per_object, judges=judges,
                                            log_path=log, max_cases=max_cases)}
     judges = tuple(v for j in judges for v in ((j,) if j == "v1" else (j, f"{j}_lift")))
+    return _print_eval(report, k, judges, out, log)
+
+
+def _print_eval(report: dict, k: int, judges: tuple[str, ...], out: Path, log: Path) -> dict:
     table = Table(title=f"student on held-out objects, single partial view (top-1 [95% CI] / top-{k} lift)")
     for h in ("variant", "task", "cases", *(f"top-1 {j}" for j in judges), *(f"top-{k} {j}" for j in judges),
               "part share", "self>1mm", "cloud pen mm", "tip-part mm", "ms"):
@@ -179,7 +194,7 @@ def eval_student_command(checkpoint: Path | None, views: Path | None, k: int, vi
             table.add_row(name, task, str(m["cases"]),
                           *(f"{m[j]['top1_lift']:.0%} [{m[j]['top1_ci95'][0]:.0%}-{m[j]['top1_ci95'][1]:.0%}]"
                             for j in judges),
-                          *(f"{m[j][f'top{k}_lift']:.0%}" for j in judges), f"{m['part_contact_share']:.0%}",
+                          *(f"{m[j]['topk_lift']:.0%}" for j in judges), f"{m['part_contact_share']:.0%}",
                           f"{m['precheck']['self_penetration_over_1mm']:.0%}",
                           f"{m['precheck']['cloud_penetration_mean_mm']:.1f}",
                           f"{m['precheck']['tip_part_distance_mean_mm']:.0f}", f"{m['latency_median_ms']:.0f}")

@@ -10,7 +10,7 @@ generators ("variants": e.g. with / without the physics step, several step count
 cases, so their differences are paired.
 
 Reported per variant, overall, per task (category/part) and per category: top-1 lift with its 95%
-Wilson interval, mean lift of the top k (with a normal 95% interval over cases), part contact share,
+Wilson interval, mean lift of the top k ("topk_lift", with a normal 95% interval over cases), part contact share,
 and the geometric pre-check of every returned grasp, on its own: self-penetration (share > 1 mm,
 mean, p95), deepest observed point inside the hand, mean fingertip distance to the part.
 Rows go to a JSONL log as they finish, so a long run resumes where it stopped.
@@ -188,8 +188,8 @@ def _agg(sel: list[dict], k: int, judges) -> dict:
         lo, hi = wilson_interval(sum(top1), len(top1))
         topk = np.array([np.mean(r[f"lift_{j}"]) if r[f"lift_{j}"] else 0.0 for r in sel])
         half = 1.96 * topk.std(ddof=1) / np.sqrt(len(topk)) if len(topk) > 1 else 1.0
-        out[j] = {"top1_lift": float(np.mean(top1)), "top1_ci95": [lo, hi], f"top{k}_lift": float(topk.mean()),
-                  f"top{k}_ci95": [float(max(0, topk.mean() - half)), float(min(1, topk.mean() + half))]}
+        out[j] = {"top1_lift": float(np.mean(top1)), "top1_ci95": [lo, hi], "topk_lift": float(topk.mean()),
+                  "topk_ci95": [float(max(0, topk.mean() - half)), float(min(1, topk.mean() + half))]}
     out["part_contact_share"] = float(np.mean([np.mean(r["part_share"]) if r["part_share"] else 0.0 for r in sel]))
     allg = {p: np.concatenate([np.asarray(r[p], float) for r in sel]) for p in PRECHECK}
     top1 = {p: np.asarray([r[p][0] for r in sel if r[p]], float) for p in PRECHECK}
@@ -217,3 +217,16 @@ def summarize_rows(rows: list[dict], k: int, judges=("v1",)) -> dict:
     for c in sorted({r["category"] for r in rows}):
         out["per_category"][c] = _agg([r for r in rows if r["category"] == c], k, judges)
     return out
+
+
+def summarize_log(log_path: Path, k: int = 8) -> dict:
+    """{variant: summary} from a JSONL row log (a finished or partial run), every verdict it holds;
+    cases judged by all variants only, so the variants stay paired."""
+    rows = [json.loads(line) for line in Path(log_path).read_text().splitlines() if line.strip()]
+    if not rows:
+        raise InputError(f"{log_path} holds no evaluated case yet")
+    variants = sorted({r["variant"] for r in rows})
+    common = set.intersection(*({r["case"] for r in rows if r["variant"] == v} for v in variants))
+    verdicts = tuple(sorted({key[5:] for r in rows for key in r if key.startswith("lift_")}))
+    return {v: summarize_rows([r for r in rows if r["variant"] == v and r["case"] in common], k, verdicts)
+            for v in variants}
