@@ -19,7 +19,7 @@ from ifgrasp.grasp.dataset import (
     stale_shards, summarize,
 )
 from ifgrasp.grasp.evaluate import (JUDGE_TABLE_HEADER, PUSH_TABLE_HEADER, TABLE_HEADER, FilterConfig, judge_table,
-                                    push_table, report_table, teacher_report, validated_mask)
+                                    push_table, report_table, teacher_report, v1_view, validated_mask)
 from ifgrasp.paths import CONFIG_DIR, DATA_DIR
 
 console = Console()
@@ -360,15 +360,16 @@ def render_grasps_command(category, seed, part, dataset, count, steps, out, vali
         mask = (data["category"] == category) & (data["object_seed"] == seed) & (data["part"] == part)
         if judge not in ("v1", "v2"):
             raise InputError(f"unknown judge '{judge}'; known: v1, v2")
+        labels = v1_view(data) if judge == "v1" else data  # v1: the labels a re-validation kept as v1_*
         if validated:
-            mask &= validated_mask(data, FilterConfig.v1() if judge == "v1" else FilterConfig())
+            mask &= validated_mask(labels, FilterConfig.v1() if judge == "v1" else FilterConfig())
         sel = np.flatnonzero(mask)[:count]
         if len(sel) == 0:
             raise InputError(f"{dataset} holds no {judge + '-validated ' if validated else ''}grasp of {category} seed "
                              f"{seed}, part '{part}'")
         grasps = GraspBatch(data["wrist_pos_m"][sel].astype(float), data["wrist_rot"][sel].astype(float),
                             data["joints_rad"][sel].astype(float), frame="object")
-        lift = data["lift"][sel]
+        lift = np.nan_to_num(labels["lift"][sel].astype(float)) > 0.5
         share = data["part_share"][sel]
     else:
         cfg = _dataset_config(None, batch=count, steps=steps).synthesis
