@@ -49,7 +49,7 @@ class PlannerConfig(Config):
     hand_cloud_margin_m: float = Field(0.005, ge=0, description="the hand's surface (pre-shaped on the way "
                                        "from pre-grasp to grasp, squeezed shut at the grasp) must stay this far from "
                                        "the other objects' points")
-    fill_below_step_m: float = Field(0.02, ge=0, description="obstacle points are repeated every this much "
+    fill_below_step_m: float = Field(0.0, ge=0, description="obstacle points are repeated every this much "
                                      "down to the table: a camera sees an object's top and near side only, and "
                                      "what is under a seen surface counts as occupied (0: off)")
     hand_path_samples: int = Field(8, ge=2, description="hand poses checked per approach segment")
