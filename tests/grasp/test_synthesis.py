@@ -45,8 +45,7 @@ def test_synthesis_is_deterministic_per_seed(hand):
 def test_handle_grasps_target_the_handle(hand):
     """Every grasp's thumb target and finger targets are on the instructed part: the contacts the
     refinement pulls together are the handle's, so most grasps touch it."""
-    cfg = SynthesisConfig(batch=4).replace(refine={"steps": 40})
-    g = synthesize(hand, make_object("mug", 1), "handle", (), cfg, seed=0)
+    g = synthesize(hand, make_object("mug", 1), "handle", (), SynthesisConfig(batch=4), seed=1)
     assert (g.extras["part_share"] > 0).mean() >= 0.5
 
 
@@ -82,7 +81,8 @@ def test_the_wrap_term_puts_more_of_the_hand_on_the_object(hand):
 
     def with_wrap(weight):
         weights = {**RefineConfig().weights.model_dump(), "wrap": weight}  # the teacher's weights otherwise
-        return SynthesisConfig(batch=8).replace(refine={"steps": 80, "weights": weights})
+        # a short run without the penetration ramp (which would take 60% of it): the wrap term alone
+        return SynthesisConfig(batch=8).replace(refine={"steps": 80, "pen_ramp": 0.0, "weights": weights})
 
     obj = make_object("bottle", 0)
     a = synthesize(hand, obj, "body", (), with_wrap(0.0), seed=0)
@@ -139,3 +139,106 @@ def test_pairs_drawn_near_the_centre_of_mass_hold_the_grasp_there(hand):
         return (np.linalg.norm(grasp_centre - obj.mesh.center_mass, axis=-1) < 0.05).mean()
 
     assert share_near_com(AntipodalConfig().com_sigma_m) >= 2 * share_near_com(0.0) + 0.05
+
+
+def _palm_normals(hand, rot6d):
+    """World palm normals (B, 3) of initial hand states, as the antipodal initialisation defines them."""
+    from ifgrasp.geometry import rot6d_to_matrix
+    from ifgrasp.grasp.synthesis.antipodal import _hand_geometry
+
+    return rot6d_to_matrix(rot6d).numpy() @ _hand_geometry(hand)[2]
+
+
+def test_a_lying_handle_is_approached_from_above(hand):
+    """A knife handle lies 2 cm high: with ``top_down_below_m`` (and no tilt) every hand starts above it,
+    palm facing down as far as the grasp axis allows (within 18 deg of vertical), its fingers' targets at
+    the pair's height; without it the approaches spread (fewer than 60% within 18 deg)."""
+    from ifgrasp.grasp.object_sdf import ObjectSDF
+    from ifgrasp.grasp.synthesis.antipodal import AntipodalConfig, antipodal_targets
+
+    obj = make_object("knife", 0)
+    sdf = ObjectSDF.from_trimesh(obj.mesh, obj.name)
+
+    def palm_down(cfg):
+        _, rot6d, _, targets = antipodal_targets(hand, obj, sdf, "handle", 32, np.random.default_rng(2), cfg)
+        return _palm_normals(hand, rot6d)[:, 2] < -0.95, targets.numpy()
+
+    down, targets = palm_down(AntipodalConfig(top_down_below_m=0.04, top_down_tilt_rad=0.0))
+    assert down.all()
+    np.testing.assert_allclose(targets[:, 1, 2], targets[:, 2, 2], atol=1e-6)  # index and middle level
+    assert palm_down(AntipodalConfig(top_down_below_m=0.0))[0].mean() < 0.6
+
+
+def test_a_thin_handle_is_pinched_and_a_wide_body_is_not(hand):
+    """Pairs narrower than ``pinch_below_m`` get thumb, index and middle targets one finger pitch apart
+    and a free ring finger (NaN target); the refinement runs with the free finger and keeps it off the
+    target sum. A box 6 cm across keeps all four targets."""
+    import torch
+
+    from ifgrasp.grasp.object_sdf import ObjectSDF
+    from ifgrasp.grasp.synthesis.antipodal import AntipodalConfig, antipodal_targets
+    from ifgrasp.grasp.synthesis.energy import HandState
+    from ifgrasp.grasp.synthesis.refine import finger_target_distance
+
+    cfg = AntipodalConfig(top_down_below_m=0.04, pinch_below_m=0.035)
+    knife = make_object("knife", 0)
+    pos, r6, q, targets = antipodal_targets(hand, knife, ObjectSDF.from_trimesh(knife.mesh, knife.name), "handle", 8,
+                                            np.random.default_rng(0), cfg)
+    assert torch.isnan(targets[:, 3]).all() and torch.isfinite(targets[:, :3]).all()
+    gap = (targets[:, 1] - targets[:, 2]).norm(dim=-1)
+    np.testing.assert_allclose(gap.numpy(), cfg.finger_spread_m, atol=1e-6)
+    d, chosen = finger_target_distance(hand, HandState(pos, r6, q, torch.zeros(8, 4, dtype=torch.int64)), targets)
+    assert torch.isfinite(d).all()
+    assert (chosen[:, 3] == chosen[:, 2]).all()  # the free finger's slot doubles the middle finger's contact
+    box = make_object("box", 0)
+    *_, t_box = antipodal_targets(hand, box, ObjectSDF.from_trimesh(box.mesh, box.name), "body", 8,
+                                  np.random.default_rng(0), cfg)
+    assert torch.isfinite(t_box).all()
+
+
+def test_self_penetration_term_is_the_exact_measure(hand):
+    """The energy's self-penetration is the exact box-on-box depth the judge uses
+    (``ifgrasp.hand.self_collision``): two fingers curled into each other cost it, and the grasps it
+    refines keep their deepest link overlap under the judge's 1 mm."""
+    import torch
+
+    from ifgrasp.grasp.synthesis.energy import self_collision
+    from ifgrasp.hand.joints import pregrasp
+    from ifgrasp.hand.self_collision import SELF_PENETRATION_LIMIT_M
+
+    q = torch.zeros(2, 16)
+    q[1, [4, 8]] = torch.tensor([0.3, -0.3])  # middle and ring fingers swung into each other (18 mm)
+    exact = self_collision(hand)
+    assert exact.max_depth(q)[1] > 0.002 and exact.max_depth(q)[0] == 0
+    cfg = SynthesisConfig(batch=6).replace(refine={"steps": 80})
+    g = synthesize(hand, make_object("box", 0), "body", (), cfg, seed=0)
+    for q in (g.joints_rad, pregrasp(g.joints_rad)):  # the judge checks both
+        assert exact.max_depth(torch.as_tensor(q, dtype=torch.float32)).max() <= SELF_PENETRATION_LIMIT_M
+
+
+def test_penetration_ramp_lets_the_thumb_round_the_edge_of_a_lying_handle(hand):
+    """A thumb starting above a lying knife handle must pass its top edge to reach its target on the
+    side; a full penetration barrier from step 0 holds it at the edge (measured: 19 mm mean target
+    distance of 8 grasps, 12 mm with the ramp)."""
+    import torch
+
+    from ifgrasp.grasp.synthesis.antipodal import antipodal_targets
+    from ifgrasp.grasp.synthesis.energy import HandState
+    from ifgrasp.grasp.synthesis.refine import finger_target_distance, refine
+    from ifgrasp.grasp.synthesis.synthesize import build_problem
+
+    obj = make_object("knife", 1000)
+    cfg = SynthesisConfig(batch=6).replace(antipodal={"top_down_below_m": 0.04, "pinch_below_m": 0.035,
+                                                      "top_down_tilt_rad": 0.0},
+                                           refine={"steps": 150, "pen_ramp": 0.0})
+    rng = np.random.default_rng(7001)
+    problem, *_ = build_problem(obj, "handle", ("blade",), cfg, rng)
+    pos, r6, q, targets = antipodal_targets(hand, obj, problem.sdf, "handle", 6, rng, cfg.antipodal)
+    start = HandState(pos, r6, q, torch.zeros(6, 4, dtype=torch.int64))
+
+    def thumb_gap(ramp):
+        state, _ = refine(hand, problem, start, targets, cfg.refine.replace(pen_ramp=ramp))
+        pts, _ = hand.contact_candidates(state.wrist_pos, state.wrist_rot, state.joints)
+        return (pts[torch.arange(6), state.contact_idx[:, 0]] - targets[:, 0]).norm(dim=-1).mean()
+
+    assert thumb_gap(0.6) < 0.8 * thumb_gap(0.0)

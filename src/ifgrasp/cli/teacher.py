@@ -73,12 +73,14 @@ def render_grasps(
     count: int = typer.Option(8, help="grasps to draw"),
     steps: int = typer.Option(None, help="override: optimisation steps when synthesising"),
     validated: bool = typer.Option(False, help="with --dataset: only the grasps the teacher kept (what the student learns)"),
+    judge: str = typer.Option("v2", help="with --validated: the filter that decides what was kept (v2, or v1 for "
+                              "labels made before the v2 judge)"),
     out: Path = typer.Option(OUT_DIR / "grasps.png", help="PNG to write"),
 ) -> None:
     """Draw grasps on an object (hand, object coloured by part, contact points) to a PNG."""
     from ifgrasp.grasp.commands import render_grasps_command
 
-    render_grasps_command(category, seed, part, dataset, count, steps, out, validated)
+    render_grasps_command(category, seed, part, dataset, count, steps, out, validated, judge)
 
 
 @bench_app.command("teacher")

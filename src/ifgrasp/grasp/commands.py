@@ -19,7 +19,7 @@ from ifgrasp.grasp.dataset import (
     stale_shards, summarize,
 )
 from ifgrasp.grasp.evaluate import (JUDGE_TABLE_HEADER, PUSH_TABLE_HEADER, TABLE_HEADER, FilterConfig, judge_table,
-                                    push_table, report_table, teacher_report, validated_mask)
+                                    push_table, report_table, teacher_report, v1_view, validated_mask)
 from ifgrasp.paths import CONFIG_DIR, DATA_DIR
 
 console = Console()
@@ -341,7 +341,8 @@ def eval_teacher_command(dataset, split, per_category, batch, steps, out: Path) 
     console.print(f"report -> {out}")
 
 
-def render_grasps_command(category, seed, part, dataset, count, steps, out, validated: bool = False) -> None:
+def render_grasps_command(category, seed, part, dataset, count, steps, out, validated: bool = False,
+                          judge: str = "v2") -> None:
     from ifgrasp.grasp.render import contact_points, grasp_grid
     from ifgrasp.grasp.synthesis.synthesize import synthesize
     from ifgrasp.grasp.validate import validate
@@ -357,14 +358,18 @@ def render_grasps_command(category, seed, part, dataset, count, steps, out, vali
     if dataset is not None:
         data = load_dataset(dataset)
         mask = (data["category"] == category) & (data["object_seed"] == seed) & (data["part"] == part)
+        if judge not in ("v1", "v2"):
+            raise InputError(f"unknown judge '{judge}'; known: v1, v2")
+        labels = v1_view(data) if judge == "v1" else data  # v1: the labels a re-validation kept as v1_*
         if validated:
-            mask &= validated_mask(data)
+            mask &= validated_mask(labels, FilterConfig.v1() if judge == "v1" else FilterConfig())
         sel = np.flatnonzero(mask)[:count]
         if len(sel) == 0:
-            raise InputError(f"{dataset} holds no {'validated ' if validated else ''}grasp of {category} seed {seed}, part '{part}'")
+            raise InputError(f"{dataset} holds no {judge + '-validated ' if validated else ''}grasp of {category} seed "
+                             f"{seed}, part '{part}'")
         grasps = GraspBatch(data["wrist_pos_m"][sel].astype(float), data["wrist_rot"][sel].astype(float),
                             data["joints_rad"][sel].astype(float), frame="object")
-        lift = data["lift"][sel]
+        lift = np.nan_to_num(labels["lift"][sel].astype(float)) > 0.5
         share = data["part_share"][sel]
     else:
         cfg = _dataset_config(None, batch=count, steps=steps).synthesis
@@ -373,7 +378,8 @@ def render_grasps_command(category, seed, part, dataset, count, steps, out, vali
         share = grasps.extras["part_share"]
     captions = [f"#{i} lift {'OK' if lift[i] else 'fail'}  on-{part} {100 * share[i]:.0f}%" for i in range(len(grasps))]
     path = grasp_grid(obj, grasps, contact_points(hand, obj, grasps), captions, out,
-                      title=f"{obj.name}: grasp the {part}" + (f", avoid {', '.join(avoid)}" if avoid else ""))
+                      title=f"{obj.name}: grasp the {part}" + (f", avoid {', '.join(avoid)}" if avoid else "")
+                      + (f"  ({judge}-validated)" if dataset is not None and validated else ""))
     console.print(f"wrote {path}")
 
 

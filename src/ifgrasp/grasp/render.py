@@ -55,7 +55,8 @@ def _quat_wxyz(R: np.ndarray) -> np.ndarray:
     return Rotation.from_matrix(R).as_quat(scalar_first=True)
 
 
-def render_grasp(obj, grasps: GraspBatch, i: int, contacts: np.ndarray, size=(320, 320), azimuth=135.0) -> np.ndarray:
+def render_grasp(obj, grasps: GraspBatch, i: int, contacts: np.ndarray, size=(320, 320), azimuth=135.0,
+                 elevation=-30.0) -> np.ndarray:
     """(H, W, 3) uint8 picture of grasp ``i`` (object frame) on ``obj``."""
     model, qadr = _scene(obj, grasps.T_frame_wrist[i], contacts)
     data = mujoco.MjData(model)
@@ -63,9 +64,11 @@ def render_grasp(obj, grasps: GraspBatch, i: int, contacts: np.ndarray, size=(32
     mujoco.mj_forward(model, data)
     cam = mujoco.MjvCamera()
     lo, hi = obj.mesh.bounds
-    cam.lookat[:] = (lo + hi) / 2
-    cam.distance = 2.6 * float(np.linalg.norm(hi - lo)) + 0.15
-    cam.azimuth, cam.elevation = azimuth, -30.0
+    # framed on the grasp: the contacts' centre (the object's when there are none), at most 0.5 m away,
+    # so a hand on a 30 cm knife is not a speck
+    cam.lookat[:] = np.mean(contacts, axis=0) if len(contacts) else (lo + hi) / 2
+    cam.distance = min(2.6 * float(np.linalg.norm(hi - lo)) + 0.15, 0.5)
+    cam.azimuth, cam.elevation = azimuth, elevation
     with mujoco.Renderer(model, size[1], size[0]) as renderer:
         renderer.update_scene(data, camera=cam)
         return renderer.render()

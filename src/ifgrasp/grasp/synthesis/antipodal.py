@@ -42,6 +42,12 @@ class AntipodalConfig(Config):
     # all contacts on the handle 25 -> 16% of grasps, frying-pan handles 14 -> 4%).
     com_sigma_m: float = Field(0.04, ge=0, description="pairs drawn with weight exp(-d^2 / 2 sigma^2), d the distance "
                                "from the pair's midpoint to the object's centre of mass, m (0: uniform)")
+    # Grasp-type priors for lying tools (synthesis v3; measured in docs/experiments.md, "Synthesis v3").
+    top_down_below_m: float = Field(0.04, ge=0, description="with a table: pairs whose midpoint lies lower than this "
+                                    "are approached from above (a lying handle; 0: off)")
+    top_down_tilt_rad: float = Field(0.0, ge=0, description="std of the tilt of a from-above approach off vertical")
+    pinch_below_m: float = Field(0.035, ge=0, description="pairs narrower than this are pinched by thumb, index and "
+                                 "middle; the ring finger gets no target (0: off)")
 
 
 def antipodal_pairs(sdf, points: np.ndarray, normals: np.ndarray, cfg: AntipodalConfig, part_faces=None):
@@ -92,7 +98,7 @@ def antipodal_targets(hand, obj, sdf, part: str, batch: int, rng: np.random.Gene
     """Initial hand states and per-finger contact targets for ``batch`` grasps.
 
     Returns wrist_pos (B,3), rot6d (B,6), joints (B,16) tensors and targets (B,K,3) with K = 4
-    (thumb, index, middle, ring) in the object frame.
+    (thumb, index, middle, ring) in the object frame; NaN rows: that finger has no target (a pinch).
     """
     from ifgrasp.hand.joints import PALM_CENTER_IN_HAND, PREGRASP_JOINTS_RAD
 
@@ -123,27 +129,40 @@ def antipodal_targets(hand, obj, sdf, part: str, batch: int, rng: np.random.Gene
         a, b = pts[pick], p2[pick]  # thumb on a, fingers on b
         g_axis = (a - b) / np.linalg.norm(a - b, axis=-1, keepdims=True)  # fingers -> thumb
         r = rng.normal(size=(len(pick), 3))
+        mid = (a + b) / 2
+        low = np.zeros(len(pick), bool)
+        if has_table and cfg.top_down_below_m > 0:
+            # a lying handle: a palm beside it would stand in the table, so the hand comes from above
+            low = mid[:, 2] < cfg.top_down_below_m
+            r[low] = np.array([0.0, 0.0, -1.0]) + cfg.top_down_tilt_rad * r[low]
         approach = r - (r * g_axis).sum(-1, keepdims=True) * g_axis  # perpendicular to the axis
         approach /= np.linalg.norm(approach, axis=-1, keepdims=True)  # palm normal = approach (into object)
         ok = np.ones(len(pick), bool)
+        ok &= ~low | (approach[:, 2] < -0.5)  # from above: a vertical grasp axis on a low part has no such approach
         if has_table:
             ok &= -approach[:, 2] >= cfg.min_approach_z  # palm above-ish: approach not from below
         side = np.cross(approach, g_axis)
         world = np.stack([g_axis, side, approach], axis=2)  # (n, 3, 3) columns
         R = world @ hand_frame.T
-        mid = (a + b) / 2
         palm = mid - approach * rng.uniform(*cfg.palm_offset_m, size=(len(pick), 1))
         wrist = palm - R @ np.asarray(PALM_CENTER_IN_HAND)
         # the palm sits on the free side of the pair (not against the rest of the object)
         ok &= sdf(torch.as_tensor(palm, dtype=torch.float32)).numpy() >= cfg.palm_clearance_m
         if has_table:
             ok &= palm[:, 2] > 0.02
-        spread = cfg.finger_spread_m * np.array([0.0, 1.0, 0.0, -1.0])  # thumb, index, middle, ring
+        along = side.copy()
+        along[low, 2] = 0.0  # a lying part's finger targets stay at the pair's height, whatever the tilt
+        along /= np.maximum(np.linalg.norm(along, axis=-1, keepdims=True), 1e-9)
+        pinch = np.linalg.norm(a - b, axis=-1) < cfg.pinch_below_m
         # fingers spread along the hand's side axis around b (index toward +side is a guess the
-        # optimiser corrects by picking each finger's nearest candidate)
-        t_fingers = b[:, None] + side[:, None] * spread[None, 1:, None] + g_axis[:, None] * -cfg.standoff_m
+        # optimiser corrects by picking each finger's nearest candidate); a pinch puts index and
+        # middle one finger pitch apart, either side of the thumb's opposite point
+        spread = np.where(pinch[:, None], np.array([0.0, 0.5, -0.5, 0.0]), np.array([0.0, 1.0, 0.0, -1.0]))
+        spread = cfg.finger_spread_m * spread  # (n, 4): thumb, index, middle, ring
+        t_fingers = b[:, None] + along[:, None] * spread[:, 1:, None] + g_axis[:, None] * -cfg.standoff_m
         t_thumb = a[:, None] + g_axis[:, None] * cfg.standoff_m
         tg = np.concatenate([t_thumb, t_fingers], axis=1)
+        tg[pinch, 3] = np.nan  # the ring finger is free (refine: no target, its contact slot doubles the middle's)
         out_pos.append(wrist[ok])
         out_rot.append(R[ok])
         targets.append(tg[ok])

@@ -8,16 +8,19 @@ Terms (weights in :class:`EnergyWeights`):
     dist    sum of |signed distance| of the contacts to the object surface
     pen     hand surface points inside the object: sum relu(-sdf_object)
     rpen    object surface points inside the hand: sum relu(-sdf_hand)
-    spen    hand self-penetration
+    spen    hand self-penetration: summed exact depth between link pairs (ifgrasp.hand.self_collision),
+            at the grasp plus at its pre-grasp
     joints  joint-limit violation
     part    contacts attracted to the instructed part: mean distance to its nearest part point
     avoid   hand points repelled from parts to avoid: sum relu(margin - distance)
     table   hand points below the table plane plus a clearance: sum relu(clearance - z)
     wrap    palmar points within a margin of the instructed part pulled onto the surface: sum sdf
+    close   contacts whose motion when the closing joints flex is not along the inward normal
 """
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import torch
@@ -26,6 +29,8 @@ from pydantic import Field
 from ifgrasp.config import Config
 from ifgrasp.geometry import rot6d_to_matrix
 from ifgrasp.grasp.object_sdf import ObjectSDF
+from ifgrasp.hand.joints import CLOSING_MASK, LOWER_RAD, PREGRASP_OPEN_RAD
+from ifgrasp.hand.self_collision import HandSelfCollision
 
 
 class EnergyWeights(Config):
@@ -35,7 +40,8 @@ class EnergyWeights(Config):
     dist: float = Field(100.0, ge=0, description="contact distance to the surface (per metre)")
     pen: float = Field(100.0, ge=0, description="hand-into-object penetration (per metre)")
     rpen: float = Field(100.0, ge=0, description="object-into-hand penetration (per metre)")
-    spen: float = Field(10.0, ge=0, description="self-penetration (per metre)")
+    spen: float = Field(10.0, ge=0, description="self-penetration (per metre): the exact depth between hand links")
+    spen_margin_m: float = Field(0.0, ge=0, description="link pairs closer than this count as penetrating")
     joints: float = Field(1.0, ge=0, description="joint-limit violation (per radian)")
     part: float = Field(300.0, ge=0, description="contact distance to the instructed part (per metre)")
     avoid: float = Field(100.0, ge=0, description="hand points within the margin of an avoided part")
@@ -47,6 +53,8 @@ class EnergyWeights(Config):
     wrap: float = Field(0.0, ge=0, description="palmar-side hand points within the wrap margin of the instructed "
                         "part pulled onto the surface (per metre): more of the hand on the part")
     wrap_margin_m: float = Field(0.02, ge=0, description="palmar points farther than this from the object are left alone")
+    close: float = Field(0.0, ge=0, description="contacts whose motion as the hand closes is not into the surface: "
+                         "mean of 1 - cos(closing motion, inward normal) over the contacts")
 
 
 @dataclass
@@ -93,6 +101,20 @@ class GraspProblem:
     object_points: torch.Tensor
     center_of_mass: torch.Tensor
     table_z: float | None = 0.0
+
+
+_CLOSE_STEP_RAD = 0.05  # finite step of the closing joints for the closing-motion term
+_OPEN = torch.as_tensor(CLOSING_MASK * PREGRASP_OPEN_RAD, dtype=torch.float32)  # pre-grasp = grasp - this
+
+
+_SELF_COLLISION: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def self_collision(hand) -> HandSelfCollision:
+    """The exact self-penetration measure of ``hand`` (built once per hand model)."""
+    if hand not in _SELF_COLLISION:
+        _SELF_COLLISION[hand] = HandSelfCollision(hand)
+    return _SELF_COLLISION[hand]
 
 
 def force_closure_residual(contacts: torch.Tensor, normals: torch.Tensor, com: torch.Tensor,
@@ -166,9 +188,22 @@ def compute_energy(hand, problem: GraspProblem, state: HandState, w: EnergyWeigh
     terms["pen"] = torch.relu(-surface_sdf).sum(-1)
     obj = problem.object_points.unsqueeze(0).expand(state.wrist_pos.shape[0], -1, -1)
     terms["rpen"] = torch.relu(-hand.signed_distance(obj, state.wrist_pos, rot, state.joints)).sum(-1)
-    terms["spen"] = hand.self_penetration(state.joints)
+    # at the grasp and at its pre-grasp (closing joints opened), where the judge checks it too
+    opened = torch.maximum(state.joints - _OPEN, torch.as_tensor(LOWER_RAD, dtype=state.joints.dtype))
+    both = self_collision(hand).energy(torch.cat([state.joints, opened]), w.spen_margin_m)
+    terms["spen"] = both[: len(opened)] + both[len(opened):]
     terms["joints"] = hand.joint_limit_violation(state.joints)
     terms["part"] = nearest_distance(contacts, problem.part_points).mean(-1)
+    if w.close > 0:
+        # the validation (and an execution) closes every closing joint together: each contact should then
+        # move into the surface, not slide along it, or the first finger to arrive shoves the object away
+        step = torch.as_tensor(CLOSING_MASK, dtype=state.joints.dtype) * _CLOSE_STEP_RAD
+        ahead, _ = hand.contact_candidates(state.wrist_pos, rot, state.joints + step)
+        motion = torch.gather(ahead, 1, state.contact_idx.unsqueeze(-1).expand(-1, -1, 3)) - contacts
+        cos = -(motion * obj_normals).sum(-1) / (motion.norm(dim=-1) * obj_normals.norm(dim=-1) + 1e-9)
+        terms["close"] = (1.0 - cos).mean(-1)
+    else:
+        terms["close"] = torch.zeros_like(terms["fc"])
     if problem.avoid_points.shape[0] > 0:
         gap = nearest_distance(surface, problem.avoid_points)
         terms["avoid"] = torch.relu(w.avoid_margin_m - gap).sum(-1)
