@@ -108,11 +108,11 @@ def test_self_filter_drops_points_on_the_robot(planner):
 
 def test_a_neighbour_next_to_the_grasp_is_an_obstacle(planner):
     """The scene cloud holds every object but the target (PerceiveStage leaves the target out), so
-    no ball around the grasp is dropped: a neighbour 6 cm beside the hand blocks that grasp, where
+    no ball around the grasp is dropped: a neighbour 5 cm from the grasp, in the hand's way, blocks it, where
     the old 12 cm exclusion ball hid it (issue 24: the box knocked over beside the mug)."""
     T = top_down_grasp(planner, [0.45, 0.05, 0.12])
     rng = np.random.default_rng(2)
-    neighbour = T[0, :3, 3] + [0.0, 0.06, -0.05] + rng.uniform(-0.02, 0.02, size=(200, 3))
+    neighbour = T[0, :3, 3] + [0.0, 0.0, 0.05] + rng.uniform(-0.01, 0.01, size=(200, 3))  # where the hand goes
     with pytest.raises(CollisionError):
         planner.plan(Q_READY, T, np.full((1, 16), 0.3), cloud_base_m=neighbour)
     GraspPlanner(PlannerConfig(exclude_radius_m=0.12)).plan(Q_READY, T, np.full((1, 16), 0.3), cloud_base_m=neighbour)
