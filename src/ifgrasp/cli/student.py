@@ -82,8 +82,9 @@ def eval_student(
                              "a rerun resumes from it)"),
     critic: str = typer.Option("auto", help="learned ranking term: auto (critic.pt beside the checkpoint if "
                                "present), none, or a critic file"),
-    physics: str = typer.Option("on", help="physics variants, paired on the same cases: on (refine + repair + reject), off (raw sampler), "
-                         "reject (drop candidates over 1 mm self-penetration), repair (self-collision repair + reject)"),
+    physics: str = typer.Option("repair", help="physics variants, paired on the same cases: repair (self-collision repair + "
+                         "reject, the generator's default), on (refine + repair + reject), off (raw sampler), "
+                         "reject (drop candidates over 1 mm self-penetration)"),
     judge: str = typer.Option("v1", help="comma-separated judge versions (validation) to report"),
     max_cases: int = typer.Option(None, min=1, help="only the first N cases (view-major order: every task early)"),
     report_only: bool = typer.Option(False, help="run nothing: rebuild the report from the .jsonl rows so far"),

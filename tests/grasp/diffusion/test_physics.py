@@ -15,7 +15,7 @@ from ifgrasp.hand.author_urdf import URDF_PATH
 
 @pytest.fixture(scope="module")
 def terms():
-    return PhysicsTerms(LeapHandModel(n_surface_points=300))
+    return PhysicsTerms(LeapHandModel(n_surface_points=300), PhysicsConfig(refine_steps=8))
 
 
 def _mujoco_self_penetration(joints: np.ndarray, pair_names) -> np.ndarray:

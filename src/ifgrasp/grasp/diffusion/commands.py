@@ -143,7 +143,7 @@ def bench_generate_command(checkpoint: Path | None, onnx: Path | None, candidate
 
 
 def eval_student_command(checkpoint: Path | None, views: Path | None, k: int, views_per_object: int,
-                         steps_list: list[int], out: Path, critic: str = "auto", physics: tuple[str, ...] = ("on",),
+                         steps_list: list[int], out: Path, critic: str = "auto", physics: tuple[str, ...] = ("repair",),
                          judges: tuple[str, ...] = ("v1",), max_cases: int | None = None,
                          log: Path | None = None, report_only: bool = False) -> dict:
     """Variants = step counts x physics on/off, all on the same held-out cases; table + JSON report.
@@ -165,10 +165,10 @@ def eval_student_command(checkpoint: Path | None, views: Path | None, k: int, vi
     console.print(f"ranking: geometric terms{' + learned critic' if learned is not None else ' only'}; "
                   f"judges: {', '.join(judges)}")
     views = views or DATA_DIR / "views" / "heldout"
-    modes = {"on": PhysicsConfig(),  # refinement + self-collision repair + rejection (the default)
+    modes = {"on": PhysicsConfig(refine_steps=8),  # refinement + self-collision repair + rejection
              "off": PhysicsConfig(refine_steps=0, repair_steps=0, reject_self_m=1e9),  # the sampler as it was
              "reject": PhysicsConfig(refine_steps=0, repair_steps=0),  # no refinement: drop candidates over 1 mm
-             "repair": PhysicsConfig(refine_steps=0)}  # self-collision repair of the best candidates, then reject
+             "repair": PhysicsConfig()}  # self-collision repair of the best candidates, then reject (the default)
     if set(physics) - set(modes):
         raise ConfigError(f"unknown physics variant in {','.join(physics)}; known: {', '.join(modes)}")
     gens = {f"steps{s}_physics_{p}": GraspGenerator(policy, backend="torch", steps=s, critic=learned,

@@ -28,8 +28,8 @@ from ifgrasp.hand.self_collision import SELF_PENETRATION_LIMIT_M, HandSelfCollis
 
 
 class PhysicsConfig(Config):
-    refine_steps: int = Field(8, ge=0, description="Adam steps of the joint refinement (0 = off)")
-    repair_steps: int = Field(20, ge=0, description="extra self-collision-only steps for candidates still over the limit")
+    refine_steps: int = Field(0, ge=0, description="Adam steps of the joint refinement on all three terms (0 = off: self-collision repair and rejection only, the default; docs/experiments.md, student physics)")
+    repair_steps: int = Field(40, ge=0, description="extra self-collision-only steps for candidates still over the limit")
     lr_joints_rad: float = Field(0.03, gt=0, description="Adam step on the joints (rad)")
     lr_pos_m: float = Field(0.002, ge=0, description="Adam step on the wrist translation (m)")
     w_self: float = Field(1000.0, ge=0, description="per metre of summed self-penetration (with margin)")
