@@ -49,7 +49,7 @@ class CommanderNode(Node):
     def __init__(self) -> None:
         super().__init__("commander")
         p = {name: self.declare_parameter(name, default).value for name, default in (
-            ("frame_timeout_s", 5.0), ("lift_height_m", 0.12), ("num_grasps", 16), ("base_frame", "link_base"),
+            ("frame_timeout_s", 5.0), ("fresh_frames", True), ("lift_height_m", 0.12), ("num_grasps", 16), ("base_frame", "link_base"),
             ("ground_service", "/ifgrasp/ground"), ("perceive_service", "/ifgrasp/perceive"),
             ("generate_service", "/ifgrasp/generate_grasps"), ("plan_service", "/ifgrasp/plan_grasp"),
             ("service_wait_s", 30.0), ("ground_timeout_s", 10.0), ("perceive_timeout_s", 30.0),

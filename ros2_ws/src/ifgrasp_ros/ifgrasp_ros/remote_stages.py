@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 from rclpy.node import Node
+from builtin_interfaces.msg import Time
 from std_msgs.msg import Header
 
 from ifgrasp.grounding import GroundedInstruction
@@ -40,12 +41,19 @@ class RemoteStages:
         req = Ground.Request(instruction=instruction, object_name=object_name, part_name=part_name)
         return grounded_from_msg(self.ground_client.call(req, float(self.p["ground_timeout_s"])).grounded)
 
+    def _not_before(self):
+        """Frames must be stamped after now (parameter ``fresh_frames``, default true): an older one may
+        show the arm where it was before its last move, and the planner would take the arm's own points
+        for obstacles. A replayed bag keeps its recorded stamps, so replay.launch.xml turns it off."""
+        if not self.p.get("fresh_frames", True):
+            return Time()
+        return self.node.get_clock().now().to_msg()
+
     def perceive(self, frame: RGBDFrame | None, grounded: GroundedInstruction, timeout_s: float = 5.0) -> Perception:
         """``frame`` is ignored: the perception node reads the camera (waiting at most ``timeout_s``)
-        and takes a frame stamped after this call: an older one may show the arm where it was before
-        its last move, and the planner would take the arm's own points for obstacles."""
+        and takes a frame stamped after this call (``_not_before``)."""
         req = Perceive.Request(grounded=grounded_to_msg(grounded), timeout_s=float(timeout_s),
-                               not_before=self.node.get_clock().now().to_msg())
+                               not_before=self._not_before())
         resp = self.perceive_client.call(req, timeout_s + float(self.p["perceive_timeout_s"]))
         scene = points_from_cloud(resp.scene)[0].astype(np.float64)  # (M, 3) base frame
         return Perception(object_cloud_from_msg(resp.target), scene, None, matrix_from_transform(resp.t_base_camera))
@@ -53,7 +61,7 @@ class RemoteStages:
     def look(self, grounded: GroundedInstruction, timeout_s: float = 3.0) -> Perception:
         """The target in a camera frame stamped after now (the verify stage's check after a lift)."""
         req = Perceive.Request(grounded=grounded_to_msg(grounded), timeout_s=float(timeout_s),
-                               not_before=self.node.get_clock().now().to_msg())
+                               not_before=self._not_before())
         resp = self.perceive_client.call(req, timeout_s + float(self.p["perceive_timeout_s"]))
         return Perception(object_cloud_from_msg(resp.target), np.zeros((0, 3)), None,
                           matrix_from_transform(resp.t_base_camera))
