@@ -182,31 +182,32 @@ class HandActions:
     def preshape_steps(self, q_target: np.ndarray, should_cancel: Callable[[], bool]):
         """The pre-shape as an iterator: each ``next`` streams one step (no sleeping: the caller's
         loop, e.g. the arm's stream, sets the pace); running it out finishes the move."""
-        self.stream.start([self.close_time_s], np.asarray(q_target)[None], latch=False)
-        deadline = time.monotonic() + self.timeout_s
-        while time.monotonic() < deadline:
-            if should_cancel():
-                self.stream.cancel()
-                return
-            if self.stream.tick() == "done":
-                return
-            yield
-        self.stream.cancel()
+        return self._steps([self.close_time_s], np.asarray(q_target)[None], should_cancel, latch=False)
 
     def close(self, q_target: np.ndarray, should_cancel: Callable[[], bool]) -> None:
         self._run([self.close_time_s], np.asarray(q_target)[None], should_cancel, latch=True)
 
-    def _run(self, times_s, q, should_cancel: Callable[[], bool], latch: bool | None = None) -> None:
+    def _steps(self, times_s, q, should_cancel: Callable[[], bool], latch: bool | None = None):
+        """Start streaming ``q`` at ``times_s`` now; the returned iterator streams one tick per
+        ``next`` until done, cancelled or timed out."""
         self.stream.start(times_s, q, latch=latch)
         deadline = time.monotonic() + self.timeout_s
-        while time.monotonic() < deadline:
-            if should_cancel():
-                self.stream.cancel()
-                return
-            if self.stream.tick() == "done":
-                return
+
+        def ticks():
+            while time.monotonic() < deadline:
+                if should_cancel():
+                    self.stream.cancel()
+                    return
+                if self.stream.tick() == "done":
+                    return
+                yield
+            self.stream.cancel()
+
+        return ticks()
+
+    def _run(self, times_s, q, should_cancel: Callable[[], bool], latch: bool | None = None) -> None:
+        for _ in self._steps(times_s, q, should_cancel, latch):
             time.sleep(1.0 / self.rate_hz)
-        self.stream.cancel()
 
     def hold(self, q_target: np.ndarray) -> None:
         """Re-send the grasp, at most one safe step from the driver's reference (``HandStream.hold``)."""
