@@ -102,10 +102,13 @@ def test_launch_then_ask_a_whole_session(ros_domain, student_model):
                                env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         launch.wait_for(r"/ifgrasp/ground: ok in", 120.0)  # the stage nodes' own log lines, streamed
         code2, out2 = ask(["let go"], env, 60.0)
-        assert code2 == 2 and "REJECTED" in out2, out2
         out_n, _ = nxt.communicate(timeout=240.0)
-        # it runs its stages (it may still find no collision-free grasp where the mug now stands)
-        assert "] plan" in out_n and "STAGE_FAILED" not in out_n and "recover" not in out_n, out_n
+        if "] execute" in out_n:  # the grasp ran for seconds past the release's arrival: it must have been refused
+            assert code2 == 2 and "REJECTED" in out2, out2
+        # it runs its stages with no recover asked for; where the mug now stands its handle may be hidden
+        # from the camera (INVALID_GOAL at perceive) or have no collision-free grasp (at plan)
+        assert "] perceive" in out_n and "STAGE_FAILED" not in out_n and "recover" not in out_n, out_n
+        assert "] plan" in out_n or "has no valid depth point" in out_n, out_n
 
         # a stage node dies: reported by name by the launcher, and the next command fails fast naming it
         pid = int(re.search(r"started grasp_generator \(pid (\d+)\)", launch.text).group(1))
