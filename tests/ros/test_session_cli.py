@@ -47,10 +47,11 @@ class Launch:
     def text(self) -> str:
         return "\n".join(self.lines)
 
-    def wait_for(self, pattern: str, timeout_s: float) -> re.Match:
+    def wait_for(self, pattern: str, timeout_s: float, after: int = 0) -> re.Match:
+        """The first match of ``pattern`` in the launcher's output from character ``after`` on."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            m = re.search(pattern, self.text)
+            m = re.search(pattern, self.text[after:])
             if m:
                 return m
             if self.proc.poll() is not None:
@@ -98,9 +99,10 @@ def test_launch_then_ask_a_whole_session(ros_domain, student_model):
             assert "DROPPED" in out and "fingers" in out, out  # a drop is a drop, with its evidence
 
         # the next grasp runs with no manual recover; a second goal meanwhile is rejected at once
+        mark = len(launch.text)  # the earlier commands' log lines are not this one's
         nxt = subprocess.Popen([sys.executable, "-m", "ifgrasp.cli", "ask", "pick up the mug by its handle"],
                                env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        launch.wait_for(r"/ifgrasp/ground: ok in", 120.0)  # the stage nodes' own log lines, streamed
+        launch.wait_for(r"/ifgrasp/ground: ok in", 120.0, after=mark)  # the stage nodes' own log lines, streamed
         code2, out2 = ask(["let go"], env, 60.0)
         out_n, _ = nxt.communicate(timeout=240.0)
         if "] execute" in out_n:  # the grasp ran for seconds past the release's arrival: it must have been refused
