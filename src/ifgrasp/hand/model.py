@@ -94,16 +94,23 @@ class LeapHandModel:
         self.device, self.dtype = torch.device(device), dtype
         self.to(device, dtype)
 
+    def links_that_can_touch(self) -> np.ndarray:
+        """(L, L) bool over link indices: True for pairs that may collide, i.e. not the same link and
+        not parent/child (links sharing a joint touch by design)."""
+        tree = self.tree
+        allowed = ~np.eye(len(tree.link_names), dtype=bool)
+        for i, p in enumerate(tree.parent):
+            if p >= 0:
+                allowed[i, p] = allowed[p, i] = False
+        return allowed
+
     def _sphere_pairs(self, spheres) -> tuple[np.ndarray, np.ndarray]:
         """Sphere index pairs on links allowed to collide: not parent/child, not the same link, and
         not already overlapping at the flat pose (links that touch by design, like a knuckle and the
         palm, are excluded as in an allowed-collision matrix)."""
         tree = self.tree
         n_links = len(tree.link_names)
-        allowed = ~np.eye(n_links, dtype=bool)
-        for i, p in enumerate(tree.parent):
-            if p >= 0:
-                allowed[i, p] = allowed[p, i] = False
+        allowed = self.links_that_can_touch()
         # sphere centres at the flat pose, in the hand frame (numpy FK at q = 0)
         T = np.tile(np.eye(4), (n_links, 1, 1))
         for i in range(1, n_links):

@@ -76,11 +76,7 @@ class HandSelfCollision:
     def __init__(self, hand: LeapHandModel, flat_tolerance_m: float = 1e-4) -> None:
         self.hand = hand
         tree = hand.tree
-        n_links = len(tree.link_names)
-        allowed = ~np.eye(n_links, dtype=bool)
-        for i, p in enumerate(tree.parent):
-            if p >= 0:
-                allowed[i, p] = allowed[p, i] = False
+        allowed = hand.links_that_can_touch()
         box_link = tree.box_link
         i, j = np.triu_indices(len(box_link), k=1)
         keep = allowed[box_link[i], box_link[j]]
