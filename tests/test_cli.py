@@ -26,7 +26,7 @@ runner = CliRunner()
 VERBS = {
     "demo", "synth", "revalidate", "render-grasps", "render-objects", "record-sim", "replay", "download-models",
     "bench foundation", "bench drivers", "bench teacher", "bench perception", "eval teacher", "hw dry-run",
-    "views", "train", "export", "eval student", "bench generate", "bench graph",
+    "views", "train", "distill", "export", "eval student", "bench generate", "bench graph",
     "eval perception", "train-perception",
     "calibrate board", "calibrate sim", "calibrate bag", "calibrate ros",
     "launch", "ask", "bench hold",
@@ -201,7 +201,11 @@ def test_main_module_is_the_console_script():
     (["eval", "student", "--critic", "none", "--physics", "on,off", "--judge", "v1,v2", "--max-cases", "5",
       "--views-per-object", "2"], "eval_student_command",
      (None, None, 8, 2, [8], OUT_DIR / "eval_student.json", "none", ("on", "off"), ("v1", "v2"), 5, None, False)),
-    (["bench", "generate", "--candidates", "16", "--repeats", "3"], "bench_generate_command", (None, None, 16, 8, 3)),
+    (["bench", "generate", "--candidates", "16", "--repeats", "3"], "bench_generate_command", (None, None, 16, 8, 3, None, None)),
+    (["bench", "generate", "--fewstep", "f.pt", "--fewstep-steps", "2"], "bench_generate_command",
+     (None, None, 64, 8, 30, Path("f.pt"), 2)),
+    (["distill", "--steps", "5"], "distill_command", (None, None, 5)),
+    (["export"], "export_command", (None, None, None, "auto")),
 ])
 def test_student_verbs_are_thin_shells_over_the_students_commands(monkeypatch, argv, target, expected):
     import ifgrasp.grasp.diffusion.commands as commands

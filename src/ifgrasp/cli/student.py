@@ -55,16 +55,34 @@ def train(
 
 
 @app.command()
+def distill(
+    config: Path = typer.Option(None, help="DistillConfig YAML (default: config/distill.yaml)"),
+    out: Path = typer.Option(None, help="folder for student_flow.pt, its couplings and state (default: out/distill; "
+                      "copy student_flow.pt beside student.pt to ship it)"),
+    steps: int = typer.Option(None, min=1, help="override: optimiser steps"),
+) -> None:
+    """Distil the DDIM student into a few-step sampler (rectified flow on its 50-step couplings; resumable).
+
+    Example: ``nice -n 10 ifgrasp distill`` (then ``ifgrasp eval student --checkpoint
+    out/distill/student_flow.pt --steps 1,2,4``)
+    """
+    from ifgrasp.grasp.diffusion.commands import distill_command
+
+    distill_command(config, out, steps)
+
+
+@app.command()
 def export(
     checkpoint: Path = typer.Option(None, help="student checkpoint (default: models/student/student.pt)"),
-    out: Path = typer.Option(None, help="ONNX file (default: models/student/student.onnx)"),
-    steps: int = typer.Option(8, min=1, help="DDIM steps unrolled into the graph"),
+    out: Path = typer.Option(None, help="ONNX file (default: the checkpoint's path with .onnx)"),
+    steps: int = typer.Option(None, min=1, help="sampler steps unrolled into the graph (default: the checkpoint's "
+                              "own: 8 DDIM steps, or the distilled model's recorded count)"),
     critic: str = typer.Option("auto", help="critic in the same graph: auto (critic.pt beside the checkpoint if "
                                "present), none, or a critic file"),
 ) -> None:
     """Export the student's few-step sampler (+ its critic, same features) to ONNX and check it against torch.
 
-    Example: ``ifgrasp export --steps 8``
+    Example: ``ifgrasp export --steps 8``; ``ifgrasp export --checkpoint models/student/student_flow.pt``
     """
     from ifgrasp.grasp.diffusion.commands import export_command
 
@@ -109,14 +127,18 @@ def bench_generate(
     candidates: int = typer.Option(64, min=1, help="grasps sampled per call"),
     steps: int = typer.Option(8, min=1, help="DDIM steps"),
     repeats: int = typer.Option(30, min=1, help="timed calls per runtime"),
+    fewstep: Path = typer.Option(None, help="distilled few-step checkpoint timed beside the current path "
+                                 "(default: models/student/student_flow.pt when present)"),
+    fewstep_steps: int = typer.Option(None, min=1, help="its network evaluations (default: the checkpoint's own)"),
 ) -> None:
-    """Student latency on a 2,048-point view: encoding, sampling, ranking; torch vs ONNX (vs TensorRT).
+    """Student latency on a 2,048-point view: encoding, sampling, ranking; torch vs ONNX (vs TensorRT), and the
+    distilled few-step sampler against the current one (ratios of median and p95, same run).
 
     Example: ``ifgrasp bench generate --candidates 64 --repeats 50``
     """
     from ifgrasp.grasp.diffusion.commands import bench_generate_command
 
-    bench_generate_command(checkpoint, onnx, candidates, steps, repeats)
+    bench_generate_command(checkpoint, onnx, candidates, steps, repeats, fewstep, fewstep_steps)
 
 
 @bench_app.command("graph")

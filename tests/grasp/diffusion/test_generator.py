@@ -7,7 +7,7 @@ import torch
 from ifgrasp.errors import InputError, ModelError
 from ifgrasp.grasp.diffusion.export import export_onnx, max_abs_difference
 from ifgrasp.grasp.diffusion.generator import GraspGenerator
-from ifgrasp.grasp.diffusion.policy import GraspDiffusion
+from ifgrasp.grasp.diffusion.policy import GRASP_DIM, GraspDiffusion
 from ifgrasp.grasp.diffusion.train import save_checkpoint
 from ifgrasp.types import ObjectCloud
 
@@ -160,3 +160,68 @@ def test_critic_in_the_onnx_graph_matches_the_torch_critic(tiny, tmp_path):
     own = other.success_probability(fallback.last_points, fallback.last_mask, cand.wrist_pos_m, cand.wrist_rot,
                                     cand.joints_rad)
     np.testing.assert_allclose(cand.extras["learned_lift_probability"], own, atol=1e-5)
+
+
+@pytest.mark.parametrize("steps", [1, 2, 4])
+def test_distilled_flow_sampler_exports_with_parity(tiny, tmp_path, steps):
+    """The few-step (flow, Euler) sampler + critic as one ONNX graph: onnxruntime equals torch, the
+    file says which sampler it holds, and the generator's ONNX and torch paths return the same grasps."""
+    import onnxruntime as ort
+
+    from ifgrasp.grasp.diffusion.critic import GraspCritic
+    from ifgrasp.grasp.diffusion.distill import student_from_teacher
+
+    policy, _ = tiny
+    flow = student_from_teacher(policy).eval()
+    torch.manual_seed(2)
+    with torch.no_grad():  # weights of its own, so the flow graph is not the DDIM one by accident
+        for p in flow.denoiser.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    critic = GraspCritic(n_basis=32, width=16).eval()
+    path = export_onnx(flow, tmp_path / "flow.onnx", steps=steps, n_points=256, k=16, critic=critic)
+    assert max_abs_difference(flow, path, steps=steps, n_points=256, k=16, critic=critic) < 1e-4
+    meta = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).get_modelmeta().custom_metadata_map
+    assert meta["sampler"] == "flow" and meta["sampler_steps"] == str(steps) and "ddim_steps" not in meta
+    from ifgrasp.grasp.diffusion.physics import PhysicsConfig
+
+    pts, mask = _cloud()
+    raw = PhysicsConfig(refine_steps=0, repair_steps=0, reject_self_m=1e9)  # the sampler's own output, unrepaired
+    outs = [GraspGenerator(flow, backend=b, steps=steps, num_candidates=16, n_points=256, onnx_path=path,
+                           critic=critic, physics=raw).generate(pts, mask, k=16) for b in ("torch", "onnx")]
+    np.testing.assert_allclose(outs[0].wrist_pos_m, outs[1].wrist_pos_m, atol=1e-4)
+    np.testing.assert_allclose(outs[0].joints_rad, outs[1].joints_rad, atol=1e-4)
+
+
+def test_flow_onnx_with_a_ddim_checkpoint_is_refused(tiny, tmp_path):
+    from ifgrasp.grasp.diffusion.distill import student_from_teacher
+
+    policy, folder = tiny
+    flow = student_from_teacher(policy).eval()
+    path = export_onnx(flow, tmp_path / "flow.onnx", steps=2, n_points=256, k=16)
+    with pytest.raises(ModelError, match="holds a 'flow' sampler, the checkpoint is a 'ddim' model"):
+        GraspGenerator(policy, backend="onnx", steps=2, onnx_path=path)
+    with pytest.raises(ModelError, match="holds a 'ddim' sampler"):
+        GraspGenerator(flow, backend="onnx", steps=4, onnx_path=folder / "student.onnx")
+    with pytest.raises(ModelError, match=r"unrolls 2 flow \(Euler\) steps"):
+        GraspGenerator(flow, backend="onnx", steps=4, onnx_path=path)
+
+
+def test_flow_sampler_takes_euler_steps_along_its_velocity():
+    """Euler on ds = 1/n: with a velocity that does not depend on x, n steps add the mean of v over the
+    grid s = 0, 1/n, ..., (n-1)/n (denormalised at the end); a DDIM model with the same weights differs."""
+    torch.manual_seed(0)
+    flow = GraspDiffusion(n_basis=32, width=32, depth=1, sampler="flow").eval()
+    seen = []
+
+    class Velocity(torch.nn.Module):
+        def forward(self, x, t, cond):
+            seen.append(t.clone())
+            return (t[:, None] / 99.0).expand_as(x) * torch.ones_like(x)  # v = 1 - s at path time s
+
+    flow.denoiser = Velocity()
+    noise = torch.zeros(3, GRASP_DIM)
+    with torch.no_grad():
+        out = flow.sample_from_features(torch.zeros(3, 64), noise, steps=4)
+    expected = np.mean([1 - i / 4 for i in range(4)])  # Euler on v = 1 - s
+    np.testing.assert_allclose(out.numpy(), expected, atol=1e-6)
+    np.testing.assert_allclose([float(t[0]) for t in seen], [99 * (1 - i / 4) for i in range(4)], atol=1e-4)

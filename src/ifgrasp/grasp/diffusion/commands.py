@@ -13,7 +13,7 @@ from rich.table import Table
 from ifgrasp.errors import ConfigError
 from ifgrasp.grasp.diffusion.critic import CriticConfig, resolve_critic, train_critic
 from ifgrasp.grasp.diffusion.train import TrainConfig, load_checkpoint, train
-from ifgrasp.paths import CONFIG_DIR, DATA_DIR, MODELS_DIR
+from ifgrasp.paths import CONFIG_DIR, DATA_DIR, MODELS_DIR, OUT_DIR
 from ifgrasp.timing import LatencyStats, measure
 
 console = Console()
@@ -50,16 +50,33 @@ def train_command(config: Path | None, out: Path | None, steps: int | None, crit
     return summary
 
 
-def export_command(checkpoint: Path | None, out: Path | None, steps: int, critic: str = "auto") -> None:
+def distill_command(config: Path | None, out: Path | None, steps: int | None) -> dict:
+    """``ifgrasp distill``: the few-step flow student from the DDIM student (:mod:`.distill`)."""
+    import torch
+
+    from ifgrasp.grasp.diffusion.distill import DistillConfig, distill
+
+    torch.set_num_threads(1)  # a shared CPU: one thread, run it niced in the background
+    out = out or OUT_DIR / "distill"  # couplings and optimiser state stay out of models/ (tens of MB)
+    summary = distill(_train_config(DistillConfig, "distill.yaml", config, steps), out)
+    console.print(f"distilled: {json.dumps(summary)} -> {out / 'student_flow.pt'}")
+    return summary
+
+
+def export_command(checkpoint: Path | None, out: Path | None, steps: int | None, critic: str = "auto") -> None:
+    """``steps`` None: the checkpoint's own (8 for the DDIM student, the distilled one's recorded count);
+    ``out`` None: the checkpoint's path with ``.onnx`` (models/student/student.onnx for the default)."""
     from ifgrasp.grasp.diffusion.export import OPSET, export_onnx, max_abs_difference
 
-    checkpoint = checkpoint or DEFAULT_CHECKPOINT
+    checkpoint = Path(checkpoint or DEFAULT_CHECKPOINT)
     policy = load_checkpoint(checkpoint)
-    learned = resolve_critic(critic, Path(checkpoint))
-    path = export_onnx(policy, out or DEFAULT_ONNX, steps=steps, critic=learned)
+    steps = steps or policy.default_steps
+    learned = resolve_critic(critic, checkpoint)
+    path = export_onnx(policy, out or checkpoint.with_suffix(".onnx"), steps=steps, critic=learned)
     diff = max_abs_difference(policy, path, steps, critic=learned)
-    console.print(f"ONNX (opset {OPSET}, {steps} DDIM steps{', critic in the graph' if learned is not None else ''}) "
-                  f"-> {path}; max |torch - onnxruntime| = {diff:.2e}")
+    console.print(f"ONNX (opset {OPSET}, {steps} {policy.sampler.upper()} steps"
+                  f"{', critic in the graph' if learned is not None else ''}) -> {path}; "
+                  f"max |torch - onnxruntime| = {diff:.2e}")
 
 
 def _bench_cloud(seed: int = 0):
@@ -73,12 +90,18 @@ def _bench_cloud(seed: int = 0):
     return views["points"][0], views["point_part"][0] == part
 
 
+DEFAULT_FEWSTEP = MODELS_DIR / "student" / "student_flow.pt"
+
+
 def bench_generate_command(checkpoint: Path | None, onnx: Path | None, candidates: int, steps: int,
-                           repeats: int) -> list[LatencyStats]:
+                           repeats: int, fewstep: Path | None = None, fewstep_steps: int | None = None
+                           ) -> list[LatencyStats]:
     """Latency per path, all in this run on the same cloud: torch (one graph: sampler + critic on shared
     features), ONNX one graph (sampler + critic), ONNX as before this change (sampler graph, critic
-    re-encoding the cloud in torch) and TensorRT when available. Each: total and stages (prepare,
-    sample, rank, refine = physics refinement + pre-check)."""
+    re-encoding the cloud in torch), the distilled few-step sampler (``fewstep``, default
+    models/student/student_flow.pt when present, at its own step count) in torch and ONNX (one graph,
+    same critic), and TensorRT when available. Each: total and stages (prepare, sample, rank, refine =
+    physics refinement + pre-check); ratios of the few-step paths against the current ones."""
     import tempfile
 
     import onnxruntime as ort
@@ -95,16 +118,27 @@ def bench_generate_command(checkpoint: Path | None, onnx: Path | None, candidate
     meta = {}
     if onnx.is_file():
         meta = ort.InferenceSession(str(onnx), providers=["CPUExecutionProvider"]).get_modelmeta().custom_metadata_map
-    if meta.get("ddim_steps") != str(steps) or (critic is not None and "critic_sha256" not in meta):
+    if (meta.get("sampler", "ddim") != policy.sampler or meta.get("sampler_steps", meta.get("ddim_steps")) != str(steps)
+            or (critic is not None and "critic_sha256" not in meta)):
         onnx = export_onnx(policy, tmp / "student.onnx", steps=steps, critic=critic)  # the file on disk does not fit
     legacy = export_onnx(policy, tmp / "sampler_only.onnx", steps=steps)  # today's path: critic in torch
     points, mask = _bench_cloud()
-    paths = [("torch", "torch", None), ("onnx", "onnx", onnx), ("onnx_before", "onnx", legacy)]
+    paths = [("torch", "torch", None, policy, steps), ("onnx", "onnx", onnx, policy, steps),
+             ("onnx_before", "onnx", legacy, policy, steps)]
+    fewstep = Path(fewstep) if fewstep is not None else (DEFAULT_FEWSTEP if DEFAULT_FEWSTEP.is_file() else None)
+    if fewstep is not None:
+        flow = load_checkpoint(fewstep)
+        fewstep_steps = fewstep_steps or flow.default_steps
+        few_onnx = export_onnx(flow, tmp / "fewstep.onnx", steps=fewstep_steps, critic=critic)
+        paths += [("torch_fewstep", "torch", None, flow, fewstep_steps),
+                  ("onnx_fewstep", "onnx", few_onnx, flow, fewstep_steps)]
     if "TensorrtExecutionProvider" in ort.get_available_providers():
-        paths.append(("tensorrt", "tensorrt", onnx))
+        paths.append(("tensorrt", "tensorrt", onnx, policy, steps))
+        if fewstep is not None:
+            paths.append(("tensorrt_fewstep", "tensorrt", few_onnx, flow, fewstep_steps))
     rows: list[LatencyStats] = []
-    for name, backend, path in paths:
-        gen = GraspGenerator(policy, backend=backend, steps=steps, num_candidates=candidates, onnx_path=path,
+    for name, backend, path, model, n_steps in paths:
+        gen = GraspGenerator(model, backend=backend, steps=n_steps, num_candidates=candidates, onnx_path=path,
                              critic=critic)
         stages: dict[str, list[float]] = {}
 
@@ -120,13 +154,16 @@ def bench_generate_command(checkpoint: Path | None, onnx: Path | None, candidate
     pts_t, mask_t = torch.as_tensor(points)[None], torch.as_tensor(mask)[None]
     with torch.no_grad():
         rows.append(measure("torch BPS encoding alone", lambda: enc(pts_t, mask_t), repeats=repeats))
-    table = Table(title=f"ifgrasp bench generate: {candidates} candidates, 2,048-point cloud, {steps} DDIM steps")
+    few = f"; few-step: {fewstep.name}, {fewstep_steps} {flow.sampler} steps" if fewstep is not None else ""
+    table = Table(title=f"ifgrasp bench generate: {candidates} candidates, 2,048-point cloud, {steps} "
+                        f"{policy.sampler.upper()} steps{few}")
     for h in ("stage", "median ms", "p95 ms", "runs"):
         table.add_column(h)
     for r in rows:
         table.add_row(*r.row())
     console.print(table)
     t = {r.name: r.median_s for r in rows}
+    p95 = {r.name: r.p95_s for r in rows}
     console.print(f"ratio onnx (one graph) / onnx before (critic in torch), total: "
                   f"{t['onnx total'] / t['onnx_before total']:.2f}; rank: {t['onnx rank'] / t['onnx_before rank']:.2f}; "
                   f"onnx rank / torch rank: {t['onnx rank'] / t['torch rank']:.2f}")
@@ -134,6 +171,16 @@ def bench_generate_command(checkpoint: Path | None, onnx: Path | None, candidate
                   f"{(t['torch total'] - t['torch refine']) * 1e3:.1f} ms, onnx "
                   f"{(t['onnx total'] - t['onnx refine']) * 1e3:.1f} ms, onnx before "
                   f"{(t['onnx_before total'] - t['onnx_before refine']) * 1e3:.1f} ms")
+    if fewstep is not None:
+        for run in ("onnx", "torch"):
+            a, b = f"{run}_fewstep", run
+            console.print(f"few-step ({fewstep_steps} {flow.sampler} steps) / current ({steps} {policy.sampler} steps), "
+                          f"{run}: total median {t[a + ' total'] * 1e3:.1f} / {t[b + ' total'] * 1e3:.1f} ms = "
+                          f"{t[a + ' total'] / t[b + ' total']:.2f}, p95 {p95[a + ' total'] * 1e3:.1f} / "
+                          f"{p95[b + ' total'] * 1e3:.1f} ms = {p95[a + ' total'] / p95[b + ' total']:.2f}; "
+                          f"sample stage {t[a + ' sample'] / t[b + ' sample']:.2f}")
+    else:
+        console.print("few-step sampler: skipped, no distilled checkpoint (ifgrasp distill, or --fewstep PATH)")
     if "tensorrt total" not in t:
         console.print("TensorRT: skipped, onnxruntime here has providers "
                       f"{ort.get_available_providers()} (needs a CUDA GPU with onnxruntime-gpu + TensorRT; "

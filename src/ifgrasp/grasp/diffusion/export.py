@@ -53,7 +53,9 @@ def export_onnx(policy: GraspDiffusion, path: str | Path, steps: int = 8, n_poin
         dynamic_axes={"points": {1: "n"}, "part_mask": {1: "n"}, "noise": {0: "k"}, **{o: {0: "k"} for o in outputs}},
     )
     model = onnx.load(str(path))
-    meta = {"ifgrasp_hand": HAND_ID, "ddim_steps": str(steps), "opset": str(OPSET)}
+    meta = {"ifgrasp_hand": HAND_ID, "sampler": policy.sampler, "sampler_steps": str(steps), "opset": str(OPSET)}
+    if policy.sampler == "ddim":
+        meta["ddim_steps"] = str(steps)  # the key files exported before the flow sampler carry
     if critic is not None:
         meta["critic_sha256"] = critic_digest(critic)
     for key, value in meta.items():

@@ -96,16 +96,18 @@ class GenerationResult:
 
 
 class GraspGenerator:
-    """The student behind one interface; ``steps`` network evaluations per sample (DDIM)."""
+    """The student behind one interface; ``steps`` network evaluations per sample (DDIM, or Euler for a
+    distilled flow student); None = the checkpoint's own count (``policy.default_steps``: 8 for the DDIM
+    student, the distilled one's recorded count)."""
 
-    def __init__(self, policy, backend: str = "auto", steps: int = 8, num_candidates: int = 64,
+    def __init__(self, policy, backend: str = "auto", steps: int | None = None, num_candidates: int = 64,
                  n_points: int = 2048, ranking: RankingConfig | None = None, onnx_path: str | Path | None = None,
                  engine_cache: str | Path | None = None, seed: int = 0, critic=None,
                  physics: PhysicsConfig | None = None) -> None:
         if backend not in BACKENDS:
             raise ModelError(f"unknown backend '{backend}'; known: {known(BACKENDS)}")
         self.policy = policy
-        self.steps = steps
+        self.steps = int(steps) if steps is not None else int(getattr(policy, "default_steps", 8))
         self.num_candidates = num_candidates
         self.n_points = n_points
         self.ranking = ranking or RankingConfig()
@@ -170,9 +172,15 @@ class GraspGenerator:
         if meta.get("ifgrasp_hand") != HAND_ID:
             raise ModelError(f"{onnx_path} was exported for hand '{meta.get('ifgrasp_hand')}', this build drives "
                              f"'{HAND_ID}'")
-        if "ddim_steps" in meta and int(meta["ddim_steps"]) != self.steps:
-            raise ModelError(f"{onnx_path} unrolls {meta['ddim_steps']} DDIM steps, the generator was asked for "
-                             f"{self.steps}: pass steps={meta['ddim_steps']} or re-export with --steps {self.steps}")
+        sampler = meta.get("sampler", "ddim")
+        if sampler != self.policy.sampler:
+            raise ModelError(f"{onnx_path} holds a '{sampler}' sampler, the checkpoint is a '{self.policy.sampler}' "
+                             "model: export this checkpoint (ifgrasp export --checkpoint ...) or pass its own ONNX file")
+        steps = meta.get("sampler_steps", meta.get("ddim_steps"))
+        if steps is not None and int(steps) != self.steps:
+            label = "DDIM" if sampler == "ddim" else "flow (Euler)"
+            raise ModelError(f"{onnx_path} unrolls {steps} {label} steps, the generator was asked for "
+                             f"{self.steps}: pass steps={steps} or re-export with --steps {self.steps}")
         if self.critic is not None and "critic_sha256" in meta:
             from ifgrasp.grasp.diffusion.export import critic_digest
 

@@ -1,9 +1,17 @@
-"""The grasp diffusion policy: normalisation, noise schedule, training loss and DDIM sampling.
+"""The grasp diffusion policy: normalisation, noise schedule, training loss and sampling.
 
 Grasp vector (25,) in the camera optical frame: [wrist translation relative to the part centre (3),
-6-D rotation = first two columns of R_camera_hand (6), joints in motor order (16)]. The denoiser
-predicts the noise (epsilon); sampling is deterministic DDIM (eta = 0) over ``steps`` evenly spaced
-steps of the ``num_train_steps`` schedule, so 1 to 50 network evaluations from the same model.
+6-D rotation = first two columns of R_camera_hand (6), joints in motor order (16)]. Two samplers,
+recorded in the checkpoint's ``sampler``:
+
+- ``"ddim"`` (trained by ``ifgrasp train``): the denoiser predicts the noise (epsilon); sampling is
+  deterministic DDIM (eta = 0) over ``steps`` evenly spaced steps of the ``num_train_steps`` schedule,
+  so 1 to ``num_train_steps`` network evaluations from the same model.
+- ``"flow"`` (distilled by ``ifgrasp distill``, :mod:`.distill`): the denoiser predicts a velocity
+  v(x_s, s) of the straight path x_s = (1 - s) z + s x from noise z (s = 0) to the normalised grasp x
+  (s = 1); sampling is ``steps`` Euler steps of ds = 1 / steps. The network's time input is the
+  diffusion step with the same noise level, t = (1 - s) (num_train_steps - 1), so a flow model starts
+  from the DDIM model's weights.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ from ifgrasp.grasp.diffusion.encoding import BPSEncoder
 from ifgrasp.grasp.diffusion.network import GraspDenoiser
 
 GRASP_DIM = 25
+SAMPLERS = ("ddim", "flow")
 
 
 def cosine_alphas_cumprod(num_steps: int, s: float = 0.008) -> torch.Tensor:
@@ -40,8 +49,12 @@ class GraspDiffusion(nn.Module):
     """Encoder + denoiser + schedule + grasp normalisation, saved and loaded as one state_dict."""
 
     def __init__(self, n_basis: int = 512, radius_m: float = 0.15, width: int = 512, depth: int = 4,
-                 num_train_steps: int = 100, clip_x0: float = 3.0) -> None:
+                 num_train_steps: int = 100, clip_x0: float = 3.0, sampler: str = "ddim") -> None:
         super().__init__()
+        if sampler not in SAMPLERS:
+            raise ValueError(f"unknown sampler '{sampler}'; known: {', '.join(SAMPLERS)}")
+        self.sampler = sampler
+        self.default_steps = 8  # network evaluations per sample unless told; a checkpoint may record its own
         self.encoder = BPSEncoder(n_basis, radius_m)
         self.denoiser = GraspDenoiser(GRASP_DIM, self.encoder.dim, width, depth)
         self.num_train_steps = num_train_steps
@@ -50,7 +63,7 @@ class GraspDiffusion(nn.Module):
         self.register_buffer("grasp_mean", torch.zeros(GRASP_DIM))
         self.register_buffer("grasp_std", torch.ones(GRASP_DIM))
         self.hyper = dict(n_basis=n_basis, radius_m=radius_m, width=width, depth=depth,
-                          num_train_steps=num_train_steps, clip_x0=clip_x0)
+                          num_train_steps=num_train_steps, clip_x0=clip_x0, sampler=sampler)
 
     # --- grasp vectors -------------------------------------------------------------------
     @staticmethod
@@ -98,8 +111,15 @@ class GraspDiffusion(nn.Module):
         return loss, x0_hat, a[:, 0]
 
     # --- sampling ------------------------------------------------------------------------
+    def velocity(self, x: torch.Tensor, s: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """Flow sampler's velocity (B, 25) at x (B, 25, normalised) and path time s (B,) in [0, 1]."""
+        return self.denoiser(x, (1.0 - s) * (self.num_train_steps - 1), cond)
+
     def sample_from_features(self, cond: torch.Tensor, noise: torch.Tensor, steps: int) -> torch.Tensor:
-        """Deterministic DDIM. cond (B,C), noise (B,25) -> (B,25) un-normalised grasp vectors."""
+        """``steps`` network evaluations (DDIM or Euler, by ``self.sampler``). cond (B,C), noise (B,25)
+        -> (B,25) un-normalised grasp vectors."""
+        if self.sampler == "flow":
+            return self._sample_flow(cond, noise, steps)
         x = noise
         ts = ddim_timesteps(self.num_train_steps, steps)
         for i, t in enumerate(ts):
@@ -114,6 +134,15 @@ class GraspDiffusion(nn.Module):
             else:
                 x = x0
         return self.denormalize(x)
+
+    def _sample_flow(self, cond: torch.Tensor, noise: torch.Tensor, steps: int) -> torch.Tensor:
+        if steps < 1:
+            raise ValueError(f"steps must be >= 1, got {steps}")
+        x = noise
+        for i in range(steps):
+            s = torch.full((x.shape[0],), i / steps, dtype=x.dtype)
+            x = x + self.velocity(x, s, cond) / steps
+        return self.denormalize(x.clamp(-self.clip_x0, self.clip_x0))
 
     def sample(self, points: torch.Tensor, part_mask: torch.Tensor, noise: torch.Tensor, steps: int):
         """One cloud (1,N,3)/(1,N), noise (K,25) -> wrist pos (K,3) camera frame, rot (K,3,3), joints (K,16)."""

@@ -83,6 +83,8 @@ def load_checkpoint(path: str | Path) -> GraspDiffusion:
     try:
         policy = GraspDiffusion(**ckpt["hyper"])
         policy.load_state_dict(ckpt["state_dict"])
+        # network evaluations the checkpoint was made for (a distilled flow model records its own)
+        policy.default_steps = int((ckpt.get("extra") or {}).get("default_steps", 8))
     except (TypeError, RuntimeError, KeyError) as exc:  # hyperparameters and weights that do not fit
         raise ModelError(f"student checkpoint {path} does not match this build's model: {exc}") from exc
     return policy.eval()
