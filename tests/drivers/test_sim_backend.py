@@ -153,3 +153,32 @@ def test_importing_the_drivers_imports_no_sdk():
             "print(sorted(m for m in ('dynamixel_sdk', 'xarm', 'serial') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+WALL_XML = XML.replace('<worldbody>', '<worldbody>\n    <geom name="wall" type="box" pos="0.1201 0.0947 0" '
+                       'size="0.1 0.01 0.05" euler="0 0 0.47"/>')
+
+
+def test_a_trajectory_ending_in_contact_settles_in_sim_but_not_on_the_xarm():
+    """A link stopped by a wall ~0.04 rad short of the end (as fingers pressing the object stop the
+    simulated arm at the end of an approach): the sim's own settle tolerance accepts it; the xArm's
+    strict one (the hardware path) would refuse it and hold."""
+    from ifgrasp.drivers.xarm.backend import XarmConfig
+    from ifgrasp.errors import DriverError
+
+    model = mujoco.MjModel.from_xml_string(WALL_XML)
+    t = np.linspace(0, 1.0, 11)
+    q = np.outer(np.linspace(0, 1, 11), [0.5, 0.0])
+    strict = XarmConfig().settle_tol_rad
+    assert strict <= 0.01
+    for cfg, ends in ((SimConfig(), True), (SimConfig(settle_tol_rad=strict), False)):
+        data, clock = mujoco.MjData(model), Clock()
+        with SimArm(model, data, ["a", "b"], ["pa", "pb"], cfg, clock=clock, sleep=clock.sleep) as arm:
+            if ends:
+                assert arm.execute_trajectory(t, q)
+                assert 0.01 < 0.5 - arm.read_state().position_rad[0] < cfg.settle_tol_rad  # held off by the wall
+            else:
+                with pytest.raises(DriverError, match=r"tolerance 0.01 rad"):
+                    arm.execute_trajectory(t, q)
+    with pytest.raises(ConfigError, match="settle_tol_rad"):
+        XarmConfig.from_dict({"settle_tol_rad": 0.05})
