@@ -148,14 +148,21 @@ class GraspPlanner:
             self._hand_model = LeapHandModel()
         q_arm = self._hand_path(np.asarray(waypoints, float))
         T = self.kin.fk_hand(q_arm)  # (M, 4, 4)
-        near = obstacles.near(T[:, :3, 3], HAND_REACH_M)  # only points the hand can reach
+        near = obstacles.near(T[:, :3, 3], HAND_REACH_M)  # (N, 3) only points the hand can reach
         if not len(near):
             return False
+        # per pose, its own reachable points, padded with a far point: (M, K, 3), K <= N
+        reach = np.linalg.norm(near[None] - T[:, None, :3, 3], axis=-1) < HAND_REACH_M  # (M, N)
+        keep = reach.any(axis=0)
+        near, reach = near[keep], reach[:, keep]
+        k = int(reach.sum(axis=1).max())
+        order = np.argsort(~reach, axis=1, kind="stable")[:, :k]  # reachable points first
+        pts = np.where(np.take_along_axis(reach, order, 1)[..., None], near[order], T[:, None, :3, 3] + 10.0)
         q = np.repeat(pregrasp(hand_joints_rad)[None], len(T), axis=0)
         q[-1] = squeezed(hand_joints_rad)
         f32 = dict(dtype=torch.float32)
         with torch.no_grad():
-            sd = self._hand_model.signed_distance(torch.as_tensor(near, **f32).expand(len(T), -1, -1),
+            sd = self._hand_model.signed_distance(torch.as_tensor(pts, **f32),
                                                   torch.as_tensor(T[:, :3, 3], **f32),
                                                   torch.as_tensor(T[:, :3, :3], **f32), torch.as_tensor(q, **f32))
         return bool((sd < self.config.hand_cloud_margin_m).any())
