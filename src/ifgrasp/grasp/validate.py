@@ -41,7 +41,7 @@ from pydantic import Field, model_validator
 from scipy.spatial.transform import Rotation
 
 from ifgrasp.config import Config
-from ifgrasp.hand.joints import CLOSE_S, JOINTS, PREGRASP_OPEN_RAD, SQUEEZE_RAD, pregrasp, squeezed
+from ifgrasp.hand.joints import CLOSE_S, FINGERS, JOINTS, PREGRASP_OPEN_RAD, SQUEEZE_RAD, pregrasp, squeezed
 from ifgrasp.paths import URDF_DIR
 from ifgrasp.types import GraspBatch
 
@@ -233,9 +233,10 @@ def adjacent_link_pairs(spec: mujoco.MjSpec) -> list[tuple[str, str]]:
 
 
 class _Batch:
-    """One model with ``n`` hand+object copies; copy i sits at x = i * spacing."""
+    """One model with ``n`` hand+object copies; copy i sits at x = i * spacing. ``fixed_object``: the
+    objects are welded to the world (no free joint), as when fingers are closed onto a held-still object."""
 
-    def __init__(self, obj, n: int, cfg: ValidationConfig, table: bool) -> None:
+    def __init__(self, obj, n: int, cfg: ValidationConfig, table: bool, fixed_object: bool = False) -> None:
         from ifgrasp.sim.objects import add_object_to_spec
 
         spec = mujoco.MjSpec()
@@ -262,7 +263,7 @@ class _Batch:
             spec.add_equality(type=mujoco.mjtEq.mjEQ_WELD, objtype=mujoco.mjtObj.mjOBJ_BODY,
                               name1=f"target{i}", name2=f"h{i}_{root}", solref=[cfg.weld_timeconst_s, 1.0],
                               data=_WELD_AT_PALM if cfg.weld_at_palm else _WELD_SPEC_DEFAULT)
-            add_object_to_spec(spec, obj, f"obj{i}", self.offsets[i], [1, 0, 0, 0], free=True)
+            add_object_to_spec(spec, obj, f"obj{i}", self.offsets[i], [1, 0, 0, 0], free=not fixed_object)
         self.model = spec.compile()
         self.data = mujoco.MjData(self.model)
         self.n = n
@@ -270,7 +271,8 @@ class _Batch:
         self.hand_body = np.array([self.model.body(f"h{i}_{root}").id for i in range(n)])
         self.hand_root_qpos = np.array([self.model.jnt_qposadr[self.model.body_jntadr[b]] for b in self.hand_body])
         self.obj_body = np.array([self.model.body(f"obj{i}").id for i in range(n)])
-        self.obj_qpos = np.array([self.model.jnt_qposadr[self.model.body_jntadr[b]] for b in self.obj_body])
+        self.obj_qpos = None if fixed_object else \
+            np.array([self.model.jnt_qposadr[self.model.body_jntadr[b]] for b in self.obj_body])
         from ifgrasp.hand import joints as hand_joints
 
         names = [row.name for row in hand_joints.JOINTS]
@@ -297,6 +299,12 @@ class _Batch:
                 body_copy[b] = body_copy[root]
         is_hand = body_copy[m.geom_bodyid] >= 0
         self.geom_hand_copy[is_hand] = body_copy[m.geom_bodyid[is_hand]]
+        # per geom: which finger (index in FINGERS) its hand link belongs to (-1: palm or not the hand)
+        self.geom_finger = np.full(m.ngeom, -1)
+        for g in np.flatnonzero(is_hand):
+            link = m.body(m.geom_bodyid[g]).name.split("_", 1)[1]  # "h3_index_distal" -> "index_distal"
+            if link.split("_")[0] in FINGERS:
+                self.geom_finger[g] = FINGERS.index(link.split("_")[0])
 
     def place(self, T_obj_wrist: np.ndarray, q_start: np.ndarray) -> None:
         """Hands at (n, 4, 4) wrist poses in their object frames, fingers at q_start (n, 16)."""
@@ -308,10 +316,11 @@ class _Batch:
         d.qpos[self.hand_root_qpos[:, None] + np.arange(3, 7)] = d.mocap_quat[self.mocap_id]
         d.qpos[self.hand_qpos] = q_start
         d.ctrl[self.act] = q_start
-        obj_pose = np.zeros((self.n, 7))
-        obj_pose[:, :3] = self.offsets
-        obj_pose[:, 3] = 1.0
-        d.qpos[self.obj_qpos[:, None] + np.arange(7)] = obj_pose
+        if self.obj_qpos is not None:
+            obj_pose = np.zeros((self.n, 7))
+            obj_pose[:, :3] = self.offsets
+            obj_pose[:, 3] = 1.0
+            d.qpos[self.obj_qpos[:, None] + np.arange(7)] = obj_pose
         mujoco.mj_forward(m, d)
         self.home = d.mocap_pos[self.mocap_id].copy()
 
@@ -385,6 +394,31 @@ class _Batch:
         sel = (h1 >= 0) & (h1 == h2)
         np.maximum.at(self_pen, h1[sel], depth[sel])
         return obj_pen, self_pen
+
+    def finger_penetrations(self) -> np.ndarray:
+        """(n, len(FINGERS)) deepest exact penetration (m, >= 0) of each finger's links into its copy's object."""
+        d = self.data
+        depth = np.zeros((self.n, len(FINGERS)))
+        con = d.contact[: d.ncon]
+        g1, g2 = con.geom[:, 0], con.geom[:, 1]
+        hand_g = np.where(self.geom_hand_copy[g1] >= 0, g1, g2)
+        obj_g = np.where(self.geom_hand_copy[g1] >= 0, g2, g1)
+        copy, finger = self.geom_hand_copy[hand_g], self.geom_finger[hand_g]
+        sel = (copy >= 0) & (finger >= 0) & (self.geom_obj_copy[obj_g] == copy)
+        np.maximum.at(depth, (copy[sel], finger[sel]), np.maximum(-con.dist[sel], 0.0))
+        return depth
+
+    def links_touching_object(self) -> np.ndarray:
+        """(n,) number of distinct hand links in contact with their copy's object."""
+        d, m = self.data, self.model
+        con = d.contact[: d.ncon]
+        g1, g2 = con.geom[:, 0], con.geom[:, 1]
+        hand_g = np.where(self.geom_hand_copy[g1] >= 0, g1, g2)
+        obj_g = np.where(self.geom_hand_copy[g1] >= 0, g2, g1)
+        copy = self.geom_hand_copy[hand_g]
+        sel = (copy >= 0) & (self.geom_obj_copy[obj_g] == copy)
+        pairs = np.unique(np.column_stack([copy[sel], m.geom_bodyid[hand_g[sel]]]), axis=0)
+        return np.bincount(pairs[:, 0], minlength=self.n) if len(pairs) else np.zeros(self.n, dtype=np.int64)
 
 
 def min_jerk(tau):
