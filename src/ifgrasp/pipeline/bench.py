@@ -38,16 +38,20 @@ def stage_stats(results: Iterable[PipelineResult | tuple[dict[str, float], float
 
 
 def run_sim_bench(generator, instruction: str = "pick up the mug by its handle", repeats: int = 3,
-                  width: int = 320, height: int = 240, k: int = 16, execute: bool = True) -> list[PipelineResult]:
-    """Run the whole pipeline ``repeats`` times on a fresh-reset simulated scene; returns the results."""
+                  width: int = 320, height: int = 240, k: int = 16, execute: bool = True,
+                  before_run=None) -> list[PipelineResult]:
+    """Run the whole pipeline ``repeats`` times on a fresh-reset simulated scene; returns the results.
+    ``before_run(i)`` (optional) is called before run ``i`` (e.g. to switch a setting for an A/B)."""
     from ifgrasp.pipeline.sim import SimWorld
 
     world = SimWorld.build(width=width, height=height)
     try:
         pipe = world.pipeline(generator, k=k)
         results = []
-        for _ in range(repeats):
+        for i in range(repeats):
             world.reset()
+            if before_run is not None:
+                before_run(i)
             results.append(pipe.run(PipelineRequest(instruction), execute=execute))
         return results
     finally:
@@ -68,9 +72,11 @@ def print_stage_table(stats: list[LatencyStats], title: str, console=None) -> No
 
 
 def bench_graph_command(checkpoint, repeats: int, instruction: str, steps: int = 8, execute: bool = True,
-                        echo=print) -> list[LatencyStats]:
+                        echo=print, full_repair_baseline: bool = False) -> list[LatencyStats]:
     """``ifgrasp bench graph``: the in-process pipeline on the simulated scene with the student,
-    ``repeats`` runs; prints the per-stage table and the outcome of each run."""
+    ``repeats`` runs; prints the per-stage table and the outcome of each run.
+    ``full_repair_baseline``: every other run uses the previous path (the student's self-collision
+    repair always runs all its steps), and both tables and the command -> motion ratio are printed."""
     from ifgrasp.errors import InputError
     from ifgrasp.grasp.diffusion.commands import DEFAULT_CHECKPOINT
     from ifgrasp.pipeline.generator import make_generator
@@ -78,13 +84,28 @@ def bench_graph_command(checkpoint, repeats: int, instruction: str, steps: int =
     if repeats < 1:
         raise InputError(f"--repeats must be >= 1, got {repeats}")
     gen = make_generator("diffusion", model_path=str(checkpoint or DEFAULT_CHECKPOINT), steps=steps)
-    results = run_sim_bench(gen, instruction=instruction, repeats=repeats, execute=execute)
+    names, extra = ["current"], {}
+    if full_repair_baseline:
+        paths = {"current": gen.physics_cfg, "previous: full repair": gen.physics_cfg.replace(repair_check_every=0)}
+        names = list(paths)
+
+        def before_run(i: int) -> None:
+            gen.physics_cfg, gen._physics = paths[names[i % len(names)]], None
+
+        extra["before_run"] = before_run
+    results = run_sim_bench(gen, instruction=instruction, repeats=repeats * len(names), execute=execute, **extra)
     for i, r in enumerate(results):
-        echo(f"run {i + 1}: {r.error_code.name}: {r.message}")
-    stats = stage_stats(results)
-    print_stage_table(stats, f"ifgrasp bench graph: '{instruction}', {repeats} runs, sim 320x240, student "
-                      f"{steps} steps (in-process stages; the ROS graph adds transport)")
-    return stats
+        echo(f"run {i + 1} ({names[i % len(names)]}): {r.error_code.name}: {r.message}")
+    out, motion = [], {}
+    for j, name in enumerate(names):
+        stats = stage_stats(results[j::len(names)])
+        print_stage_table(stats, f"ifgrasp bench graph: '{instruction}', {repeats} runs, sim 320x240, student "
+                          f"{steps} steps, {name} (in-process stages; the ROS graph adds transport)")
+        motion[name] = next((s.median_s for s in stats if s.name == "command_to_motion"), float("nan"))
+        out = out or stats
+    if full_repair_baseline:
+        echo(f"command -> first motion median: current / previous = {motion[names[0]] / motion[names[1]]:.2f}")
+    return out
 
 
 #: Instructions of the held-decision trials: parts that hold well and parts that often slip.
