@@ -131,9 +131,9 @@ class GraspPlanner:
     def hand_collides(self, waypoints: np.ndarray, hand_joints_rad: np.ndarray,
                       obstacles: CloudObstacle | None) -> bool:
         """The LEAP Hand's own collision boxes (``ifgrasp.hand.LeapHandModel.signed_distance``, the
-        boxes MuJoCo and the judge use) against the cloud: pre-shaped at ``hand_path_samples``
-        configurations per segment of the approach ``waypoints`` (W, 7) (the pre-shape runs from its
-        start), then closed to the squeeze at the last one (the fingers sweep there). True when a
+        boxes MuJoCo and the judge use) against the cloud: pre-shaped at the poses of ``_hand_path``
+        along the approach ``waypoints`` (W, 7) (the pre-shape runs from its start), then closed to
+        the squeeze at the last one (the fingers sweep there). True when a
         cloud point lies within ``hand_cloud_margin_m`` of a box. The arm's sphere model covers only
         a flat hand; curled fingers reach past it."""
         if obstacles is None or obstacles.size == 0:
