@@ -182,3 +182,35 @@ def test_a_trajectory_ending_in_contact_settles_in_sim_but_not_on_the_xarm():
                     arm.execute_trajectory(t, q)
     with pytest.raises(ConfigError, match="settle_tol_rad"):
         XarmConfig.from_dict({"settle_tol_rad": 0.05})
+
+
+def test_a_streamed_trajectory_held_off_by_contact_settles_or_fails_but_never_hangs():
+    """The ROS driver endpoint's path (``TrajectoryStream.settled``): the sim arm's tolerance
+    accepts the wall; the strict one reports it 2 s after the last point (it waited forever)."""
+    from ifgrasp.drivers.streaming import TrajectoryStream
+    from ifgrasp.drivers.xarm.backend import XarmConfig
+    from ifgrasp.errors import DriverError
+
+    model = mujoco.MjModel.from_xml_string(WALL_XML)
+    t = np.linspace(0, 1.0, 11)
+    q = np.outer(np.linspace(0, 1, 11), [0.5, 0.0])
+    for tol, ends in ((SimConfig().settle_tol_rad, True), (XarmConfig().settle_tol_rad, False)):
+        data, clock = mujoco.MjData(model), Clock()
+        cfg = SimConfig(settle_tol_rad=tol, safety=SafetyConfig(max_step_rad=5))
+        with SimArm(model, data, ["a", "b"], ["pa", "pb"], cfg, clock=clock, sleep=clock.sleep) as arm:
+            stream = TrajectoryStream(arm, t, q)
+
+            def run() -> int:
+                for i in range(1000):  # 10 s of driver clock at 100 Hz
+                    stream.step()
+                    if stream.settled():
+                        return i
+                    clock.sleep(0.01)
+                return -1
+
+            if ends:
+                assert run() > 0
+            else:
+                with pytest.raises(DriverError, match=r"tolerance 0.01 rad"):
+                    run()
+                assert clock.t < 1.0 + 2.0 + 0.1  # reported 2 s after the last point
