@@ -177,6 +177,7 @@ def test_a_trajectory_ending_in_contact_settles_in_sim_but_not_on_the_xarm():
             if ends:
                 assert arm.execute_trajectory(t, q)
                 assert 0.01 < 0.5 - arm.read_state().position_rad[0] < cfg.settle_tol_rad  # held off by the wall
+                assert arm.execute_trajectory(t[:2], np.stack([q[-1], q[-1] - [0.05, 0.0]]))  # the next one starts
             else:
                 with pytest.raises(DriverError, match=r"tolerance 0.01 rad"):
                     arm.execute_trajectory(t, q)

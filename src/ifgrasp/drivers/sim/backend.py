@@ -122,7 +122,10 @@ class SimArm(_MujocoJoints, ArmDriver):
                  limits: JointLimits | None = None, physics: PhysicsClock | None = None, **kwargs):
         cfg = config or SimConfig()
         model_limits = self._setup(model, data, list(joint_names), list(actuator_names), cfg, physics)
-        super().__init__(limits or model_limits, cfg.safety, **kwargs)
+        safety = cfg.safety
+        if safety.trajectory_tolerance_rad < cfg.settle_tol_rad:  # the next trajectory may start where the
+            safety = safety.replace(trajectory_tolerance_rad=cfg.settle_tol_rad)  # last one was accepted to end
+        super().__init__(limits or model_limits, safety, **kwargs)
         self.settle_tol_rad = cfg.settle_tol_rad
 
     def emergency_stop(self) -> None:
