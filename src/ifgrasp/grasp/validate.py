@@ -15,7 +15,9 @@ Exact penetrations: the hand's collision boxes against the object's convex piece
 collision functions, at the pre-grasp and the grasp (kinematic, object at rest) and after the squeeze
 (simulated); hand self-penetration between links that are not adjacent, at the pre-grasp and grasp.
 The fingers' gains, torque limit and friction are the real LEAP Hand's (:mod:`ifgrasp.hand.strength`,
-from ``config/drivers.yaml``). ``ValidationConfig.v1()`` is the earlier judge (stall-torque fingers,
+from ``config/drivers.yaml``); the hand's contacts are near-rigid, as in MuJoCo Menagerie's LEAP Hand
+(PLA links and TPU pads deform by micrometres at these forces; MuJoCo's soft default let a pressing finger
+sink ~1 mm, which the squeeze-stage penetration then counted). ``ValidationConfig.v1()`` is the earlier judge (stall-torque fingers,
 friction 1.0, motion from the pose after closing, no rotation limit, no exact penetration).
 Perturbed copies (small wrist offsets) give IFG's continuous success label. The 6-direction and
 perturbation tests run only on grasps that passed the lift (the others count as failures there):
@@ -105,6 +107,12 @@ class ValidationConfig(Config):
     perturb_pos_m: float = Field(0.005, ge=0, description="std of the wrist translation perturbation")
     perturb_rot_rad: float = Field(0.05, ge=0, description="std of the wrist rotation perturbation")
     impratio: float = Field(10.0, ge=1, description="frictional-to-normal impedance ratio (anti-creep)")
+    contact_solref: tuple[float, float] | None = Field(
+        (0.0001, 1.0), description="the hand's contact solref (time constant s, damping ratio): MuJoCo Menagerie's "
+        "LEAP Hand model's near-rigid contacts (MuJoCo raises the time constant to 2 time steps); None: MuJoCo's "
+        "soft default (0.02 s), under which a finger pressing at 0.18 N m sinks ~1 mm into the object (v1)")
+    contact_solimp: tuple[float, float, float, float, float] = Field(
+        (0.999, 0.999, 0.001, 0.0001, 1.0), description="the hand's contact solimp with contact_solref (Menagerie's LEAP Hand)")
     noslip_iterations: int = Field(0, ge=0, description="MuJoCo no-slip solver iterations")
     setpoint_period_s: float = Field(
         0.004, gt=0, description="hand pose and finger set-points are updated this often (the xArm's 250 Hz servo "
@@ -134,7 +142,8 @@ class ValidationConfig(Config):
         return cls.from_dict({"strength_source": "fixed", "joint_kp": 20.0, "joint_kd": None, "side_gain_scale": 1.0,
                               "joint_force_limit_nm": 0.95, "friction": 1.0, "hand_friction_priority": False,
                               "exact_penetration": False, "self_collision": False, "reference": "after_closing",
-                              "max_rotation_rad": None, "weld_at_palm": False, **changes})
+                              "max_rotation_rad": None, "weld_at_palm": False, "contact_solref": None,
+                              **changes})
 
     @property
     def judge(self) -> str:
@@ -209,6 +218,8 @@ def _hand_spec(cfg: ValidationConfig):
     for geom in spec.geoms:
         geom.friction = np.array([cfg.friction, 0.02, 0.001])
         geom.condim = 4
+        if cfg.contact_solref is not None:
+            geom.solref, geom.solimp = np.array(cfg.contact_solref), np.array(cfg.contact_solimp)
         if cfg.hand_friction_priority:
             geom.priority = 1  # contacts take the hand's friction, not the larger of hand and object
     if cfg.self_collision:
