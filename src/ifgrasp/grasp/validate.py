@@ -347,21 +347,28 @@ class _Batch:
                 self.data.mocap_pos[self.mocap_id] = self.home + mocap_fn(t)
             mujoco.mj_step(self.model, self.data, nstep=min(chunk, steps - k))
 
+    def _hand_object_contacts(self):
+        """The current hand-object contacts of each copy: (index into ``data.contact``, hand geom, object
+        geom, copy), each (k,)."""
+        d = self.data
+        con = d.contact[: d.ncon]
+        g1, g2 = con.geom[:, 0], con.geom[:, 1]
+        hand_g = np.where(self.geom_hand_copy[g1] >= 0, g1, g2)
+        obj_g = np.where(self.geom_hand_copy[g1] >= 0, g2, g1)
+        copy = self.geom_hand_copy[hand_g]
+        sel = np.flatnonzero((copy >= 0) & (self.geom_obj_copy[obj_g] == copy))
+        return sel, hand_g[sel], obj_g[sel], copy[sel]
+
     def part_force_share(self, part_index: int) -> np.ndarray:
         """(n,) share of the hand-object normal contact force that lands on part ``part_index``
         (0 where the hand does not touch the object)."""
         d = self.data
-        con = d.contact[: d.ncon]
-        g1, g2 = con.geom[:, 0], con.geom[:, 1]
-        force = d.efc_force[con.efc_address] if d.ncon else np.zeros(0)  # normal component first
-        obj_g = np.where(self.geom_obj_copy[g1] >= 0, g1, g2)
-        hand_g = np.where(self.geom_obj_copy[g1] >= 0, g2, g1)
-        copy = self.geom_obj_copy[obj_g]
-        mask = (copy >= 0) & (self.geom_hand_copy[hand_g] == copy)
+        sel, _, obj_g, copy = self._hand_object_contacts()
+        force = d.efc_force[d.contact.efc_address[sel]] if len(sel) else np.zeros(0)  # normal component first
         total = np.zeros(self.n)
         on_part = np.zeros(self.n)
-        np.add.at(total, copy[mask], force[mask])
-        np.add.at(on_part, copy[mask], np.where(self.geom_part[obj_g[mask]] == part_index, force[mask], 0.0))
+        np.add.at(total, copy, force)
+        np.add.at(on_part, copy, np.where(self.geom_part[obj_g] == part_index, force, 0.0))
         return np.where(total > 0, on_part / np.maximum(total, 1e-12), 0.0)
 
     def object_in_hand(self) -> np.ndarray:
@@ -408,27 +415,18 @@ class _Batch:
 
     def finger_penetrations(self) -> np.ndarray:
         """(n, len(FINGERS)) deepest exact penetration (m, >= 0) of each finger's links into its copy's object."""
-        d = self.data
         depth = np.zeros((self.n, len(FINGERS)))
-        con = d.contact[: d.ncon]
-        g1, g2 = con.geom[:, 0], con.geom[:, 1]
-        hand_g = np.where(self.geom_hand_copy[g1] >= 0, g1, g2)
-        obj_g = np.where(self.geom_hand_copy[g1] >= 0, g2, g1)
-        copy, finger = self.geom_hand_copy[hand_g], self.geom_finger[hand_g]
-        sel = (copy >= 0) & (finger >= 0) & (self.geom_obj_copy[obj_g] == copy)
-        np.maximum.at(depth, (copy[sel], finger[sel]), np.maximum(-con.dist[sel], 0.0))
+        sel, hand_g, _, copy = self._hand_object_contacts()
+        finger = self.geom_finger[hand_g]
+        on_finger = finger >= 0
+        np.maximum.at(depth, (copy[on_finger], finger[on_finger]),
+                      np.maximum(-self.data.contact.dist[sel[on_finger]], 0.0))
         return depth
 
     def links_touching_object(self) -> np.ndarray:
         """(n,) number of distinct hand links in contact with their copy's object."""
-        d, m = self.data, self.model
-        con = d.contact[: d.ncon]
-        g1, g2 = con.geom[:, 0], con.geom[:, 1]
-        hand_g = np.where(self.geom_hand_copy[g1] >= 0, g1, g2)
-        obj_g = np.where(self.geom_hand_copy[g1] >= 0, g2, g1)
-        copy = self.geom_hand_copy[hand_g]
-        sel = (copy >= 0) & (self.geom_obj_copy[obj_g] == copy)
-        pairs = np.unique(np.column_stack([copy[sel], m.geom_bodyid[hand_g[sel]]]), axis=0)
+        _, hand_g, _, copy = self._hand_object_contacts()
+        pairs = np.unique(np.column_stack([copy, self.model.geom_bodyid[hand_g]]), axis=0)
         return np.bincount(pairs[:, 0], minlength=self.n) if len(pairs) else np.zeros(self.n, dtype=np.int64)
 
 
