@@ -244,6 +244,30 @@ def test_bench_graph_prints_stage_rows(monkeypatch):
         assert row in res.output
     assert "2.00" in res.output and "400.00" in res.output and res.output.count("OK: grasped") == 3
 
+    # --baseline: runs alternate between the current and the previous (full repair) student settings
+    from ifgrasp.grasp.diffusion.physics import PhysicsConfig
+
+    class Gen:
+        physics_cfg, _physics = PhysicsConfig(), None
+
+    used = []
+
+    def bench(gen, instruction, repeats, execute, before_run):
+        out = []
+        for i in range(repeats):
+            before_run(i)
+            used.append(gen.physics_cfg.repair_check_every)
+            out.append(PipelineResult(True, ErrorCode.OK, "grasped", stage_latencies_s={"generate": 0.05},
+                                      command_to_motion_s=0.3 if gen.physics_cfg.repair_check_every else 0.6))
+        return out
+
+    monkeypatch.setattr(pg, "make_generator", lambda name, **kw: Gen())
+    monkeypatch.setattr(pb, "run_sim_bench", bench)
+    res = runner.invoke(app, ["bench", "graph", "--repeats", "2", "--baseline"])
+    assert res.exit_code == 0, res.output
+    assert used == [4, 0, 4, 0] and "previous: full repair" in res.output
+    assert "current / previous = 0.50" in res.output
+
 
 def test_revalidate_of_a_folder_without_shards_says_so(tmp_path):
     res = _main("revalidate", "--out", str(tmp_path))

@@ -153,3 +153,65 @@ def test_importing_the_drivers_imports_no_sdk():
             "print(sorted(m for m in ('dynamixel_sdk', 'xarm', 'serial') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+WALL_XML = XML.replace('<worldbody>', '<worldbody>\n    <geom name="wall" type="box" pos="0.1201 0.0947 0" '
+                       'size="0.1 0.01 0.05" euler="0 0 0.47"/>')
+
+
+def test_a_trajectory_ending_in_contact_settles_in_sim_but_not_on_the_xarm():
+    """A link stopped by a wall ~0.04 rad short of the end (as fingers pressing the object stop the
+    simulated arm at the end of an approach): the sim's own settle tolerance accepts it; the xArm's
+    strict one (the hardware path) would refuse it and hold."""
+    from ifgrasp.drivers.xarm.backend import XarmConfig
+    from ifgrasp.errors import DriverError
+
+    model = mujoco.MjModel.from_xml_string(WALL_XML)
+    t = np.linspace(0, 1.0, 11)
+    q = np.outer(np.linspace(0, 1, 11), [0.5, 0.0])
+    strict = XarmConfig().settle_tol_rad
+    assert strict <= 0.01
+    for cfg, ends in ((SimConfig(), True), (SimConfig(settle_tol_rad=strict), False)):
+        data, clock = mujoco.MjData(model), Clock()
+        with SimArm(model, data, ["a", "b"], ["pa", "pb"], cfg, clock=clock, sleep=clock.sleep) as arm:
+            if ends:
+                assert arm.execute_trajectory(t, q)
+                assert 0.01 < 0.5 - arm.read_state().position_rad[0] < cfg.settle_tol_rad  # held off by the wall
+                assert arm.execute_trajectory(t[:2], np.stack([q[-1], q[-1] - [0.05, 0.0]]))  # the next one starts
+            else:
+                with pytest.raises(DriverError, match=r"tolerance 0.01 rad"):
+                    arm.execute_trajectory(t, q)
+    with pytest.raises(ConfigError, match="settle_tol_rad"):
+        XarmConfig.from_dict({"settle_tol_rad": 0.05})
+
+
+def test_a_streamed_trajectory_held_off_by_contact_settles_or_fails_but_never_hangs():
+    """The ROS driver endpoint's path (``TrajectoryStream.settled``): the sim arm's tolerance
+    accepts the wall; the strict one reports it 2 s after the last point (it waited forever)."""
+    from ifgrasp.drivers.streaming import TrajectoryStream
+    from ifgrasp.drivers.xarm.backend import XarmConfig
+    from ifgrasp.errors import DriverError
+
+    model = mujoco.MjModel.from_xml_string(WALL_XML)
+    t = np.linspace(0, 1.0, 11)
+    q = np.outer(np.linspace(0, 1, 11), [0.5, 0.0])
+    for tol, ends in ((SimConfig().settle_tol_rad, True), (XarmConfig().settle_tol_rad, False)):
+        data, clock = mujoco.MjData(model), Clock()
+        cfg = SimConfig(settle_tol_rad=tol, safety=SafetyConfig(max_step_rad=5))
+        with SimArm(model, data, ["a", "b"], ["pa", "pb"], cfg, clock=clock, sleep=clock.sleep) as arm:
+            stream = TrajectoryStream(arm, t, q)
+
+            def run() -> int:
+                for i in range(1000):  # 10 s of driver clock at 100 Hz
+                    stream.step()
+                    if stream.settled():
+                        return i
+                    clock.sleep(0.01)
+                return -1
+
+            if ends:
+                assert run() > 0
+            else:
+                with pytest.raises(DriverError, match=r"tolerance 0.01 rad"):
+                    run()
+                assert clock.t < 1.0 + 2.0 + 0.1  # reported 2 s after the last point

@@ -184,3 +184,37 @@ def test_the_palm_stays_on_its_target_while_the_fingers_close():
         _close(batch, q0, q1, cfg)
         drift[name] = np.linalg.norm(batch.data.xpos[batch.hand_body] - batch.data.mocap_pos[batch.mocap_id])
     assert drift["v2"] < 1e-4 and drift["v1"] > 1e-3
+
+
+@pytest.mark.slow
+def test_settled_fingers_touch_the_object_without_entering_it():
+    """Settling (ifgrasp.grasp.settle) closes each finger until it stops on the object held still: the
+    optimiser's millimetre overlaps are gone by MuJoCo's own exact measure, fingers still touch."""
+    from ifgrasp.grasp.settle import settle
+    from ifgrasp.grasp.synthesis.synthesize import SynthesisConfig, synthesize
+    from ifgrasp.hand.joints import pregrasp
+
+    obj = make_object("mug", 0)
+    g = synthesize(LeapHandModel(n_surface_points=300), obj, "handle", (),
+                   SynthesisConfig(batch=8).replace(refine={"steps": 80}), seed=1)
+    s = settle(obj, g)
+    batch = _Batch(obj, len(g), FAST, table=True, fixed_object=True)
+    batch.place(g.T_frame_wrist, pregrasp(g.joints_rad))
+    clear_at_pregrasp = batch.finger_penetrations().max(1) < 1e-4  # settling starts from the pre-grasp
+    batch.place(g.T_frame_wrist, g.joints_rad)
+    before = batch.finger_penetrations().max(1)
+    batch.place(s.T_frame_wrist, s.joints_rad)
+    after = batch.finger_penetrations().max(1)
+    assert clear_at_pregrasp.sum() >= 4
+    assert before[clear_at_pregrasp].max() > 0.001  # the optimiser's fingers overlap the mug
+    assert np.all(after[clear_at_pregrasp] <= 0.0005 + 1e-6)
+    np.testing.assert_array_equal(s.wrist_pos_m, g.wrist_pos_m)  # the wrist is not moved
+    # the fingers are closed onto it: a millimetre further in, most grasps touch with >= 2 links
+    batch.place(s.T_frame_wrist, s.joints_rad + 0.02 * (s.joints_rad != g.joints_rad))
+    assert np.mean(batch.links_touching_object() >= 2) >= 0.5
+    # pressing at the real hand's 0.18 N m, the near-rigid contacts keep the fingers on the surface;
+    # MuJoCo's soft default contacts (v1) let them sink ~1 mm, which read as penetration
+    ok = np.flatnonzero(clear_at_pregrasp)
+    stiff = validate(obj, s.select(ok), FAST, six_dir=False).penetration_stages_m[:, 2]
+    soft = validate(obj, s.select(ok), FAST.replace(contact_solref=None), six_dir=False).penetration_stages_m[:, 2]
+    assert np.median(stiff) < 0.0003 < 0.0006 < np.median(soft)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ifgrasp.hand.joints import CLOSING_MASK, FINGERS, JOINTS, squeezed
-from ifgrasp.pipeline.hold import HoldCheck, cloud_height_m, verify_hold
+from ifgrasp.pipeline.hold import HoldCheck, camera_rise_m, cloud_height_m, verify_hold
 
 GRASP = np.full(16, 0.6)
 TARGET = squeezed(GRASP)
@@ -67,3 +67,30 @@ def test_bottom_height_in_the_base_frame():
     pts = np.array([[0, y, 1] for y in np.linspace(0.1, 0.3, 101)])
     assert cloud_height_m(pts, T) == pytest.approx(0.5 - 0.2, abs=1e-6)  # the median
     assert cloud_height_m(pts, T, q=10.0) == pytest.approx(0.5 - 0.28, abs=1e-6)
+
+
+def mug_wall(rng, n=2000, radius_m=0.04, height_m=0.10):
+    """The near half of a standing cylinder's wall (N, 3), base frame, on the table at x 0.5 m."""
+    th, z = rng.uniform(-np.pi / 2, np.pi / 2, n), rng.uniform(0.0, height_m, n)
+    return np.c_[0.5 - radius_m * np.cos(th), radius_m * np.sin(th), z]
+
+
+def test_an_unmoved_object_whose_lower_part_the_hand_hides_has_not_risen():
+    """The false "held" of issue 24 (mug by its body, did not move, the median read +6.3 cm): the
+    lifted hand hid the mug's lower part, so the visible points' median rose; their top did not."""
+    pts = mug_wall(np.random.default_rng(0))
+    after = pts[pts[:, 2] > 0.09]  # the same points, all but the rim hidden
+    rise, med, top = camera_rise_m(pts, np.eye(4), after, np.eye(4))
+    assert med > 0.04 and abs(top) < 0.01 and rise == top
+    v = verify_hold(TARGET, blocked_reading(), rise_m=rise)  # fingers blocked by it all the same
+    assert not v.held
+
+
+def test_a_lifted_object_whose_top_the_hand_hides_has_risen():
+    pts = mug_wall(np.random.default_rng(1))
+    lifted = pts + [0.0, 0.0, 0.11]
+    after = lifted[lifted[:, 2] < 0.11 + 0.07]  # the hand over the top 3 cm
+    rise, med, top = camera_rise_m(pts, np.eye(4), after, np.eye(4))
+    assert 0.07 < rise < 0.11 and verify_hold(TARGET, blocked_reading(), rise_m=rise).held
+    stray = np.r_[pts, np.c_[np.full((300, 2), [0.5, 0.0]), np.full(300, 0.2)]]  # hand points above an unmoved mug
+    assert camera_rise_m(pts, np.eye(4), stray, np.eye(4))[0] < 0.04

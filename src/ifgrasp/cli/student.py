@@ -148,14 +148,16 @@ def bench_graph(
     repeats: int = typer.Option(3, min=1, help="runs, each on a freshly reset scene"),
     steps: int = typer.Option(8, min=1, help="DDIM steps"),
     execute: bool = typer.Option(True, help="also execute and lift (--no-execute: plan only)"),
+    baseline: bool = typer.Option(False, help="interleave runs of the previous path (the student's "
+                                  "self-collision repair runs all its steps) and print the ratio"),
 ) -> None:
     """Per-stage latency of the grasp pipeline (median, p95) and command -> first arm motion, on the sim.
 
-    Example: ``ifgrasp bench graph --repeats 5``
+    Example: ``ifgrasp bench graph --repeats 5 --baseline``
     """
     from ifgrasp.pipeline.bench import bench_graph_command
 
-    bench_graph_command(checkpoint, repeats, instruction, steps, execute, echo=typer.echo)
+    bench_graph_command(checkpoint, repeats, instruction, steps, execute, echo=typer.echo, full_repair_baseline=baseline)
 
 
 @bench_app.command("hold")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from ifgrasp.drivers.base import TrajectoryFeedback
-from ifgrasp.errors import InputError
+from ifgrasp.errors import DriverError, InputError
 
 #: Fraction of ``max_step_rad`` a streamed step may use: never a jump the safety layer refuses.
 STEP_FRACTION = 0.8
@@ -60,6 +60,7 @@ class TrajectoryStream:
         self.s = float(self.t[0])  # trajectory time, s
         self.last = self.q[0].copy()
         self.tick_s: float | None = None
+        self.sent_all_at: float | None = None  # driver clock when the last point was first sent
         self.index = 0
         dq = np.abs(np.diff(self.q, axis=0)) / np.diff(self.t)[:, None] if len(self.t) > 1 else np.zeros((1, 1))
         self.max_speed_rad_s = float(np.max(dq))  # fastest joint speed of the piecewise-linear path
@@ -106,9 +107,23 @@ class TrajectoryStream:
         self.index += 1
         return fb
 
-    def reached(self, tolerance_rad: float = 0.02) -> bool:
-        """All sent and every measured joint within ``tolerance_rad`` of the last point."""
-        return self.sent_all and bool(np.max(np.abs(self.driver.read_state().position_rad - self.q[-1])) < tolerance_rad)
+    def settled(self, timeout_s: float = 2.0) -> bool:
+        """All sent and every measured joint within the driver's ``settle_tol_rad`` of the last point
+        (as ``ArmDriver.execute_trajectory`` ends); ``DriverError`` when that has not happened
+        ``timeout_s`` (driver clock) after the last point was sent, so a held-off arm never hangs."""
+        if not self.sent_all:
+            return False
+        now = self.driver.clock()
+        if self.sent_all_at is None:
+            self.sent_all_at = now
+        err = float(np.max(np.abs(self.driver.read_state().position_rad - self.q[-1])))
+        tol = self.driver.settle_tol_rad
+        if err < tol:
+            return True
+        if now - self.sent_all_at > timeout_s:
+            raise DriverError(f"trajectory end not reached: the measured joints are {err:.4f} rad from the goal "
+                              f"{timeout_s} s after the last point (tolerance {tol} rad); the arm holds where it is")
+        return False
 
 
 class HandStream:

@@ -15,7 +15,9 @@ Exact penetrations: the hand's collision boxes against the object's convex piece
 collision functions, at the pre-grasp and the grasp (kinematic, object at rest) and after the squeeze
 (simulated); hand self-penetration between links that are not adjacent, at the pre-grasp and grasp.
 The fingers' gains, torque limit and friction are the real LEAP Hand's (:mod:`ifgrasp.hand.strength`,
-from ``config/drivers.yaml``). ``ValidationConfig.v1()`` is the earlier judge (stall-torque fingers,
+from ``config/drivers.yaml``); the hand's contacts are near-rigid, as in MuJoCo Menagerie's LEAP Hand
+(PLA links and TPU pads deform by micrometres at these forces; MuJoCo's soft default let a pressing finger
+sink ~1 mm, which the squeeze-stage penetration then counted). ``ValidationConfig.v1()`` is the earlier judge (stall-torque fingers,
 friction 1.0, motion from the pose after closing, no rotation limit, no exact penetration).
 Perturbed copies (small wrist offsets) give IFG's continuous success label. The 6-direction and
 perturbation tests run only on grasps that passed the lift (the others count as failures there):
@@ -41,7 +43,7 @@ from pydantic import Field, model_validator
 from scipy.spatial.transform import Rotation
 
 from ifgrasp.config import Config
-from ifgrasp.hand.joints import CLOSE_S, JOINTS, PREGRASP_OPEN_RAD, SQUEEZE_RAD, pregrasp, squeezed
+from ifgrasp.hand.joints import CLOSE_S, FINGERS, JOINTS, PREGRASP_OPEN_RAD, SQUEEZE_RAD, pregrasp, squeezed
 from ifgrasp.paths import URDF_DIR
 from ifgrasp.types import GraspBatch
 
@@ -105,6 +107,12 @@ class ValidationConfig(Config):
     perturb_pos_m: float = Field(0.005, ge=0, description="std of the wrist translation perturbation")
     perturb_rot_rad: float = Field(0.05, ge=0, description="std of the wrist rotation perturbation")
     impratio: float = Field(10.0, ge=1, description="frictional-to-normal impedance ratio (anti-creep)")
+    contact_solref: tuple[float, float] | None = Field(
+        (0.0001, 1.0), description="the hand's contact solref (time constant s, damping ratio): MuJoCo Menagerie's "
+        "LEAP Hand model's near-rigid contacts (MuJoCo raises the time constant to 2 time steps); None: MuJoCo's "
+        "soft default (0.02 s), under which a finger pressing at 0.18 N m sinks ~1 mm into the object (v1)")
+    contact_solimp: tuple[float, float, float, float, float] = Field(
+        (0.999, 0.999, 0.001, 0.0001, 1.0), description="the hand's contact solimp with contact_solref (Menagerie's LEAP Hand)")
     noslip_iterations: int = Field(0, ge=0, description="MuJoCo no-slip solver iterations")
     setpoint_period_s: float = Field(
         0.004, gt=0, description="hand pose and finger set-points are updated this often (the xArm's 250 Hz servo "
@@ -134,7 +142,8 @@ class ValidationConfig(Config):
         return cls.from_dict({"strength_source": "fixed", "joint_kp": 20.0, "joint_kd": None, "side_gain_scale": 1.0,
                               "joint_force_limit_nm": 0.95, "friction": 1.0, "hand_friction_priority": False,
                               "exact_penetration": False, "self_collision": False, "reference": "after_closing",
-                              "max_rotation_rad": None, "weld_at_palm": False, **changes})
+                              "max_rotation_rad": None, "weld_at_palm": False, "contact_solref": None,
+                              **changes})
 
     @property
     def judge(self) -> str:
@@ -209,6 +218,8 @@ def _hand_spec(cfg: ValidationConfig):
     for geom in spec.geoms:
         geom.friction = np.array([cfg.friction, 0.02, 0.001])
         geom.condim = 4
+        if cfg.contact_solref is not None:
+            geom.solref, geom.solimp = np.array(cfg.contact_solref), np.array(cfg.contact_solimp)
         if cfg.hand_friction_priority:
             geom.priority = 1  # contacts take the hand's friction, not the larger of hand and object
     if cfg.self_collision:
@@ -233,9 +244,10 @@ def adjacent_link_pairs(spec: mujoco.MjSpec) -> list[tuple[str, str]]:
 
 
 class _Batch:
-    """One model with ``n`` hand+object copies; copy i sits at x = i * spacing."""
+    """One model with ``n`` hand+object copies; copy i sits at x = i * spacing. ``fixed_object``: the
+    objects are welded to the world (no free joint), as when fingers are closed onto a held-still object."""
 
-    def __init__(self, obj, n: int, cfg: ValidationConfig, table: bool) -> None:
+    def __init__(self, obj, n: int, cfg: ValidationConfig, table: bool, fixed_object: bool = False) -> None:
         from ifgrasp.sim.objects import add_object_to_spec
 
         spec = mujoco.MjSpec()
@@ -262,7 +274,7 @@ class _Batch:
             spec.add_equality(type=mujoco.mjtEq.mjEQ_WELD, objtype=mujoco.mjtObj.mjOBJ_BODY,
                               name1=f"target{i}", name2=f"h{i}_{root}", solref=[cfg.weld_timeconst_s, 1.0],
                               data=_WELD_AT_PALM if cfg.weld_at_palm else _WELD_SPEC_DEFAULT)
-            add_object_to_spec(spec, obj, f"obj{i}", self.offsets[i], [1, 0, 0, 0], free=True)
+            add_object_to_spec(spec, obj, f"obj{i}", self.offsets[i], [1, 0, 0, 0], free=not fixed_object)
         self.model = spec.compile()
         self.data = mujoco.MjData(self.model)
         self.n = n
@@ -270,7 +282,8 @@ class _Batch:
         self.hand_body = np.array([self.model.body(f"h{i}_{root}").id for i in range(n)])
         self.hand_root_qpos = np.array([self.model.jnt_qposadr[self.model.body_jntadr[b]] for b in self.hand_body])
         self.obj_body = np.array([self.model.body(f"obj{i}").id for i in range(n)])
-        self.obj_qpos = np.array([self.model.jnt_qposadr[self.model.body_jntadr[b]] for b in self.obj_body])
+        self.obj_qpos = None if fixed_object else \
+            np.array([self.model.jnt_qposadr[self.model.body_jntadr[b]] for b in self.obj_body])
         from ifgrasp.hand import joints as hand_joints
 
         names = [row.name for row in hand_joints.JOINTS]
@@ -297,6 +310,12 @@ class _Batch:
                 body_copy[b] = body_copy[root]
         is_hand = body_copy[m.geom_bodyid] >= 0
         self.geom_hand_copy[is_hand] = body_copy[m.geom_bodyid[is_hand]]
+        # per geom: which finger (index in FINGERS) its hand link belongs to (-1: palm or not the hand)
+        self.geom_finger = np.full(m.ngeom, -1)
+        for g in np.flatnonzero(is_hand):
+            link = m.body(m.geom_bodyid[g]).name.split("_", 1)[1]  # "h3_index_distal" -> "index_distal"
+            if link.split("_")[0] in FINGERS:
+                self.geom_finger[g] = FINGERS.index(link.split("_")[0])
 
     def place(self, T_obj_wrist: np.ndarray, q_start: np.ndarray) -> None:
         """Hands at (n, 4, 4) wrist poses in their object frames, fingers at q_start (n, 16)."""
@@ -308,10 +327,11 @@ class _Batch:
         d.qpos[self.hand_root_qpos[:, None] + np.arange(3, 7)] = d.mocap_quat[self.mocap_id]
         d.qpos[self.hand_qpos] = q_start
         d.ctrl[self.act] = q_start
-        obj_pose = np.zeros((self.n, 7))
-        obj_pose[:, :3] = self.offsets
-        obj_pose[:, 3] = 1.0
-        d.qpos[self.obj_qpos[:, None] + np.arange(7)] = obj_pose
+        if self.obj_qpos is not None:
+            obj_pose = np.zeros((self.n, 7))
+            obj_pose[:, :3] = self.offsets
+            obj_pose[:, 3] = 1.0
+            d.qpos[self.obj_qpos[:, None] + np.arange(7)] = obj_pose
         mujoco.mj_forward(m, d)
         self.home = d.mocap_pos[self.mocap_id].copy()
 
@@ -327,21 +347,28 @@ class _Batch:
                 self.data.mocap_pos[self.mocap_id] = self.home + mocap_fn(t)
             mujoco.mj_step(self.model, self.data, nstep=min(chunk, steps - k))
 
+    def _hand_object_contacts(self):
+        """The current hand-object contacts of each copy: (index into ``data.contact``, hand geom, object
+        geom, copy), each (k,)."""
+        d = self.data
+        con = d.contact[: d.ncon]
+        g1, g2 = con.geom[:, 0], con.geom[:, 1]
+        hand_g = np.where(self.geom_hand_copy[g1] >= 0, g1, g2)
+        obj_g = np.where(self.geom_hand_copy[g1] >= 0, g2, g1)
+        copy = self.geom_hand_copy[hand_g]
+        sel = np.flatnonzero((copy >= 0) & (self.geom_obj_copy[obj_g] == copy))
+        return sel, hand_g[sel], obj_g[sel], copy[sel]
+
     def part_force_share(self, part_index: int) -> np.ndarray:
         """(n,) share of the hand-object normal contact force that lands on part ``part_index``
         (0 where the hand does not touch the object)."""
         d = self.data
-        con = d.contact[: d.ncon]
-        g1, g2 = con.geom[:, 0], con.geom[:, 1]
-        force = d.efc_force[con.efc_address] if d.ncon else np.zeros(0)  # normal component first
-        obj_g = np.where(self.geom_obj_copy[g1] >= 0, g1, g2)
-        hand_g = np.where(self.geom_obj_copy[g1] >= 0, g2, g1)
-        copy = self.geom_obj_copy[obj_g]
-        mask = (copy >= 0) & (self.geom_hand_copy[hand_g] == copy)
+        sel, _, obj_g, copy = self._hand_object_contacts()
+        force = d.efc_force[d.contact.efc_address[sel]] if len(sel) else np.zeros(0)  # normal component first
         total = np.zeros(self.n)
         on_part = np.zeros(self.n)
-        np.add.at(total, copy[mask], force[mask])
-        np.add.at(on_part, copy[mask], np.where(self.geom_part[obj_g[mask]] == part_index, force[mask], 0.0))
+        np.add.at(total, copy, force)
+        np.add.at(on_part, copy, np.where(self.geom_part[obj_g] == part_index, force, 0.0))
         return np.where(total > 0, on_part / np.maximum(total, 1e-12), 0.0)
 
     def object_in_hand(self) -> np.ndarray:
@@ -385,6 +412,22 @@ class _Batch:
         sel = (h1 >= 0) & (h1 == h2)
         np.maximum.at(self_pen, h1[sel], depth[sel])
         return obj_pen, self_pen
+
+    def finger_penetrations(self) -> np.ndarray:
+        """(n, len(FINGERS)) deepest exact penetration (m, >= 0) of each finger's links into its copy's object."""
+        depth = np.zeros((self.n, len(FINGERS)))
+        sel, hand_g, _, copy = self._hand_object_contacts()
+        finger = self.geom_finger[hand_g]
+        on_finger = finger >= 0
+        np.maximum.at(depth, (copy[on_finger], finger[on_finger]),
+                      np.maximum(-self.data.contact.dist[sel[on_finger]], 0.0))
+        return depth
+
+    def links_touching_object(self) -> np.ndarray:
+        """(n,) number of distinct hand links in contact with their copy's object."""
+        _, hand_g, _, copy = self._hand_object_contacts()
+        pairs = np.unique(np.column_stack([copy, self.model.geom_bodyid[hand_g]]), axis=0)
+        return np.bincount(pairs[:, 0], minlength=self.n) if len(pairs) else np.zeros(self.n, dtype=np.int64)
 
 
 def min_jerk(tau):

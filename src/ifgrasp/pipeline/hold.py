@@ -9,9 +9,10 @@ short of those targets and draw current; with nothing there, they reach them. So
   current (``effort_unit == "A"``, LEAP / Dynamixel present current), that joint draws at least
   ``min_current_a``;
 * where the arm reports a wrist force, the load (N) must exceed ``min_load_n``;
-* where the camera sees the target again after the lift, its points (median height) must have
-  risen at least ``min_rise_m`` (an object pinched but pivoting on its base stays mostly low; the
-  median, not the lowest points: a mug held by its handle tilts, its rim swinging down);
+* where the camera sees the target again after the lift, its points must have risen at least
+  ``min_rise_m``: both their median and their top (``camera_rise_m``; an object pinched but
+  pivoting on its base stays mostly low; not the lowest points: a mug held by its handle tilts,
+  its rim swinging down; not the median alone: the lifted hand hides an unmoved object's lower half);
 * held = the camera's rise where the camera sees the object (fingers that hook a handle without
   being blocked carry it too; a pinched object pivoting on the table is not lifted), else at least
   ``min_blocked_fingers`` fingers blocked; and the load check where there is one.
@@ -37,6 +38,7 @@ class HoldCheck:
     min_current_a: float = 0.05
     min_load_n: float = 1.0
     min_rise_m: float = 0.04
+    top_percentile: float = 95.0
 
 
 @dataclass(frozen=True)
@@ -59,13 +61,27 @@ def cloud_height_m(points_camera_m: np.ndarray, T_base_camera: np.ndarray, q: fl
     return float(np.percentile(z, q)) if len(z) else float("nan")
 
 
+def camera_rise_m(before_camera_m: np.ndarray, T_base_camera0: np.ndarray, after_camera_m: np.ndarray,
+                  T_base_camera1: np.ndarray, top_percentile: float = 95.0) -> tuple[float, float, float]:
+    """How far an object's cloud rose between two views (m): (the smaller of the two below, the
+    median's rise, the top's rise (``top_percentile``-th percentile)). Clouds (N, 3) camera frame.
+
+    Each alone is fooled by what the hand hides: an unmoved object whose lower half the lifted hand
+    hides has a higher median, but not a higher top; hand points taken for the object's raise the
+    top, hardly the median. A lifted object raises both."""
+    med = cloud_height_m(after_camera_m, T_base_camera1) - cloud_height_m(before_camera_m, T_base_camera0)
+    top = (cloud_height_m(after_camera_m, T_base_camera1, top_percentile)
+           - cloud_height_m(before_camera_m, T_base_camera0, top_percentile))
+    return min(med, top), med, top
+
+
 def verify_hold(q_target_rad: np.ndarray, q_measured_rad: np.ndarray, effort: np.ndarray | None = None,
                 effort_unit: str = "", wrist_load_n: float | None = None, rise_m: float | None = None,
                 check: HoldCheck = HoldCheck()) -> HoldVerdict:
     """The held decision from the hand's squeeze targets and its reading (16,) each, motor order;
     ``effort`` (16,) in ``effort_unit`` (only ``"A"``, motor current, is used); ``wrist_load_n``: the
     wrist force's change since before the grasp (N), None where no sensor; ``rise_m``: how far the
-    target's points (median height) rose in the camera (m), None where not seen."""
+    target's points rose in the camera (m; ``camera_rise_m``), None where not seen."""
     q_t = np.asarray(q_target_rad, float).reshape(16)
     q_m = np.asarray(q_measured_rad, float).reshape(16)
     short = np.where(CLOSING_MASK, q_t - q_m, 0.0)  # > 0: stopped before the target (closing = growing angle)

@@ -32,7 +32,7 @@ from ifgrasp.grounding.session import task_of
 from ifgrasp.hand.joints import squeezed
 from ifgrasp.pipeline.errors import (BusyError, CancelledError, DroppedError, ErrorCode, HoldingError,
                                      NotHoldingError, error_code)
-from ifgrasp.pipeline.hold import HoldCheck, HoldVerdict, cloud_height_m, verify_hold
+from ifgrasp.pipeline.hold import HoldCheck, HoldVerdict, camera_rise_m, verify_hold
 from ifgrasp.pipeline.stages import (ExecuteStage, Generator, Grounder, LiftStage, Perceiver, Planner, SessionStage,
                                      ground)
 from ifgrasp.planning import GraspPlan
@@ -213,7 +213,7 @@ class GraspPipeline:
         res.plan = state.get("plan")
         res.stage_latencies_s = dict(timer.durations_s)
         res.command_to_motion_s = motion_t[0]
-        res.artifacts = {k: state[k] for k in ("frame", "perception", "grasps") if k in state}
+        res.artifacts = {k: state[k] for k in ("frame", "perception", "grasps", "look") if k in state}
         res.held = self.holding is not None
         verdict = state.get("verdict")
         res.evidence = verdict.evidence if verdict is not None else ""
@@ -241,8 +241,8 @@ class GraspPipeline:
         return verify_hold(q_target, q, effort, unit, rise_m=rise_m, check=self.hold_check)
 
     def _rise(self, st: dict) -> tuple[float | None, str]:
-        """How far the target's points (median height) rose since perception (m), from a new look; None
-        (and why) when the camera cannot tell."""
+        """How far the target's points rose since perception (m; ``camera_rise_m``), from a new look,
+        and a note for the evidence; None (and why) when the camera cannot tell."""
         before, g = st["perception"], st["grounded"]
         after, errors = None, []
         # the whole object's cloud is what is compared; the hand may hide the instructed part, so
@@ -255,9 +255,12 @@ class GraspPipeline:
                 errors.append(str(exc))
         if after is None:
             return None, f"; no camera check ({errors[0]})"
-        z0 = cloud_height_m(before.cloud.points_m, before.T_base_camera)
-        z1 = cloud_height_m(after.cloud.points_m, after.T_base_camera)
-        return (z1 - z0, "") if np.isfinite(z1 - z0) else (None, "; no camera check (empty cloud)")
+        st["look"] = after
+        rise, med, top = camera_rise_m(before.cloud.points_m, before.T_base_camera, after.cloud.points_m,
+                                       after.T_base_camera, self.hold_check.top_percentile)
+        if not np.isfinite(rise):
+            return None, "; no camera check (empty cloud)"
+        return rise, f" (median {100 * med:+.1f} cm, top {100 * top:+.1f} cm: the smaller counts)"
 
     def _stage(self, stage: str, req: PipelineRequest, st: dict, on_motion, progress) -> None:
         cancelled = self._cancel.is_set

@@ -79,9 +79,19 @@ class SimWorld:
             return self.arm.read_state().position_rad
 
     def object_height_m(self, category: str) -> float:
-        """Lowest point of the first object of ``category`` above the table top (z of its frame origin)."""
+        """Height of the first object of ``category``'s frame origin above the table top (m)."""
         i = next(i for i, o in enumerate(self.scene.objects) if o.category == category)
         return float(self.scene.object_pose(self.scene.object_names[i])[2, 3])
+
+    def lifted(self, category: str, start_height_m: float, min_rise_m: float) -> tuple[bool, float]:
+        """The simulator's ground truth of a lift: (the first object of ``category`` rose at least
+        ``min_rise_m`` since ``start_height_m`` AND touches neither table nor floor, its rise in m).
+        The rise alone is not enough: a mug knocked onto its side raises its frame origin ~5 cm."""
+        i = next(i for i, o in enumerate(self.scene.objects) if o.category == category)
+        with self.lock:
+            self.arm.read_state()  # physics up to the driver clock
+            rise = self.object_height_m(category) - start_height_m
+            return bool(rise >= min_rise_m and self.scene.support_contacts(i) == 0), float(rise)
 
     def pipeline(self, generator: GraspModel, k: int = 16, planner: PlannerConfig | None = None,
                  frame_timeout_s: float = 5.0) -> GraspPipeline:

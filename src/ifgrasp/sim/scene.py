@@ -175,6 +175,14 @@ class SimScene:
         on2 = (self.geom_object[g2] == object_index) & robot[g1]
         return np.concatenate([self.geom_part[g1[on1]], self.geom_part[g2[on2]]])
 
+    def support_contacts(self, object_index: int) -> int:
+        """Contacts between object ``object_index`` and the world body (table, floor) now."""
+        d, m = self.data, self.model
+        g1, g2 = d.contact.geom1[: d.ncon], d.contact.geom2[: d.ncon]  # (C,)
+        world = m.geom_bodyid == 0  # (ngeom,)
+        return int((((self.geom_object[g1] == object_index) & world[g2])
+                    | ((self.geom_object[g2] == object_index) & world[g1])).sum())
+
     def contacts_by_part(self) -> dict[str, dict[str, int]]:
         """Robot contacts now, per object name and part name (objects without contact left out)."""
         out = {}

@@ -118,3 +118,35 @@ def test_all_candidates_rejected_is_an_error_not_an_empty_result():
     gen = GraspGenerator(policy, backend="torch", steps=1, num_candidates=8, n_points=256, physics=cfg)
     with pytest.raises(ModelError, match="self-collide"):
         gen.generate(pts, mask, k=4)
+
+
+def test_the_repair_stops_once_every_candidate_is_admissible():
+    """The repair's steps after the last candidate got under the limit change nothing a user sees
+    (the same candidates are admissible, MuJoCo's measure) but cost most of the generate stage."""
+    hand = LeapHandModel(n_surface_points=300)
+    g = torch.Generator().manual_seed(1)
+    B = 12
+    q = hand.lower + torch.rand(B, 16, generator=g) * (hand.upper - hand.lower)
+    pos, rot = torch.tensor([0.0, 0.0, 0.5]).expand(B, 3).clone(), torch.eye(3).expand(B, 3, 3).clone()
+    pts, mask = _mug_like_cloud()
+
+    def repair(every: int, rows):
+        terms = PhysicsTerms(hand, PhysicsConfig(refine_steps=0, repair_steps=60, repair_check_every=every))
+        calls = [0]
+        energy = terms.self_collision.energy
+
+        def counted(*a, **k):
+            calls[0] += 1
+            return energy(*a, **k)
+
+        terms.self_collision.energy = counted
+        _, q2, rejected = terms.refine(pos[rows], rot[rows], q[rows], ObservedCloud.from_points(pts, mask, terms.cfg))
+        return calls[0], rejected.numpy(), q2
+
+    n_all, rejected, _ = repair(0, slice(None))
+    assert n_all == 60 and rejected.sum() < B // 2
+    ok = np.flatnonzero(~rejected)  # the ones the full repair makes admissible (with one left over, it never stops)
+    n_early, rej_early, q_early = repair(4, ok)
+    assert n_early < 60 and not rej_early.any()
+    pairs = PhysicsTerms(hand).self_collision.pair_names
+    assert np.all(_mujoco_self_penetration(q_early.double().numpy(), pairs) <= 1e-3 + 1e-6)

@@ -108,7 +108,7 @@ class DriverEndpoint:
             if now - a["beat"] > 0.5:  # heartbeat: the commander knows the driver is alive
                 a["beat"] = now
                 self._status(a["id"], "running", f"t = {fb.time_s:.2f} of {self.arm.t[-1]:.2f} s")
-            done = self.arm.reached()
+            done = self.arm.settled()  # DriverError after 2 s held off: reported, the arm stops
         else:
             done = self.hand.tick() == "done"
         if done:

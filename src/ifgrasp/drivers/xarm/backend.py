@@ -87,6 +87,9 @@ class XarmConfig(Config):
                                                         "gravity in the flange frame, mm (SDK unit)")
     collision_sensitivity: int = Field(3, ge=0, le=5, description="0 off .. 5 most sensitive")
     rate_hz: float = Field(100.0, gt=0, le=250, description="streaming rate in servo mode, Hz")
+    settle_tol_rad: float = Field(0.01, gt=0, le=0.02, description="largest measured joint error accepted at "
+                                  "a trajectory's end, rad (strict: the xArm7 repeats to 0.1 mm; the SDK has "
+                                  "no position check of its own, its wait_move only watches the state)")
     ready_timeout_s: float = Field(3.0, gt=0, description="wait for the controller to report ready "
                                    "after set_state(0), s")
     max_acceleration_rad_s2: float = Field(8.0, gt=0, description="joint acceleration limit, rad/s^2")
@@ -150,6 +153,7 @@ class XArm7(ArmDriver):
             fk = arm_hand_points_fk()
         super().__init__(limits, self.config.safety, fk=fk, **kwargs)
         self.rate_hz = self.config.rate_hz
+        self.settle_tol_rad = self.config.settle_tol_rad
         self._api_factory = api_factory or _sdk_api
         self.clear_errors, self.read_only = clear_errors, read_only
         self.api: XArmApiLike | None = None

@@ -30,6 +30,8 @@ from ifgrasp.hand.self_collision import SELF_PENETRATION_LIMIT_M, HandSelfCollis
 class PhysicsConfig(Config):
     refine_steps: int = Field(0, ge=0, description="Adam steps of the joint refinement on all three terms (0 = off: self-collision repair and rejection only, the default; docs/experiments.md, student physics)")
     repair_steps: int = Field(40, ge=0, description="extra self-collision-only steps for candidates still over the limit")
+    repair_check_every: int = Field(4, ge=0, description="the repair stops once no candidate is over the limit, "
+                                    "checked every this many steps (0 = always all repair_steps)")
     lr_joints_rad: float = Field(0.03, gt=0, description="Adam step on the joints (rad)")
     lr_pos_m: float = Field(0.002, ge=0, description="Adam step on the wrist translation (m)")
     w_self: float = Field(1000.0, ge=0, description="per metre of summed self-penetration (with margin)")
@@ -114,7 +116,11 @@ class PhysicsTerms:
             if bad.any() and c.repair_steps:
                 qb = q[bad].clone().requires_grad_(True)
                 opt = torch.optim.Adam([qb], lr=c.lr_joints_rad)
-                for _ in range(c.repair_steps):
+                for i in range(c.repair_steps):
+                    if c.repair_check_every and i and i % c.repair_check_every == 0:
+                        with torch.no_grad():
+                            if not (self.self_collision.max_depth(qb) > c.reject_self_m).any():
+                                break  # every candidate admissible: more steps only cost time
                     opt.zero_grad()
                     self.self_collision.energy(qb, margin=c.self_margin_m).sum().backward()
                     opt.step()

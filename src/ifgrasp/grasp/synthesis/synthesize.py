@@ -3,7 +3,8 @@
     grasps = synthesize(hand, make_object("mug", 3), part="handle", avoid=(), cfg=SynthesisConfig(), seed=0)
 
 Returns a :class:`~ifgrasp.types.GraspBatch` in the object frame (z up, table plane z = 0) with the
-energy terms and contact statistics in ``extras``.
+energy terms and contact statistics in ``extras``. The optimiser's fingers are then settled onto the
+object in MuJoCo (:mod:`ifgrasp.grasp.settle`; ``cfg.settle.enabled``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from ifgrasp.config import Config
 from ifgrasp.errors import InputError, UnknownPartError, known
 from ifgrasp.grasp.metrics import contact_stats
 from ifgrasp.grasp.object_sdf import GridSDF, ObjectSDF
+from ifgrasp.grasp.settle import SettleConfig, settle
 from ifgrasp.grasp.synthesis.energy import GraspProblem, HandState
 from ifgrasp.grasp.synthesis.antipodal import AntipodalConfig, antipodal_targets
 from ifgrasp.grasp.synthesis.init import InitConfig, initial_states
@@ -40,6 +42,7 @@ class SynthesisConfig(Config):
     refine: RefineConfig = Field(default_factory=RefineConfig)
     init: InitConfig = Field(default_factory=InitConfig)
     annealing: AnnealingConfig = Field(default_factory=AnnealingConfig)
+    settle: SettleConfig = Field(default_factory=SettleConfig)
 
 
 def _part_samples(obj, parts: Sequence[str], n: int, rng: np.random.Generator):
@@ -115,6 +118,8 @@ def synthesize(
         frame="object",
         extras={f"energy_{k}": v.numpy() for k, v in terms.items()},
     )
+    if cfg.settle.enabled:  # joints where the fingers stop on the object (ifgrasp.grasp.settle)
+        grasps = settle(obj, grasps, cfg.settle)
     stats = contact_stats(
         hand, problem.sdf.exact, obj.face_part, obj.part_index(part), grasps,
         problem.object_points.numpy(), cfg.contact_threshold_m,
