@@ -75,6 +75,9 @@ def test_few_flow_steps_follow_the_many_step_teacher(setup, tmp_path):
     gen = GraspGenerator.from_checkpoint(tmp_path / "student_flow.pt", backend="torch", steps=2, num_candidates=8,
                                          n_points=128)
     assert np.isfinite(gen.generate(v["points"][0], v["point_part"][0] == 0, k=2).wrist_pos_m).all()
+    # no step count given: the checkpoint's own (4 for the distilled model, 8 for a DDIM student)
+    assert GraspGenerator.from_checkpoint(tmp_path / "student_flow.pt", backend="torch").steps == 4
+    assert GraspGenerator.from_checkpoint(setup / "teacher.pt", backend="torch").steps == 8
 
 
 def test_distillation_resumes_where_it_stopped(setup, tmp_path, monkeypatch):
@@ -106,3 +109,20 @@ def test_a_flow_model_is_not_a_teacher(setup):
     flow = student_from_teacher(load_checkpoint(setup / "teacher.pt"))
     with pytest.raises(ModelError, match="must be a DDIM student"):
         student_from_teacher(flow)
+
+
+def test_bench_generate_times_the_few_step_path_beside_the_current_one(setup, tmp_path, capsys):
+    from ifgrasp.grasp.diffusion.commands import bench_generate_command
+
+    torch.manual_seed(0)
+    base = GraspDiffusion(n_basis=32, width=32, depth=1)
+    save_checkpoint(base, tmp_path / "student.pt")
+    flow = student_from_teacher(base)
+    save_checkpoint(flow, tmp_path / "student_flow.pt", {"default_steps": 2})
+    rows = bench_generate_command(tmp_path / "student.pt", tmp_path / "absent.onnx", candidates=4, steps=4, repeats=1,
+                                  fewstep=tmp_path / "student_flow.pt")
+    names = {r.name for r in rows}
+    assert {"onnx_fewstep total", "torch_fewstep total", "onnx total", "torch total"} <= names
+    out = capsys.readouterr().out
+    assert "few-step (2 flow steps) / current (4 ddim steps), onnx: total median" in out
+    assert "p95" in out
