@@ -104,3 +104,31 @@ def test_stage_stats_rows():
     stats = {s.name: s for s in stage_stats([ok, failed, ({"ground": 0.002}, math.nan)])}
     assert stats["ground"].median_s == pytest.approx(0.002) and len(stats["perceive"].samples_s) == 1
     assert len(stats["command_to_motion"].samples_s) == 1 and stats["total"].samples_s.max() == pytest.approx(0.201)
+
+
+def test_each_bench_run_starts_with_an_empty_hand(monkeypatch):
+    """The scene reset between runs releases the hand: a run that held the mug must not make
+    every later run answer HOLDING."""
+    import ifgrasp.pipeline.sim as ps
+    from ifgrasp.pipeline.bench import run_sim_bench
+
+    class Pipe:
+        holding = None
+
+        def run(self, request, execute=True):
+            out = "HOLDING" if self.holding is not None else "ran"
+            self.holding = request  # every run holds what it grasped
+            return out
+
+    class World:
+        def pipeline(self, generator, k):
+            return Pipe()
+
+        def reset(self):
+            pass
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(ps.SimWorld, "build", classmethod(lambda cls, **kw: World()))
+    assert run_sim_bench(None, repeats=3) == ["ran"] * 3

@@ -50,6 +50,7 @@ def run_sim_bench(generator, instruction: str = "pick up the mug by its handle",
         results = []
         for i in range(repeats):
             world.reset()
+            pipe.holding = None  # the reset released the hand (a held mug made every later run HOLDING)
             if before_run is not None:
                 before_run(i)
             results.append(pipe.run(PipelineRequest(instruction), execute=execute))
