@@ -217,6 +217,10 @@ def test_a_stopped_revalidate_keeps_the_shards_it_rewrote_and_resumes(tmp_path, 
     assert sorted(p.name for p in tmp_path.glob("*.npz")) == [f"box_0000_body_r0{i}.npz" for i in range(3)]
     runs = json.loads((tmp_path / "runs.json").read_text())
     assert runs[-1]["shards_revalidated"] == 1 and runs[-1]["interrupted"] is True
+    # the card and summary show the labels as they stand: one shard under the new settings
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["per_config"][config_digest(harder)]["grasps"] == TINY.synthesis.batch
+    assert (tmp_path / "CARD.md").exists()
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
     monkeypatch.setattr(dataset, "revalidate_shard", real_revalidate_shard)
     commands.revalidate_command(None, tmp_path, 0, 1)  # the same command resumes

@@ -156,8 +156,8 @@ def revalidate_command(config, out, worker: int, workers: int, incomplete: bool 
     n = run["shards_revalidated"]
     if workers > 1:
         run["worker"] = f"{worker}/{workers}"
-    if run.get("interrupted"):
-        _log_run(out, cfg, run, time.perf_counter() - t0)
+    if run.get("interrupted"):  # the card shows the labels as they stand, as after an interrupted synth
+        _refresh_reports(out, cfg, run, t0)
         raise SystemExit(130)
     if stale_shards(out, cfg, incomplete):  # another worker is still at it: the last one to finish writes the reports
         _log_run(out, cfg, run, time.perf_counter() - t0)
