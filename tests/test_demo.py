@@ -57,7 +57,9 @@ def test_with_a_model_every_stage_runs_and_the_outcome_is_reported(tmp_path, pin
     assert [s["instruction"] for s in o["session"]] == ["put it back", "grab the spray bottle by its body"]
     assert o["session"][0]["error_code"] == ("OK" if o["held"] else "NOT_HOLDING")
     second = o["session"][1]  # the tiny model's grasp may fail on its own; never for want of a recover
-    assert second["task"] == "grasp" and "recover" not in second["message"] and "stopped" not in second["message"]
+    # (a DROPPED verdict's evidence says "fingers stopped short of their squeeze targets": not a stop)
+    assert second["task"] == "grasp" and "recover" not in second["message"]
+    assert second["error_code"] not in ("HOLDING", "CANCELLED", "BUSY"), second["message"]
     assert "[session  ] 'put it back' (place)" in text
     assert o["lifted"] == (o["height_m"] - o["start_height_m"] >= 0.10)
     assert o["held_by_part"] == (o["robot_contacts"] > 0 and o["part_contact_share"] >= 0.5)
