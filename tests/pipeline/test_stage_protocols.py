@@ -104,3 +104,21 @@ def test_error_codes_survive_the_round_trip():
     with pytest.raises(ValueError):
         RemoteStageError("x", 99)
     assert error_code(UnknownObjectError("banana")) is ErrorCode.UNKNOWN_OBJECT
+
+
+def test_an_object_that_slipped_out_since_the_grasp_is_said_and_forgotten():
+    """The hold is measured again before each command: fingers the object blocked that now reach their
+    targets mean it slipped out (or the scene was reset); the user is told, and the hand is free."""
+    from ifgrasp.hand.joints import PREGRASP_JOINTS_RAD
+    from ifgrasp.pipeline.hold import HoldVerdict
+    from ifgrasp.pipeline.orchestrator import Holding
+
+    s = Scripted()
+    p = pipeline(s)
+    target = PREGRASP_JOINTS_RAD.copy()
+    p.read_hand = lambda: (target.copy(), None, "")  # every finger at its squeeze target: nothing in between
+    blocked = HoldVerdict(True, np.array([True, True, False, True]), np.full(4, 0.2), "3 fingers stopped short")
+    p.holding = Holding(ground("pick up the mug by its handle", "", ""), None, target, blocked)
+    res = p.run(PipelineRequest("grab the spray bottle by its body"), execute=False)
+    assert res.success and res.message.startswith("the mug is no longer in the hand"), res.message
+    assert p.holding is None and not res.held

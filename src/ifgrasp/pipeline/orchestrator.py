@@ -185,11 +185,11 @@ class GraspPipeline:
                 raise CancelledError("cancelled; the arm stopped and holds its position")
 
         state: dict = {}
-        stage = ""
+        stage = note = ""
         try:
             if task != "grasp" and not execute:
                 raise InputError(f"'{task}' moves the robot; ask for it as a goal of the ExecuteGrasp action")
-            self._check_session(task, execute)
+            note = self._check_session(task, execute)
             for i, stage in enumerate(order):
                 check_cancel()
 
@@ -209,6 +209,7 @@ class GraspPipeline:
             res = PipelineResult(False, error_code(exc), f"{stage}: {exc}" if stage else str(exc), stage,
                                  state.get("grounded"), task=task)
             res.candidates = [c if isinstance(c, str) else c.describe() for c in getattr(exc, "candidates", ())]
+        res.message = note + res.message
         res.grasp = state.get("grasp")
         res.plan = state.get("plan")
         res.stage_latencies_s = dict(timer.durations_s)
@@ -221,20 +222,26 @@ class GraspPipeline:
             res.grounded = self.holding.grounded
         return res
 
-    def _check_session(self, task: str, execute: bool) -> None:
+    def _check_session(self, task: str, execute: bool) -> str:
         """A grasp while the hand holds something, or a place / release with nothing held, fails
-        here, saying what to do (the hold is measured again: a scene reset or a slip clears it)."""
+        here, saying what to do (the hold is measured again: a scene reset or a slip clears it).
+        Returns what the user should know before this command's own result ('' when nothing)."""
+        note = ""
         if self.holding is not None and self.read_hand is not None and self.holding.verdict.blocked.any():
             # fingers that were blocked by the object and are not any more: it slipped out, or the
             # scene was reset (a hooked object blocks no finger: it stays held until released)
             if not self._verdict(self.holding.q_hand_target).blocked.any():
+                g = self.holding.grounded
+                note = (f"the {g.category} is no longer in the hand (no finger is blocked by it any more: it "
+                        "slipped out, or the scene was reset); ")
                 self.holding = None
         if task == "grasp" and execute and self.holding is not None:
             g = self.holding.grounded
             raise HoldingError(f"the hand holds the {g.category} (by its {g.part}): say \"put it back\" or "
                                "\"let go\" first")
         if task == "place" and self.holding is None:
-            raise NotHoldingError("the hand holds nothing to put back; grasp an object first")
+            raise NotHoldingError(note + "the hand holds nothing to put back; grasp an object first")
+        return note
 
     def _verdict(self, q_target: np.ndarray, rise_m: float | None = None) -> HoldVerdict:
         q, effort, unit = self.read_hand()
