@@ -23,12 +23,8 @@ from pydantic import Field
 
 from ifgrasp.config import Config
 from ifgrasp.grasp.validate import ValidationConfig, _Batch, _chunks
-from ifgrasp.hand.joints import CLOSING_MASK, FINGERS, JOINTS, LOWER_RAD, UPPER_RAD, pregrasp
+from ifgrasp.hand.joints import CLOSING_MASK, JOINT_FINGER, LOWER_RAD, UPPER_RAD, pregrasp
 from ifgrasp.types import GraspBatch
-
-
-#: (16,) index in FINGERS of each joint's finger, motor order.
-_JOINT_FINGER = np.array([FINGERS.index(j.finger) for j in JOINTS])
 
 
 class SettleConfig(Config):
@@ -75,9 +71,10 @@ def settle(obj, grasps: GraspBatch, cfg: SettleConfig | None = None,
             deep = batch.finger_penetrations() > cfg.max_penetration_m  # (n, fingers)
             if not deep.any():
                 break
-            opening = deep[:, _JOINT_FINGER] & CLOSING_MASK
+            opening = deep[:, JOINT_FINGER] & CLOSING_MASK
             q_sub = np.clip(q_sub - cfg.open_step_rad * opening, LOWER_RAD, UPPER_RAD)
-        batch.place(sub.T_frame_wrist, q_sub)
+        else:  # the last opening step is not placed yet
+            batch.place(sub.T_frame_wrist, q_sub)
         settled[idx] = q_sub
         touching[idx] = batch.links_touching_object()
     out = GraspBatch(wrist_pos_m=grasps.wrist_pos_m.copy(), wrist_rot=grasps.wrist_rot.copy(),

@@ -402,15 +402,12 @@ class _Batch:
         if d.ncon == 0:
             return obj_pen, self_pen
         con = d.contact[: d.ncon]
-        g1, g2 = con.geom[:, 0], con.geom[:, 1]
         depth = np.maximum(-con.dist, 0.0)
-        h1, h2 = self.geom_hand_copy[g1], self.geom_hand_copy[g2]
-        o1, o2 = self.geom_obj_copy[g1], self.geom_obj_copy[g2]
-        for hand, other in ((h1, o2), (h2, o1)):
-            sel = (hand >= 0) & (other == hand)
-            np.maximum.at(obj_pen, hand[sel], depth[sel])
-        sel = (h1 >= 0) & (h1 == h2)
-        np.maximum.at(self_pen, h1[sel], depth[sel])
+        sel, _, _, copy = self._hand_object_contacts()
+        np.maximum.at(obj_pen, copy, depth[sel])
+        h1, h2 = self.geom_hand_copy[con.geom[:, 0]], self.geom_hand_copy[con.geom[:, 1]]
+        own = (h1 >= 0) & (h1 == h2)
+        np.maximum.at(self_pen, h1[own], depth[own])
         return obj_pen, self_pen
 
     def finger_penetrations(self) -> np.ndarray:

@@ -106,6 +106,8 @@ FINGER_AXIS_IN_HAND = np.array([1.0, 0.0, 0.0])
 CLOSING_ROLES = frozenset({"mcp_flex", "pip", "dip", "cmc", "mcp", "ip"})
 #: (16,) True on the closing joints, in motor order.
 CLOSING_MASK = np.array([j.role in CLOSING_ROLES for j in JOINTS])
+#: (16,) index in ``FINGERS`` of each joint's finger, in motor order.
+JOINT_FINGER = np.array([FINGERS.index(j.finger) for j in JOINTS])
 
 
 # The closing protocol: the teacher validates every grasp with it and an execution repeats it, so a

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ifgrasp.hand.joints import CLOSING_MASK, FINGERS, JOINTS
+from ifgrasp.hand.joints import CLOSING_MASK, FINGERS, JOINT_FINGER
 
 
 @dataclass(frozen=True)
@@ -50,9 +50,6 @@ class HoldVerdict:
     blocked: np.ndarray
     shortfall_rad: np.ndarray
     evidence: str
-
-
-_FINGER_OF = np.array([FINGERS.index(j.finger) for j in JOINTS])  # (16,)
 
 
 def cloud_height_m(points_camera_m: np.ndarray, T_base_camera: np.ndarray, q: float = 50.0) -> float:
@@ -90,16 +87,16 @@ def verify_hold(q_target_rad: np.ndarray, q_measured_rad: np.ndarray, effort: np
     if use_current:
         joint_blocked &= np.abs(np.asarray(effort, float)) >= check.min_current_a
     blocked = np.zeros(len(FINGERS), bool)
-    np.logical_or.at(blocked, _FINGER_OF, joint_blocked)
+    np.logical_or.at(blocked, JOINT_FINGER, joint_blocked)
     shortfall = np.zeros(len(FINGERS))
-    np.maximum.at(shortfall, _FINGER_OF, short)
+    np.maximum.at(shortfall, JOINT_FINGER, short)
     held = int(blocked.sum()) >= check.min_blocked_fingers
     parts = [f"{int(blocked.sum())} of {len(FINGERS)} fingers stopped short of their squeeze targets by the object "
              f"(shortfall {', '.join(f'{f} {s:.2f}' for f, s in zip(FINGERS, shortfall))} rad; blocked when "
              f"> {check.block_rad:.2f} rad"]
     if use_current:
         cur = np.zeros(len(FINGERS))
-        np.maximum.at(cur, _FINGER_OF, np.where(CLOSING_MASK, np.abs(np.asarray(effort, float)), 0.0))
+        np.maximum.at(cur, JOINT_FINGER, np.where(CLOSING_MASK, np.abs(np.asarray(effort, float)), 0.0))
         parts.append(f"; current {', '.join(f'{f} {c:.2f}' for f, c in zip(FINGERS, cur))} A")
     parts.append(")")
     if rise_m is not None:
