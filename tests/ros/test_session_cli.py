@@ -97,7 +97,10 @@ def test_launch_then_ask_a_whole_session(ros_domain, student_model):
             else:
                 assert code == 1 and "HOLDING" in out and "put it back" in out, out
                 code, out = ask(["put it back"], env)
-                assert code == 0 and "put the mug back down" in out, out
+                if "the mug is no longer in the hand" not in out:  # (or it slipped out just now: said so)
+                    assert code == 0 and "put the mug back down" in out, out
+                else:
+                    assert code == 1 and "NOT_HOLDING" in out, out
         else:
             assert "DROPPED" in out and "fingers" in out, out  # a drop is a drop, with its evidence
 
