@@ -216,6 +216,22 @@ class LeapHandModel:
         """Signed distance (B, N) of world ``points`` (B, N, 3) to the hand (union of boxes); < 0 inside."""
         return self.link_signed_distance(points, wrist_pos, wrist_rot, joints).min(-1).values
 
+    def max_penetration(self, points: torch.Tensor, wrist_pos: torch.Tensor, wrist_rot: torch.Tensor,
+                        joints: torch.Tensor) -> torch.Tensor:
+        """Deepest (B,) metres of world ``points`` (N, 3), shared by the B hand poses, inside the hand's
+        collision boxes (0 when none is inside): ``relu(-signed_distance(...)).amax(-1)`` without the
+        outside distances, the points transformed into every box frame by one broadcast matmul."""
+        R, t = self.link_transforms(joints)
+        R_link = R[:, self._box_link]  # (B, K, 3, 3)
+        R_box = wrist_rot[:, None] @ R_link @ self._T_link_box[:, :3, :3]  # world box axes (B, K, 3, 3)
+        c_hand = (R_link @ self._T_link_box[:, :3, 3:4])[..., 0] + t[:, self._box_link]  # (B, K, 3)
+        c_box = torch.einsum("bij,bkj->bki", wrist_rot, c_hand) + wrist_pos[:, None]
+        RT = R_box.transpose(-1, -2)
+        B, K = RT.shape[:2]
+        local = (RT.reshape(-1, 3) @ points.T).reshape(B, K, 3, -1) - RT @ c_box[..., None]  # (B, K, 3, N) box frame
+        inside = (self._box_half[None, :, :, None] - local.abs()).amin(-2)  # (B, K, N) > 0 inside
+        return torch.relu(inside.amax(-1).amax(-1))
+
     def self_penetration(self, joints: torch.Tensor) -> torch.Tensor:
         """Total penetration depth (B,) metres, >= 0, between sphere sets of links allowed to collide."""
         eye = torch.eye(3, dtype=joints.dtype, device=joints.device).expand(joints.shape[0], 3, 3)

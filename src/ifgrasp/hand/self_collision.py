@@ -117,7 +117,7 @@ class HandSelfCollision:
         more than ``margin`` skip the SAT and get minus their sphere gap (also a distance bound)."""
         if joints.ndim != 2 or joints.shape[1] != 16:
             raise InputError(f"joints must be (B, 16) radians in motor order, got {tuple(joints.shape)}")
-        if not torch.isfinite(joints).all():
+        if not torch.jit.is_tracing() and not torch.isfinite(joints).all():  # (an exported graph has no raise)
             raise InputError("joints contain NaN or inf; self-penetration needs finite joint angles (radians)")
         R, c, h = self._box_poses(joints, joints.dtype)
         a, b = self._box_i.to(joints.device), self._box_j.to(joints.device)
@@ -142,6 +142,16 @@ class HandSelfCollision:
     def max_depth(self, joints: torch.Tensor) -> torch.Tensor:
         """Deepest self-penetration (B,) metres over all checked link pairs (the judge's measure)."""
         return self.link_pair_depth(joints).max(-1).values
+
+    def max_depth_dense(self, joints: torch.Tensor) -> torch.Tensor:
+        """:meth:`max_depth` without the broad phase: the SAT on every checked box pair (fixed shapes).
+        Same values: boxes whose bounding spheres are apart overlap by <= 0 on some axis, which the
+        depth clamps to 0. Kept as the reference of the broad phase (3x slower)."""
+        R, c, h = self._box_poses(joints, joints.dtype)
+        a, b = self._box_i.to(joints.device), self._box_j.to(joints.device)
+        sat = box_overlap(R[:, a], c[:, a], h[a], R[:, b], c[:, b], h[b])  # (B, M)
+        padded = torch.cat([torch.relu(sat), sat.new_zeros(sat.shape[0], 1)], dim=1)
+        return padded[:, self._gather.to(joints.device)].amax(-1).amax(-1)
 
     def energy(self, joints: torch.Tensor, margin: float = 0.0) -> torch.Tensor:
         """Differentiable penalty (B,) metres: the sum over link pairs of their depth (with ``margin``)."""
