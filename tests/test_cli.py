@@ -200,7 +200,7 @@ def test_main_module_is_the_console_script():
      (None, None, 4, 8, [1, 8], Path("r.json"), "auto", ("repair",), ("v1",), None, None, False)),
     (["eval", "student", "--critic", "none", "--physics", "on,off", "--judge", "v1,v2", "--max-cases", "5",
       "--views-per-object", "2"], "eval_student_command",
-     (None, None, 8, 2, [8], OUT_DIR / "eval_student.json", "none", ("on", "off"), ("v1", "v2"), 5, None, False)),
+     (None, None, 8, 2, None, OUT_DIR / "eval_student.json", "none", ("on", "off"), ("v1", "v2"), 5, None, False)),
     (["bench", "generate", "--candidates", "16", "--repeats", "3"], "bench_generate_command", (None, None, 16, 8, 3, None, None)),
     (["bench", "generate", "--fewstep", "f.pt", "--fewstep-steps", "2"], "bench_generate_command",
      (None, None, 64, 8, 30, Path("f.pt"), 2)),

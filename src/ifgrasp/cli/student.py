@@ -73,7 +73,7 @@ def distill(
 
 @app.command()
 def export(
-    checkpoint: Path = typer.Option(None, help="student checkpoint (default: models/student/student.pt)"),
+    checkpoint: Path = typer.Option(None, help="student checkpoint (default: models/student/student_flow.pt)"),
     out: Path = typer.Option(None, help="ONNX file (default: the checkpoint's path with .onnx)"),
     steps: int = typer.Option(None, min=1, help="sampler steps unrolled into the graph (default: the checkpoint's "
                               "own: 8 DDIM steps, or the distilled model's recorded count)"),
@@ -91,18 +91,20 @@ def export(
 
 @eval_app.command("student")
 def eval_student(
-    checkpoint: Path = typer.Option(None, help="student checkpoint (default: models/student/student.pt)"),
+    checkpoint: Path = typer.Option(None, help="student checkpoint (default: models/student/student_flow.pt)"),
     views: Path = typer.Option(None, help="held-out camera views (default: data/views/heldout)"),
     k: int = typer.Option(8, min=1, help="grasps kept per view (top-k)"),
     views_per_object: int = typer.Option(8, min=1, help="views evaluated per object (8: ~430 held-out cases)"),
-    steps: str = typer.Option("8", help="comma-separated DDIM step counts to compare"),
+    steps: str = typer.Option("", help="comma-separated sampler step counts to compare (default: the checkpoint's "
+                              "own: 4 Euler steps for the distilled flow, 8 DDIM for student.pt)"),
     out: Path = typer.Option(OUT_DIR / "eval_student.json", help="JSON report (per-case rows: same name .jsonl; "
                              "a rerun resumes from it)"),
     critic: str = typer.Option("auto", help="learned ranking term: auto (critic.pt beside the checkpoint if "
                                "present), none, or a critic file"),
     physics: str = typer.Option("repair", help="physics variants, paired on the same cases: repair (self-collision repair + "
                          "reject, the generator's default), on (refine + repair + reject), off (raw sampler), "
-                         "reject (drop candidates over 1 mm self-penetration)"),
+                         "reject (drop candidates over 1 mm self-penetration), fill (repair only when fewer than k "
+                         "candidates are within 1 mm)"),
     judge: str = typer.Option("v1", help="comma-separated judge versions (validation) to report"),
     max_cases: int = typer.Option(None, min=1, help="only the first N cases (view-major order: every task early)"),
     report_only: bool = typer.Option(False, help="run nothing: rebuild the report from the .jsonl rows so far"),
@@ -115,14 +117,14 @@ def eval_student(
     """
     from ifgrasp.grasp.diffusion.commands import eval_student_command
 
-    eval_student_command(checkpoint, views, k, views_per_object, parse_steps(steps), out, critic,
+    eval_student_command(checkpoint, views, k, views_per_object, parse_steps(steps) if steps else None, out, critic,
                          tuple(p.strip() for p in physics.split(",")), tuple(j.strip() for j in judge.split(",")),
                          max_cases, None, report_only)
 
 
 @bench_app.command("generate")
 def bench_generate(
-    checkpoint: Path = typer.Option(None, help="student checkpoint (default: models/student/student.pt)"),
+    checkpoint: Path = typer.Option(None, help="student checkpoint (default: models/student/student_flow.pt)"),
     onnx: Path = typer.Option(None, help="exported sampler (default: models/student/student.onnx; exported if missing)"),
     candidates: int = typer.Option(64, min=1, help="grasps sampled per call"),
     steps: int = typer.Option(8, min=1, help="DDIM steps"),
@@ -143,10 +145,10 @@ def bench_generate(
 
 @bench_app.command("graph")
 def bench_graph(
-    checkpoint: Path = typer.Option(None, help="student checkpoint (default: models/student/student.pt)"),
+    checkpoint: Path = typer.Option(None, help="student checkpoint (default: models/student/student_flow.pt)"),
     instruction: str = typer.Option("pick up the mug by its handle", help="command to run"),
     repeats: int = typer.Option(3, min=1, help="runs, each on a freshly reset scene"),
-    steps: int = typer.Option(8, min=1, help="DDIM steps"),
+    steps: int = typer.Option(None, min=1, help="sampler steps (default: the checkpoint's own, 4 for the distilled flow)"),
     execute: bool = typer.Option(True, help="also execute and lift (--no-execute: plan only)"),
     baseline: bool = typer.Option(False, help="interleave runs of the previous path (the student's "
                                   "self-collision repair runs all its steps) and print the ratio"),
@@ -162,9 +164,9 @@ def bench_graph(
 
 @bench_app.command("hold")
 def bench_hold(
-    checkpoint: Path = typer.Option(None, help="student checkpoint (default: models/student/student.pt)"),
+    checkpoint: Path = typer.Option(None, help="student checkpoint (default: models/student/student_flow.pt)"),
     seeds: int = typer.Option(5, min=1, help="scene seeds; each runs the four held-decision instructions"),
-    steps: int = typer.Option(8, min=1, help="DDIM steps"),
+    steps: int = typer.Option(None, min=1, help="sampler steps (default: the checkpoint's own, 4 for the distilled flow)"),
 ) -> None:
     """The held decision (hand measurements, camera) against the simulator's ground truth: false "held" counted.
 

@@ -17,8 +17,11 @@ from ifgrasp.paths import CONFIG_DIR, DATA_DIR, MODELS_DIR, OUT_DIR
 from ifgrasp.timing import LatencyStats, measure
 
 console = Console()
-DEFAULT_CHECKPOINT = MODELS_DIR / "student" / "student.pt"
-DEFAULT_ONNX = MODELS_DIR / "student" / "student.onnx"
+#: the DDIM student ``ifgrasp train`` writes (and ``ifgrasp distill`` distils); the base of the old default path
+BASE_CHECKPOINT = MODELS_DIR / "student" / "student.pt"
+BASE_ONNX = MODELS_DIR / "student" / "student.onnx"
+#: the pipeline's default generator: the rectified flow distilled from it, 4 Euler steps (MODEL_CARD.md)
+DEFAULT_CHECKPOINT = MODELS_DIR / "student" / "student_flow.pt"
 
 
 def views_command(split: str, views_per_object: int, out: Path | None) -> Path:
@@ -40,7 +43,7 @@ def _train_config(cls, default_yaml: str, config: Path | None, steps: int | None
 
 
 def train_command(config: Path | None, out: Path | None, steps: int | None, critic: bool = False) -> dict:
-    out = out or DEFAULT_CHECKPOINT.parent
+    out = out or BASE_CHECKPOINT.parent
     if critic:
         summary = train_critic(_train_config(CriticConfig, "critic.yaml", config, steps), out)
         console.print(f"critic trained: {json.dumps(summary)} -> {out / 'critic.pt'}")
@@ -190,7 +193,7 @@ def bench_generate_command(checkpoint: Path | None, onnx: Path | None, candidate
 
 
 def eval_student_command(checkpoint: Path | None, views: Path | None, k: int, views_per_object: int,
-                         steps_list: list[int], out: Path, critic: str = "auto", physics: tuple[str, ...] = ("repair",),
+                         steps_list: list[int] | None, out: Path, critic: str = "auto", physics: tuple[str, ...] = ("repair",),
                          judges: tuple[str, ...] = ("v1",), max_cases: int | None = None,
                          log: Path | None = None, report_only: bool = False) -> dict:
     """Variants = step counts x physics on/off, all on the same held-out cases; table + JSON report.
@@ -208,6 +211,7 @@ def eval_student_command(checkpoint: Path | None, views: Path | None, k: int, vi
 
     checkpoint = checkpoint or DEFAULT_CHECKPOINT
     policy = load_checkpoint(checkpoint)
+    steps_list = steps_list or [policy.default_steps]
     learned = resolve_critic(critic, Path(checkpoint))
     console.print(f"ranking: geometric terms{' + learned critic' if learned is not None else ' only'}; "
                   f"judges: {', '.join(judges)}")
@@ -215,7 +219,8 @@ def eval_student_command(checkpoint: Path | None, views: Path | None, k: int, vi
     modes = {"on": PhysicsConfig(refine_steps=8),  # refinement + self-collision repair + rejection
              "off": PhysicsConfig(refine_steps=0, repair_steps=0, reject_self_m=1e9),  # the sampler as it was
              "reject": PhysicsConfig(refine_steps=0, repair_steps=0),  # no refinement: drop candidates over 1 mm
-             "repair": PhysicsConfig()}  # self-collision repair of the best candidates, then reject (the default)
+             "repair": PhysicsConfig(repair_scope="top"),  # self-collision repair of the best candidates, then reject
+             "fill": PhysicsConfig(repair_scope="fill")}  # repair only when fewer than k candidates are admissible
     if set(physics) - set(modes):
         raise ConfigError(f"unknown physics variant in {','.join(physics)}; known: {', '.join(modes)}")
     gens = {f"steps{s}_physics_{p}": GraspGenerator(policy, backend="torch", steps=s, critic=learned,
