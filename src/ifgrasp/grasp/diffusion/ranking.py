@@ -61,18 +61,19 @@ def ranking_terms(hand, pos: torch.Tensor, rot: torch.Tensor, q: torch.Tensor, p
     - ``below_table_m`` (K,): deepest hand surface point below the table;
     - ``self_penetration_m`` (K,): exact self-penetration (when ``self_collision`` is given).
     Plain tensor ops with fixed shapes (no data-dependent branches), so the function exports to ONNX."""
+    links = hand.link_transforms(q)  # forward kinematics once for every measure
     center = points.mean(0)  # distances from centred coordinates: small values, exact squares
-    tips = hand.fingertips(pos, rot, q) - center  # (K, 4, 3)
+    tips = hand.fingertips(pos, rot, q, links) - center  # (K, 4, 3)
     local = points - center
     d2 = (tips.square().sum(-1, keepdim=True) + local.square().sum(-1) - 2.0 * tips @ local.T)  # (K, 4, N)
     mask = part_mask.to(d2.dtype)
-    surface = hand.surface_points(pos, rot, q)  # (K, P, 3)
-    out = {"cloud_penetration_m": hand.max_penetration(points[:probe_points], pos, rot, q),
+    surface = hand.surface_points(pos, rot, q, links)  # (K, P, 3)
+    out = {"cloud_penetration_m": hand.max_penetration(points[:probe_points], pos, rot, q, links),
            "tip_part_m": (d2 + (1.0 - mask) * _FAR_M2).amin(-1).clamp(min=0.0).sqrt(),
            "tip_other_m": (d2 + mask * _FAR_M2).amin(-1).clamp(min=0.0).sqrt(),
            "below_table_m": torch.relu(-(surface @ plane[:3] + plane[3])).amax(-1)}
     if self_collision is not None:
-        out["self_penetration_m"] = self_collision.max_depth(q)
+        out["self_penetration_m"] = self_collision.max_depth(q, links)
     return out
 
 
