@@ -201,9 +201,10 @@ def test_main_module_is_the_console_script():
     (["eval", "student", "--critic", "none", "--physics", "on,off", "--judge", "v1,v2", "--max-cases", "5",
       "--views-per-object", "2"], "eval_student_command",
      (None, None, 8, 2, None, OUT_DIR / "eval_student.json", "none", ("on", "off"), ("v1", "v2"), 5, None, False)),
-    (["bench", "generate", "--candidates", "16", "--repeats", "3"], "bench_generate_command", (None, None, 16, 8, 3, None, None)),
-    (["bench", "generate", "--fewstep", "f.pt", "--fewstep-steps", "2"], "bench_generate_command",
-     (None, None, 64, 8, 30, Path("f.pt"), 2)),
+    (["bench", "generate", "--candidates", "16", "--repeats", "3"], "bench_generate_command",
+     (None, None, 16, 8, 3, None, 2)),
+    (["bench", "generate", "--checkpoint", "f.pt", "--steps", "2", "--base", "b.pt", "--threads", "1"],
+     "bench_generate_command", (Path("f.pt"), Path("b.pt"), 64, 8, 30, 2, 1)),
     (["distill", "--steps", "5"], "distill_command", (None, None, 5)),
     (["export"], "export_command", (None, None, None, "auto")),
 ])

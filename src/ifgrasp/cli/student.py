@@ -124,23 +124,23 @@ def eval_student(
 
 @bench_app.command("generate")
 def bench_generate(
-    checkpoint: Path = typer.Option(None, help="student checkpoint (default: models/student/student_flow.pt)"),
-    onnx: Path = typer.Option(None, help="exported sampler (default: models/student/student.onnx; exported if missing)"),
+    checkpoint: Path = typer.Option(None, help="the generator timed as new (default: models/student/student_flow.pt)"),
+    base: Path = typer.Option(None, help="the old default model (default: models/student/student.pt)"),
     candidates: int = typer.Option(64, min=1, help="grasps sampled per call"),
-    steps: int = typer.Option(8, min=1, help="DDIM steps"),
-    repeats: int = typer.Option(30, min=1, help="timed calls per runtime"),
-    fewstep: Path = typer.Option(None, help="distilled few-step checkpoint timed beside the current path "
-                                 "(default: models/student/student_flow.pt when present)"),
-    fewstep_steps: int = typer.Option(None, min=1, help="its network evaluations (default: the checkpoint's own)"),
+    base_steps: int = typer.Option(8, min=1, help="the old model's DDIM steps"),
+    repeats: int = typer.Option(30, min=1, help="timed calls per path (interleaved)"),
+    steps: int = typer.Option(None, min=1, help="the new model's steps (default: the checkpoint's own)"),
+    threads: int = typer.Option(2, min=1, help="torch and onnxruntime threads"),
 ) -> None:
-    """Student latency on a 2,048-point view: encoding, sampling, ranking; torch vs ONNX (vs TensorRT), and the
-    distilled few-step sampler against the current one (ratios of median and p95, same run).
+    """Student latency on a 2,048-point view: the old path (8 DDIM steps, ONNX sampler + torch ranking; torch;
+    one-graph ONNX) against the new default (distilled flow, torch and one ONNX graph with critic and ranking),
+    medians, p95 and ratios in one run, plus the machine's load.
 
-    Example: ``ifgrasp bench generate --candidates 64 --repeats 50``
+    Example: ``nice -n 10 ifgrasp bench generate --repeats 30``
     """
     from ifgrasp.grasp.diffusion.commands import bench_generate_command
 
-    bench_generate_command(checkpoint, onnx, candidates, steps, repeats, fewstep, fewstep_steps)
+    bench_generate_command(checkpoint, base, candidates, base_steps, repeats, steps, threads)
 
 
 @bench_app.command("graph")

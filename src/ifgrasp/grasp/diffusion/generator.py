@@ -167,6 +167,7 @@ class GraspGenerator:
         sess_opts = ort.SessionOptions()
         # no busy-waiting worker threads after a run: they would compete with the torch ranking that follows
         sess_opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        sess_opts.intra_op_num_threads = torch.get_num_threads()  # one thread knob for both runtimes
         try:
             sess = ort.InferenceSession(str(onnx_path), sess_options=sess_opts, providers=providers)
         except Exception as exc:  # onnxruntime raises its own exception types for a bad file
