@@ -195,7 +195,8 @@ def test_main_module_is_the_console_script():
     (["train", "--steps", "5", "--out", "o"], "train_command", (None, Path("o"), 5, False)),
     (["train"], "train_command", (None, None, None, False)),
     (["train", "--critic"], "train_command", (None, None, None, True)),
-    (["export", "--checkpoint", "c.pt", "--steps", "4"], "export_command", (Path("c.pt"), None, 4, "auto")),
+    (["export", "--checkpoint", "c.pt", "--steps", "4", "--no-ranking"], "export_command",
+     (Path("c.pt"), None, 4, "auto", False)),
     (["eval", "student", "--steps", "1,8", "--k", "4", "--out", "r.json"], "eval_student_command",
      (None, None, 4, 8, [1, 8], Path("r.json"), "auto", ("repair",), ("v1",), None, None, False)),
     (["eval", "student", "--critic", "none", "--physics", "on,off", "--judge", "v1,v2", "--max-cases", "5",
@@ -206,7 +207,7 @@ def test_main_module_is_the_console_script():
     (["bench", "generate", "--checkpoint", "f.pt", "--steps", "2", "--base", "b.pt", "--threads", "1"],
      "bench_generate_command", (Path("f.pt"), Path("b.pt"), 64, 8, 30, 2, 1)),
     (["distill", "--steps", "5"], "distill_command", (None, None, 5)),
-    (["export"], "export_command", (None, None, None, "auto")),
+    (["export"], "export_command", (None, None, None, "auto", True)),
 ])
 def test_student_verbs_are_thin_shells_over_the_students_commands(monkeypatch, argv, target, expected):
     import ifgrasp.grasp.diffusion.commands as commands

@@ -79,14 +79,16 @@ def export(
                               "own: 8 DDIM steps, or the distilled model's recorded count)"),
     critic: str = typer.Option("auto", help="critic in the same graph: auto (critic.pt beside the checkpoint if "
                                "present), none, or a critic file"),
+    ranking: bool = typer.Option(True, help="the ranking's measures in the same graph (--no-ranking: sampler + "
+                                 "critic only)"),
 ) -> None:
-    """Export the student's few-step sampler (+ its critic, same features) to ONNX and check it against torch.
+    """Export the student's few-step sampler + its critic + the ranking's measures to ONNX, checked against torch.
 
     Example: ``ifgrasp export --steps 8``; ``ifgrasp export --checkpoint models/student/student_flow.pt``
     """
     from ifgrasp.grasp.diffusion.commands import export_command
 
-    export_command(checkpoint, out, steps, critic)
+    export_command(checkpoint, out, steps, critic, ranking)
 
 
 @eval_app.command("student")

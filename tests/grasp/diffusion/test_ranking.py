@@ -156,3 +156,16 @@ def test_a_graph_ranking_on_other_probes_is_refused(flow_graph):
     with pytest.raises(ModelError, match="ranks on 128 observed points"):
         GraspGenerator(flow, backend="onnx", steps=4, onnx_path=path, critic=critic,
                        ranking=RankingConfig(penetration_points=64))
+
+
+def test_auto_runs_the_one_graph_on_a_cpu_and_torch_for_any_other_file(flow_graph, tmp_path):
+    flow, critic, path = flow_graph
+    assert GraspGenerator(flow, backend="auto", steps=4, onnx_path=path, critic=critic).backend == "onnx"
+    assert GraspGenerator(flow, backend="auto", steps=4, critic=critic).backend == "torch"  # no file
+    sampler_only = export_onnx(flow, tmp_path / "sampler.onnx", steps=4, n_points=256, k=32, critic=critic)
+    gen = GraspGenerator(flow, backend="auto", steps=4, onnx_path=sampler_only, critic=critic)
+    assert gen.backend == "torch" and "not the one graph" in gen.auto_note
+    gen = GraspGenerator(flow, backend="auto", steps=2, onnx_path=path, critic=critic)  # file unrolls 4 steps
+    assert gen.backend == "torch" and "unrolls 4" in gen.auto_note
+    other = GraspCritic(n_basis=32, width=16).eval()  # the file holds another critic's weights
+    assert GraspGenerator(flow, backend="auto", steps=4, onnx_path=path, critic=other).backend == "torch"

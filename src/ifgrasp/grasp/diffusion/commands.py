@@ -66,20 +66,23 @@ def distill_command(config: Path | None, out: Path | None, steps: int | None) ->
     return summary
 
 
-def export_command(checkpoint: Path | None, out: Path | None, steps: int | None, critic: str = "auto") -> None:
+def export_command(checkpoint: Path | None, out: Path | None, steps: int | None, critic: str = "auto",
+                   ranking: bool = True) -> None:
     """``steps`` None: the checkpoint's own (8 for the DDIM student, the distilled one's recorded count);
-    ``out`` None: the checkpoint's path with ``.onnx`` (models/student/student.onnx for the default)."""
+    ``out`` None: the checkpoint's path with ``.onnx`` (models/student/student_flow.onnx for the default);
+    ``ranking``: the ranking's measures in the same graph (what the generator's ``auto`` runtime uses)."""
     from ifgrasp.grasp.diffusion.export import OPSET, export_onnx, max_abs_difference
 
     checkpoint = Path(checkpoint or DEFAULT_CHECKPOINT)
     policy = load_checkpoint(checkpoint)
     steps = steps or policy.default_steps
     learned = resolve_critic(critic, checkpoint)
-    path = export_onnx(policy, out or checkpoint.with_suffix(".onnx"), steps=steps, critic=learned)
-    diff = max_abs_difference(policy, path, steps, critic=learned)
+    path = export_onnx(policy, out or checkpoint.with_suffix(".onnx"), steps=steps, critic=learned, ranking=ranking)
+    diffs = max_abs_difference(policy, path, steps, critic=learned, per_output=True)
     console.print(f"ONNX (opset {OPSET}, {steps} {policy.sampler.upper()} steps"
-                  f"{', critic in the graph' if learned is not None else ''}) -> {path}; "
-                  f"max |torch - onnxruntime| = {diff:.2e}")
+                  f"{', critic' if learned is not None else ''}{', ranking' if ranking else ''} in the graph) -> "
+                  f"{path}; max |torch - onnxruntime| = {max(diffs.values()):.2e} "
+                  f"({', '.join(f'{k} {v:.1e}' for k, v in diffs.items())})")
 
 
 def _bench_cloud(seed: int = 0):
@@ -110,7 +113,8 @@ def bench_generate_command(checkpoint: Path | None = None, base: Path | None = N
       the one graph holding sampler, critic and ranking (the default generator's path);
     - TensorRT rows where onnxruntime offers it.
     Per path: "ranked" = prepare + sample + rank (the candidates scored, what the issue's goal counts),
-    "physics" = the repair / pre-check stage, "total" = the whole ``generate``. Prints medians, p95,
+    "physics" = the repair / pre-check stage, "total" = the whole ``generate``, "CPU" = the process's CPU
+    time per call (with one thread about the wall time on an idle core; the machine is shared). Prints medians, p95,
     ratios against the old ONNX path and the machine's load average before and after."""
     import os
     import tempfile
@@ -147,14 +151,15 @@ def bench_generate_command(checkpoint: Path | None = None, base: Path | None = N
     load_before = os.getloadavg()
     for i in range(repeats + 2):  # 2 warm-up rounds, then round robin
         for (name, *_), gen in zip(paths, gens):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             gen.generate(points, mask, k=8)
-            total = time.perf_counter() - t0
+            total, cpu = time.perf_counter() - t0, time.process_time() - c0
             if i < 2:
                 continue
             t = gen.last.timings_s
             row = samples[name]
             for key, v in (("ranked", t["prepare"] + t["sample"] + t["rank"]), ("physics", t["refine"]), ("total", total),
+                           ("cpu", cpu),
                            ("sample", t["sample"]), ("rank", t["rank"]),
                            ("repaired", float(gen.last.candidates.extras["refined"].sum()))):
                 row.setdefault(key, []).append(v)
@@ -163,7 +168,7 @@ def bench_generate_command(checkpoint: Path | None = None, base: Path | None = N
     table = Table(title=f"ifgrasp bench generate: {candidates} candidates, 2,048-point view, {threads} thread(s), "
                         f"{repeats} calls per path (interleaved)")
     for h in ("path", "ranked median ms", "ranked p95", "sample", "rank", "physics median", "total median",
-              "total p95", "repaired / call"):
+              "total p95", "CPU ms / call", "repaired / call"):
         table.add_column(h)
     stats = {}
     for name, *_ in paths:
@@ -173,19 +178,20 @@ def bench_generate_command(checkpoint: Path | None = None, base: Path | None = N
         stats[name] = st
         table.add_row(name, *(f"{x * 1e3:.1f}" for x in (st["ranked"].median_s, st["ranked"].p95_s, st["sample"].median_s,
                                                           st["rank"].median_s, st["physics"].median_s,
-                                                          st["total"].median_s, st["total"].p95_s)),
+                                                          st["total"].median_s, st["total"].p95_s, st["cpu"].median_s)),
                       f"{np.mean(r['repaired']):.1f}")
     with torch.no_grad():
         enc = new_model.encoder
         rows.append(measure("torch BPS encoding alone", lambda: enc(torch.as_tensor(points)[None],
                                                                     torch.as_tensor(mask)[None]), repeats=repeats))
     table.add_row("torch BPS encoding alone", f"{rows[-1].median_s * 1e3:.1f}", f"{rows[-1].p95_s * 1e3:.1f}",
-                  *([""] * 6))
+                  *([""] * 7))
     console.print(table)
     ref, cur = stats[paths[0][0]], stats[paths[4][0]]
     torch_new = stats[paths[3][0]]
     med = cur["ranked"].median_s * 1e3
-    echo(f"load average (1 min) before / after: {load_before[0]:.1f} / {load_after[0]:.1f} on {os.cpu_count()} CPUs")
+    echo(f"load average (1 min) before / after: {load_before[0]:.1f} / {load_after[0]:.1f} on {os.cpu_count()} CPUs; "
+         "'CPU ms / call' is this process's CPU time (all its threads): with 1 thread, about the wall time on an idle core")
     echo(f"new onnx 1-graph / old onnx path, to ranked candidates: median {med:.1f} / "
          f"{ref['ranked'].median_s * 1e3:.1f} ms = {cur['ranked'].median_s / ref['ranked'].median_s:.2f}, p95 "
          f"{cur['ranked'].p95_s * 1e3:.1f} / {ref['ranked'].p95_s * 1e3:.1f} ms = "

@@ -29,6 +29,8 @@ from ifgrasp.grasp.diffusion.train import load_checkpoint
 from ifgrasp.timing import StageTimer
 from ifgrasp.types import GraspBatch, ObjectCloud
 
+#: ``auto``: TensorRT when a CUDA GPU offers it, else onnxruntime when ``onnx_path`` is the one graph
+#: (sampler + critic + ranking) of this model, else torch
 BACKENDS = ("auto", "torch", "onnx", "tensorrt")
 
 
@@ -122,6 +124,7 @@ class GraspGenerator:
         self._graph = None
         self.critic_in_graph = False  # True when the sampler's graph computes the loaded critic's P(lift)
         self.ranking_in_graph = False  # True when it also computes the ranking's measures (ranking.TERMS)
+        self.auto_note = ""  # why backend "auto" chose torch over an ONNX file it was given
         self.backend, self._session = self._open(backend, onnx_path, engine_cache)
         if self._session is None:
             self.critic_in_graph = critic is not None
@@ -146,7 +149,20 @@ class GraspGenerator:
             raise ModelError(f"TensorRT backend unavailable: onnxruntime has providers {providers} "
                              "(needs a CUDA GPU and onnxruntime-gpu with TensorRT)")
         if backend == "auto" and not want_trt:
-            return "torch", None  # on a CPU the torch model and onnxruntime are close; torch needs no file
+            # on a CPU the one graph (sampler + critic + ranking) in onnxruntime is several times faster than
+            # torch (ifgrasp bench generate); a file that is not that graph for this model runs no faster: torch
+            if onnx_path is None or not Path(onnx_path).is_file():
+                return "torch", None
+            try:
+                sess = self._onnx_session(ort, onnx_path, False, engine_cache)
+            except ModelError as exc:
+                self.auto_note = f"torch: {exc}"
+                return "torch", None
+            if self.ranking_in_graph and (self.critic is None or self.critic_in_graph):
+                return "onnx", sess
+            self.auto_note = f"torch: {onnx_path} is not the one graph with this critic and the ranking"
+            self.critic_in_graph = self.ranking_in_graph = False
+            return "torch", None
         if onnx_path is None or not Path(onnx_path).is_file():
             raise ModelError(f"backend '{backend}' needs an exported ONNX file (ifgrasp export), got {onnx_path}")
         sess = self._onnx_session(ort, onnx_path, want_trt, engine_cache)
