@@ -10,9 +10,8 @@ All terms are batched over candidates. :func:`ranking_terms` computes the geomet
 (also inside the exported sampler graph, :class:`~ifgrasp.grasp.diffusion.policy.SamplerGraph`, so the
 ONNX path ranks in the same onnxruntime call); :func:`score_terms` turns them into the score with the
 weights of :class:`RankingConfig` (numpy, so the weights stay run-time settings). The observed points
-tested against the hand are the cloud's first ``penetration_points``: the generator's resampling
-(:func:`~ifgrasp.grasp.diffusion.generator.prepare_cloud`) draws the cloud in random order, so they are
-a uniform random subset.
+tested against the hand are an even subset of ``penetration_points`` (:func:`probes`), the same as the
+physics pre-check's (:class:`~ifgrasp.grasp.diffusion.physics.ObservedCloud`).
 """
 
 from __future__ import annotations
@@ -49,13 +48,24 @@ def table_plane(T_base_camera: np.ndarray | None, table_z_m: float = 0.0) -> np.
     return np.array([*T[2, :3], T[2, 3] - table_z_m], np.float32)
 
 
+def probes(points: torch.Tensor, count: int) -> torch.Tensor:
+    """The observed points (count, 3) tested against the hand: every (N // count)-th of ``points`` (N, 3)
+    (all N when fewer, the last repeated), an even subset; N read as a tensor, so an exported graph
+    takes any N."""
+    from torch.onnx.operators import shape_as_tensor
+
+    n = shape_as_tensor(points)[0]
+    step = torch.clamp(torch.div(n, count, rounding_mode="floor"), min=1)
+    return points.index_select(0, torch.minimum(torch.arange(count) * step, n - 1))
+
+
 def ranking_terms(hand, pos: torch.Tensor, rot: torch.Tensor, q: torch.Tensor, points: torch.Tensor,
                   part_mask: torch.Tensor, plane: torch.Tensor, probe_points: int,
                   self_collision=None) -> dict[str, torch.Tensor]:
     """Geometric measures of K grasps (camera frame, metres) on one observed cloud ``points`` (N, 3)
     with ``part_mask`` (N,) float in {0, 1} and the table ``plane`` (4,) of :func:`table_plane`:
 
-    - ``cloud_penetration_m`` (K,): deepest of the first ``probe_points`` observed points inside the hand;
+    - ``cloud_penetration_m`` (K,): deepest of ``probe_points`` observed points (:func:`probes`) inside the hand;
     - ``tip_part_m`` / ``tip_other_m`` (K, 4): each fingertip's distance to the nearest part / non-part point
       (100 m when there is none);
     - ``below_table_m`` (K,): deepest hand surface point below the table;
@@ -68,7 +78,7 @@ def ranking_terms(hand, pos: torch.Tensor, rot: torch.Tensor, q: torch.Tensor, p
     d2 = (tips.square().sum(-1, keepdim=True) + local.square().sum(-1) - 2.0 * tips @ local.T)  # (K, 4, N)
     mask = part_mask.to(d2.dtype)
     surface = hand.surface_points(pos, rot, q, links)  # (K, P, 3)
-    out = {"cloud_penetration_m": hand.max_penetration(points[:probe_points], pos, rot, q, links),
+    out = {"cloud_penetration_m": hand.max_penetration(probes(points, probe_points), pos, rot, q, links),
            "tip_part_m": (d2 + (1.0 - mask) * _FAR_M2).amin(-1).clamp(min=0.0).sqrt(),
            "tip_other_m": (d2 + mask * _FAR_M2).amin(-1).clamp(min=0.0).sqrt(),
            "below_table_m": torch.relu(-(surface @ plane[:3] + plane[3])).amax(-1)}
