@@ -198,7 +198,7 @@ def test_main_module_is_the_console_script():
     (["export", "--checkpoint", "c.pt", "--steps", "4", "--no-ranking"], "export_command",
      (Path("c.pt"), None, 4, "auto", False)),
     (["eval", "student", "--steps", "1,8", "--k", "4", "--out", "r.json"], "eval_student_command",
-     (None, None, 4, 8, [1, 8], Path("r.json"), "auto", ("repair",), ("v1",), None, None, False)),
+     (None, None, 4, 8, [1, 8], Path("r.json"), "auto", ("fill",), ("v1",), None, None, False)),
     (["eval", "student", "--critic", "none", "--physics", "on,off", "--judge", "v1,v2", "--max-cases", "5",
       "--views-per-object", "2"], "eval_student_command",
      (None, None, 8, 2, None, OUT_DIR / "eval_student.json", "none", ("on", "off"), ("v1", "v2"), 5, None, False)),

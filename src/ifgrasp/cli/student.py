@@ -103,10 +103,10 @@ def eval_student(
                              "a rerun resumes from it)"),
     critic: str = typer.Option("auto", help="learned ranking term: auto (critic.pt beside the checkpoint if "
                                "present), none, or a critic file"),
-    physics: str = typer.Option("repair", help="physics variants, paired on the same cases: repair (self-collision repair + "
-                         "reject, the generator's default), on (refine + repair + reject), off (raw sampler), "
-                         "reject (drop candidates over 1 mm self-penetration), fill (repair only when fewer than k "
-                         "candidates are within 1 mm)"),
+    physics: str = typer.Option("fill", help="physics variants, paired on the same cases: fill (the generator's "
+                         "default: self-collision repair only when fewer than k candidates are within 1 mm, then "
+                         "reject), repair (repair the best 16 over 1 mm, then reject), on (refine + repair + reject), "
+                         "off (raw sampler), reject (drop candidates over 1 mm self-penetration)"),
     judge: str = typer.Option("v1", help="comma-separated judge versions (validation) to report"),
     max_cases: int = typer.Option(None, min=1, help="only the first N cases (view-major order: every task early)"),
     report_only: bool = typer.Option(False, help="run nothing: rebuild the report from the .jsonl rows so far"),

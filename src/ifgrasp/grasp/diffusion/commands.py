@@ -210,7 +210,7 @@ def bench_generate_command(checkpoint: Path | None = None, base: Path | None = N
 
 
 def eval_student_command(checkpoint: Path | None, views: Path | None, k: int, views_per_object: int,
-                         steps_list: list[int] | None, out: Path, critic: str = "auto", physics: tuple[str, ...] = ("repair",),
+                         steps_list: list[int] | None, out: Path, critic: str = "auto", physics: tuple[str, ...] = ("fill",),
                          judges: tuple[str, ...] = ("v1",), max_cases: int | None = None,
                          log: Path | None = None, report_only: bool = False) -> dict:
     """Variants = step counts x physics on/off, all on the same held-out cases; table + JSON report.
@@ -237,7 +237,7 @@ def eval_student_command(checkpoint: Path | None, views: Path | None, k: int, vi
              "off": PhysicsConfig(refine_steps=0, repair_steps=0, reject_self_m=1e9),  # the sampler as it was
              "reject": PhysicsConfig(refine_steps=0, repair_steps=0),  # no refinement: drop candidates over 1 mm
              "repair": PhysicsConfig(repair_scope="top"),  # self-collision repair of the best candidates, then reject
-             "fill": PhysicsConfig(repair_scope="fill")}  # repair only when fewer than k candidates are admissible
+             "fill": PhysicsConfig(repair_scope="fill")}  # repair only when fewer than k are admissible (the default)
     if set(physics) - set(modes):
         raise ConfigError(f"unknown physics variant in {','.join(physics)}; known: {', '.join(modes)}")
     gens = {f"steps{s}_physics_{p}": GraspGenerator(policy, backend="torch", steps=s, critic=learned,
