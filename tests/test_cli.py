@@ -203,7 +203,7 @@ def test_main_module_is_the_console_script():
       "--views-per-object", "2"], "eval_student_command",
      (None, None, 8, 2, None, OUT_DIR / "eval_student.json", "none", ("on", "off"), ("v1", "v2"), 5, None, False)),
     (["bench", "generate", "--candidates", "16", "--repeats", "3"], "bench_generate_command",
-     (None, None, 16, 8, 3, None, 2)),
+     (None, None, 16, 8, 3, None, 1)),
     (["bench", "generate", "--checkpoint", "f.pt", "--steps", "2", "--base", "b.pt", "--threads", "1"],
      "bench_generate_command", (Path("f.pt"), Path("b.pt"), 64, 8, 30, 2, 1)),
     (["distill", "--steps", "5"], "distill_command", (None, None, 5)),

@@ -132,7 +132,8 @@ def bench_generate(
     base_steps: int = typer.Option(8, min=1, help="the old model's DDIM steps"),
     repeats: int = typer.Option(30, min=1, help="timed calls per path (interleaved)"),
     steps: int = typer.Option(None, min=1, help="the new model's steps (default: the checkpoint's own)"),
-    threads: int = typer.Option(2, min=1, help="torch and onnxruntime threads"),
+    threads: int = typer.Option(1, min=1, help="torch and onnxruntime threads (on the shared 2-core machine 2 threads "
+                                "were 2x slower under load)"),
 ) -> None:
     """Student latency on a 2,048-point view: the old path (8 DDIM steps, ONNX sampler + torch ranking; torch;
     one-graph ONNX) against the new default (distilled flow, torch and one ONNX graph with critic and ranking),
@@ -150,7 +151,7 @@ def bench_graph(
     checkpoint: Path = typer.Option(None, help="student checkpoint (default: models/student/student_flow.pt)"),
     instruction: str = typer.Option("pick up the mug by its handle", help="command to run"),
     repeats: int = typer.Option(3, min=1, help="runs, each on a freshly reset scene"),
-    steps: int = typer.Option(None, min=1, help="sampler steps (default: the checkpoint's own, 4 for the distilled flow)"),
+    steps: int = typer.Option(None, min=1, help="sampler steps (default: the checkpoint's own: 4 for the flow)"),
     execute: bool = typer.Option(True, help="also execute and lift (--no-execute: plan only)"),
     baseline: bool = typer.Option(False, help="interleave runs of the previous path (the student's "
                                   "self-collision repair runs all its steps) and print the ratio"),
@@ -168,7 +169,7 @@ def bench_graph(
 def bench_hold(
     checkpoint: Path = typer.Option(None, help="student checkpoint (default: models/student/student_flow.pt)"),
     seeds: int = typer.Option(5, min=1, help="scene seeds; each runs the four held-decision instructions"),
-    steps: int = typer.Option(None, min=1, help="sampler steps (default: the checkpoint's own, 4 for the distilled flow)"),
+    steps: int = typer.Option(None, min=1, help="sampler steps (default: the checkpoint's own: 4 for the flow)"),
 ) -> None:
     """The held decision (hand measurements, camera) against the simulator's ground truth: false "held" counted.
 

@@ -37,7 +37,8 @@ class GraspGeneratorNode(Node):
             ("markers_top_n", 5),
         )}
         self.p = p
-        self.generator = make_generator(p["generator"], model_path=p["model_path"], steps=int(p["sampling_steps"]) or None,
+        self.generator = make_generator(p["generator"], model_path=p["model_path"],
+                                        steps=int(p["sampling_steps"]) or None,  # 0: the checkpoint's own
                                         runtime=p["runtime"], onnx_path=p["onnx_path"],
                                         num_candidates=int(p["num_candidates"]))
         latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)

@@ -101,7 +101,7 @@ ISSUE_ONNX_MS = 86.6
 
 
 def bench_generate_command(checkpoint: Path | None = None, base: Path | None = None, candidates: int = 64,
-                           base_steps: int = 8, repeats: int = 30, steps: int | None = None, threads: int = 2,
+                           base_steps: int = 8, repeats: int = 30, steps: int | None = None, threads: int = 1,
                            echo=None) -> list[LatencyStats]:
     """Latency of the student's paths on one real 2,048-point view, all in this run, the calls of the
     paths interleaved (round robin) so that a shared machine's load falls on each alike:
