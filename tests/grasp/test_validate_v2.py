@@ -212,7 +212,7 @@ def test_settled_fingers_touch_the_object_without_entering_it():
     # the fingers are closed onto it: a millimetre further in, most grasps touch with >= 2 links
     batch.place(s.T_frame_wrist, s.joints_rad + 0.02 * (s.joints_rad != g.joints_rad))
     assert np.mean(batch.links_touching_object() >= 2) >= 0.5
-    # pressing at the real hand's 0.18 N m, the near-rigid contacts keep the fingers on the surface;
+    # pressing at the real hand's 0.24 N m (550 mA), the near-rigid contacts keep the fingers on the surface;
     # MuJoCo's soft default contacts (v1) let them sink ~1 mm, which read as penetration
     ok = np.flatnonzero(clear_at_pregrasp)
     stiff = validate(obj, s.select(ok), FAST, six_dir=False).penetration_stages_m[:, 2]
