@@ -55,18 +55,18 @@ def approach_touches(T_base_hand: np.ndarray, hand_joints_rad: np.ndarray, targe
         lo, hi = (t_box - ext).amin(1)[:, None], (t_box + ext).amax(1)[:, None]  # (B, 1, 3)
         near = ((p_hand[..., :2] >= lo[..., :2]) & (p_hand[..., :2] <= hi[..., :2])).all(-1)
         near &= (p_hand[..., 2] >= lo[..., 2]) & (p_hand[..., 2] - pregrasp_offset_m <= hi[..., 2])  # (B, N)
+        K = len(h)
+        d_all = pregrasp_offset_m * R_box[:, :, 2, :]  # (B, K, 3) a point's motion in each box frame
+        # a still axis (no motion along it) gets a tiny one: its slab times are then +-huge, which
+        # reads as always inside (|start| <= h) or never
+        inv_all = 1.0 / torch.where(d_all.abs() < 1e-9, 1e-9, d_all)
         for b in np.flatnonzero(near.any(1).numpy()):
             p = p_hand[b, near[b]]  # (M, 3)
-            end = ((p[:, None] - t_box[b])[:, :, None] @ R_box[b])[:, :, 0]  # (M, K, 3) box frames
-            d = pregrasp_offset_m * R_box[b, :, 2, :]  # (K, 3) a point's motion, box frame
-            start = end - d
-            still = d.abs() < 1e-9
-            d = torch.where(still, torch.ones_like(d), d)
-            t1, t2 = (-h - start) / d, (h - start) / d  # where the segment crosses each slab's faces
-            inside = start.abs() <= h
-            big = torch.tensor(np.inf, **f32)
-            lo_t = torch.where(still, torch.where(inside, -big, big), torch.minimum(t1, t2)).amax(-1)
-            hi_t = torch.where(still, torch.where(inside, big, -big), torch.maximum(t1, t2)).amin(-1)
+            # every box frame in one product: p R_k - t_k R_k
+            end = (p @ R_box[b].permute(1, 0, 2).reshape(3, 3 * K)).reshape(-1, K, 3) - (t_box[b][:, None] @ R_box[b])[:, 0]
+            start = end - d_all[b]  # (M, K, 3)
+            t1, t2 = (-h - start) * inv_all[b], (h - start) * inv_all[b]  # where the path crosses each slab's faces
+            lo_t, hi_t = torch.minimum(t1, t2).amax(-1), torch.maximum(t1, t2).amin(-1)  # (M, K) inside all three
             out[b] = bool(((lo_t <= hi_t) & (hi_t >= 0.0) & (lo_t <= 1.0)).any())
     return out
 
