@@ -26,11 +26,6 @@ def poses(world) -> dict[str, np.ndarray]:
         return {n: T.copy() for n, T in zip(world.scene.object_names, world.scene.object_poses())}
 
 
-@pytest.mark.xfail(reason="the last grasp (spray bottle by its body) can jam its approach into an object (arm "
-                          "0.28 rad off its end) with the planner's sampled hand surface; passed 3 of 3 with the "
-                          "exact-box hand check (branch rosuser, not merged: see test_the_neighbours_stay_put). The "
-                          "settle refusal this was xfail for is fixed (sim arm settles within 0.1 rad)",
-                   strict=False, raises=AssertionError)
 def test_grasp_holding_put_back_then_the_next_grasp(world, student):
     world.reset()
     pipe = world.pipeline(student, k=16)
