@@ -26,11 +26,6 @@ def poses(world) -> dict[str, np.ndarray]:
         return {n: T.copy() for n, T in zip(world.scene.object_names, world.scene.object_poses())}
 
 
-@pytest.mark.xfail(reason="the last grasp (spray bottle by its body) can jam its approach into an object (arm "
-                          "0.28 rad off its end) with the planner's sampled hand surface; passed 3 of 3 with the "
-                          "exact-box hand check (branch rosuser, not merged: see test_the_neighbours_stay_put). The "
-                          "settle refusal this was xfail for is fixed (sim arm settles within 0.1 rad)",
-                   strict=False, raises=AssertionError)
 def test_grasp_holding_put_back_then_the_next_grasp(world, student):
     world.reset()
     pipe = world.pipeline(student, k=16)
@@ -66,12 +61,7 @@ def test_grasp_holding_put_back_then_the_next_grasp(world, student):
     assert "verify" in nxt.stage_latencies_s
 
 
-@pytest.mark.xfail(reason="the planner's sampled hand surface (400 points, 8 poses per segment) lets the index "
-                          "finger through the box's top on the way to the pre-grasp; measured and fixed on branch "
-                          "rosuser (exact hand boxes every 1 cm of travel: 12 of 12 runs kept the box still), not "
-                          "merged: with it the ROS graph's next-best mug-handle grasp jams in the lift "
-                          "(docs/experiments.md, issue 24 leftovers)", strict=False)
-@pytest.mark.parametrize("seed", [0])
+@pytest.mark.parametrize("seed", [0, 1, 2])
 def test_the_neighbours_stay_put(student, seed):
     from ifgrasp.pipeline.sim import SimWorld
     from ifgrasp.sim.scene_config import SceneConfig

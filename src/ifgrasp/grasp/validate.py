@@ -181,6 +181,10 @@ class ValidationResult:
     shake_rotation_rad: np.ndarray = field(default=None)
     six_dir_displacement_m: np.ndarray = field(default=None)  # (B, 6) after each push (NaN: not tested)
     six_dir_rotation_rad: np.ndarray = field(default=None)
+    #: (B,) friction x the hand's total normal force on the object after the squeeze (on the table) / its
+    #: weight: below 1 a grasp cannot carry the object by friction alone, whatever its geometry
+    #: (only a cage or support from below can)
+    grip_margin: np.ndarray = field(default=None)
 
     @property
     def penetration_m(self) -> np.ndarray:
@@ -371,6 +375,16 @@ class _Batch:
         np.add.at(on_part, copy, np.where(self.geom_part[obj_g] == part_index, force, 0.0))
         return np.where(total > 0, on_part / np.maximum(total, 1e-12), 0.0)
 
+    def grip_force_n(self) -> np.ndarray:
+        """(n,) total normal force (N) the hand's links press on their copy's object with: the squeeze
+        the grasp holds by. (With elliptic cones the first constraint row of a contact is its normal force.)"""
+        d = self.data
+        sel, _, _, copy = self._hand_object_contacts()
+        total = np.zeros(self.n)
+        if len(sel):
+            np.add.at(total, copy, d.efc_force[d.contact.efc_address[sel]])
+        return total
+
     def object_in_hand(self) -> np.ndarray:
         """(n, 3) object origin expressed in the hand's root frame."""
         return self.object_pose_in_hand()[0]
@@ -492,6 +506,7 @@ def _lift_and_shake(obj, grasps: GraspBatch, cfg: ValidationConfig, part_index: 
     _close(batch, m["pre"], m["squeeze"], cfg)
     shove_m, shove_rad = batch.motion_from(before)
     squeeze_pen = batch.penetrations()[0] if cfg.exact_penetration else np.full(n, np.nan)
+    grip_margin = cfg.friction * batch.grip_force_n() / (9.81 * batch.mass)
     reference = before if cfg.reference == "before_closing" else batch.object_pose_in_hand()
     lift = np.array([0.0, 0.0, cfg.lift_height_m])
     batch.run(cfg.lift_s, cfg, mocap_fn=lambda t: lift * min_jerk(t / (0.8 * cfg.lift_s)))
@@ -500,7 +515,7 @@ def _lift_and_shake(obj, grasps: GraspBatch, cfg: ValidationConfig, part_index: 
     out = {"lift": lift_ok, "shake": lift_ok, "lift_disp": lift_disp, "lift_rot": lift_rot,
            "shake_disp": np.full(n, np.nan), "shake_rot": np.full(n, np.nan), "shove_m": shove_m,
            "shove_rad": shove_rad, "share": batch.part_force_share(part_index),
-           "pen": np.column_stack([m["pen"], squeeze_pen]), "self_pen": m["self_pen"]}
+           "pen": np.column_stack([m["pen"], squeeze_pen]), "self_pen": m["self_pen"], "grip": grip_margin}
     if not shake:
         return out
     for axis in range(3):
@@ -557,7 +572,7 @@ def validate(obj, grasps: GraspBatch, cfg: ValidationConfig | None = None, seed:
     if grasps.frame != "object":
         raise ValueError(f"grasps must be in the object frame, got '{grasps.frame}'")
     n = len(grasps)
-    keys = ("lift", "shake", "lift_disp", "lift_rot", "shake_disp", "shake_rot", "shove_m", "shove_rad", "share")
+    keys = ("lift", "shake", "lift_disp", "lift_rot", "shake_disp", "shake_rot", "shove_m", "shove_rad", "share", "grip")
     res = {k: np.zeros(n, bool) if k in ("lift", "shake") else np.zeros(n) for k in keys}
     res["pen"], res["self_pen"] = np.zeros((n, 3)), np.zeros((n, 2))
     held = np.zeros((n, 6), bool)
@@ -588,4 +603,5 @@ def validate(obj, grasps: GraspBatch, cfg: ValidationConfig | None = None, seed:
         label=label, part_force_share=res["share"], penetration_stages_m=res["pen"],
         self_penetration_stages_m=res["self_pen"], shove_m=res["shove_m"], shove_rad=res["shove_rad"],
         lift_rotation_rad=res["lift_rot"], shake_displacement_m=res["shake_disp"],
-        shake_rotation_rad=res["shake_rot"], six_dir_displacement_m=six_disp, six_dir_rotation_rad=six_rot)
+        shake_rotation_rad=res["shake_rot"], six_dir_displacement_m=six_disp, six_dir_rotation_rad=six_rot,
+        grip_margin=res["grip"])

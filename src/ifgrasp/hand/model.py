@@ -207,12 +207,18 @@ class LeapHandModel:
         """Signed distance (B, N, K) of world ``points`` (B, N, 3) to each collision box (< 0 inside)."""
         if points.ndim != 3 or points.shape[-1] != 3:
             raise InputError(f"points must be (B, N, 3) metres in the world frame, got {tuple(points.shape)}")
-        R, t = self.link_transforms(joints)
         p_hand = torch.einsum("bji,bnj->bni", wrist_rot, points - wrist_pos[:, None])  # (B, N, 3)
-        R_box = R[:, self._box_link] @ self._T_link_box[:, :3, :3]  # (B, K, 3, 3)
-        t_box = torch.einsum("bkij,kj->bki", R[:, self._box_link], self._T_link_box[:, :3, 3]) + t[:, self._box_link]
+        R_box, t_box, _ = self.collision_boxes(joints)
         local = torch.einsum("bkji,bknj->bkni", R_box, p_hand[:, None] - t_box[:, :, None])  # (B, K, N, 3)
         return box_sdf(local, self._box_half).transpose(1, 2)
+
+    def collision_boxes(self, joints: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The collision boxes in the hand's root frame: rotations (B, K, 3, 3), centres (B, K, 3)
+        and half extents (K, 3), metres."""
+        R, t = self.link_transforms(joints)
+        R_box = R[:, self._box_link] @ self._T_link_box[:, :3, :3]  # (B, K, 3, 3)
+        t_box = torch.einsum("bkij,kj->bki", R[:, self._box_link], self._T_link_box[:, :3, 3]) + t[:, self._box_link]
+        return R_box, t_box, self._box_half
 
     def signed_distance(self, points: torch.Tensor, wrist_pos: torch.Tensor, wrist_rot: torch.Tensor,
                         joints: torch.Tensor) -> torch.Tensor:

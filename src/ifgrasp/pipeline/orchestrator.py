@@ -35,7 +35,9 @@ from ifgrasp.pipeline.errors import (BusyError, CancelledError, DroppedError, Er
 from ifgrasp.pipeline.hold import HoldCheck, HoldVerdict, camera_rise_m, verify_hold
 from ifgrasp.pipeline.stages import (ExecuteStage, Generator, Grounder, LiftStage, Perceiver, Planner, SessionStage,
                                      ground)
-from ifgrasp.planning import GraspPlan
+from ifgrasp.perception import transform_points
+from ifgrasp.planning import GraspPlan, PlannerConfig
+from ifgrasp.planning.approach import clear_of_target_first
 from ifgrasp.timing import StageTimer
 from ifgrasp.types import GraspBatch, RGBDFrame
 
@@ -118,7 +120,10 @@ class GraspPipeline:
     decision (None: no verify stage, the session cannot know what it holds); ``session`` the place /
     release / home moves (None: grasps only); ``home_q`` (7,) where "home" goes (default: the arm's
     configuration before the session's first motion); ``look(grounded) -> Perception`` perceives the
-    target in a frame taken now (the verify stage's camera check; None: fingers only)."""
+    target in a frame taken now (the verify stage's camera check; None: fingers only);
+    ``target_margin_m``: candidates whose pre-shaped hand comes closer than this to the target's own
+    points on the final approach (``ifgrasp.planning.approach``: it would shove the object before
+    closing) are planned after all others (0: off); ``pregrasp_offset_m`` the planner's."""
 
     def __init__(self, get_frame: Callable[[float], RGBDFrame] | None, get_q: Callable[[], np.ndarray],
                  perceive: Perceiver, generate: Generator, plan: Planner,
@@ -126,7 +131,8 @@ class GraspPipeline:
                  frame_timeout_s: float = 5.0, grounder: Grounder = ground,
                  read_hand: Callable[[], tuple] | None = None, hold_check: HoldCheck = HoldCheck(),
                  home_q: np.ndarray | None = None, session: SessionStage | None = None,
-                 look: Callable[[GroundedInstruction], object] | None = None) -> None:
+                 look: Callable[[GroundedInstruction], object] | None = None, target_margin_m: float = 0.005,
+                 pregrasp_offset_m: float = PlannerConfig().pregrasp_offset_m) -> None:
         self.get_frame, self.get_q, self.grounder = get_frame, get_q, grounder
         self.perceive, self.generate, self.plan_stage = perceive, generate, plan
         self.execute, self.lift = execute, lift
@@ -134,6 +140,7 @@ class GraspPipeline:
         self.read_hand, self.hold_check = read_hand, hold_check
         self.home_q = None if home_q is None else np.asarray(home_q, float)
         self.session, self.look = session, look
+        self.target_margin_m, self.pregrasp_offset_m = target_margin_m, pregrasp_offset_m
         self.holding: Holding | None = None
         self._lock = threading.Lock()
         self._cancel = threading.Event()
@@ -282,8 +289,10 @@ class GraspPipeline:
             p = st["perception"]
             st["grasps"] = self.generate(p.cloud, p.T_base_camera)
         elif stage == "plan":
-            plan = self.plan_stage(self.get_q(), st["grasps"], st["perception"].scene_base_m,
+            order = self._clear_of_target_first(st["grasps"], st["perception"])
+            plan = self.plan_stage(self.get_q(), st["grasps"].select(order), st["perception"].scene_base_m,
                                    req.lift_height_m if req.lift_height_m > 0 else None)
+            plan.candidate = int(order[plan.candidate])  # an index into the generator's batch again
             st["plan"], st["grasp"] = plan, st["grasps"].select(np.array([plan.candidate]))
         elif stage == "execute":
             if self.home_q is None:
@@ -323,6 +332,14 @@ class GraspPipeline:
                 self.home_q = np.asarray(self.get_q(), float)
             if not self.session.home(self.get_q(), self.home_q, cancelled, progress):
                 raise CancelledError("cancelled on the way home; the arm stopped and holds its position")
+
+    def _clear_of_target_first(self, grasps: GraspBatch, perception) -> np.ndarray:
+        """Planning order (B,) of ``grasps``: those whose opened hand keeps ``target_margin_m`` off
+        the target first."""
+        pts = perception.cloud.points_m
+        if perception.cloud.frame != "base":
+            pts = transform_points(perception.T_base_camera, pts)
+        return clear_of_target_first(grasps, pts, self.pregrasp_offset_m, self.target_margin_m)
 
     @staticmethod
     def _summary(task: str, st: dict, executed: bool) -> str:

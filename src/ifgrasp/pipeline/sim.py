@@ -101,7 +101,8 @@ class SimWorld:
                              GenerateStage(generator, k), PlanStage(GraspPlanner(planner)),
                              ExecuteStage(self.arm, hands), LiftStage(self.arm, hands), frame_timeout_s,
                              read_hand=self.read_hand, session=SessionStage(self.arm, hands),
-                             look=lambda grounded: perceive(self.render(), grounded))
+                             look=lambda grounded: perceive(self.render(), grounded),
+                             pregrasp_offset_m=(planner or PlannerConfig()).pregrasp_offset_m)
 
     def read_hand(self) -> tuple[np.ndarray, np.ndarray, str]:
         """The hand's reading for the held decision: positions (16,) rad, efforts (16,), their unit."""

@@ -129,6 +129,13 @@ class CloudObstacle:
     def size(self) -> int:
         return len(self.points_m)
 
+    def near(self, centres_m: np.ndarray, radius_m: float) -> np.ndarray:
+        """(K, 3) obstacle points within ``radius_m`` of any of ``centres_m`` (C, 3)."""
+        if self._tree is None:
+            return np.zeros((0, 3))
+        idx = self._tree.query_ball_point(np.asarray(centres_m, float).reshape(-1, 3), radius_m)
+        return self.points_m[np.unique(np.concatenate([np.asarray(i, int) for i in idx]))]
+
     def distance(self, centres: np.ndarray) -> np.ndarray:
         """(..., 3) query points -> (...) distance to the nearest obstacle point (inf when empty)."""
         if self._tree is None:

@@ -28,6 +28,9 @@ class CollisionError(KinematicsError):
     """Every reachable grasp candidate collides with the table or the observed cloud."""
 
 
+HAND_REACH_M = 0.25  # no part of the LEAP Hand lies farther than this from its root frame (it is ~0.2 m long)
+
+
 class PlannerConfig(Config):
     """Motion planning settings (``config/planning.yaml``)."""
 
@@ -46,13 +49,15 @@ class PlannerConfig(Config):
                                     "dropped as the target itself (0: the scene cloud already leaves the target "
                                     "out, as PerceiveStage's does; a ball would also drop a close neighbour)")
     max_candidates: int = Field(16, gt=0, description="grasp candidates tried, best first")
-    hand_cloud_margin_m: float = Field(0.005, ge=0, description="the hand's surface (pre-shaped on the way "
+    hand_cloud_margin_m: float = Field(0.005, ge=0, description="the hand's collision boxes (pre-shaped on the way "
                                        "from pre-grasp to grasp, squeezed shut at the grasp) must stay this far from "
                                        "the other objects' points")
     fill_below_step_m: float = Field(0.0, ge=0, description="obstacle points are repeated every this much "
                                      "down to the table: a camera sees an object's top and near side only, and "
                                      "what is under a seen surface counts as occupied (0: off)")
-    hand_path_samples: int = Field(8, ge=2, description="hand poses checked per approach segment")
+    hand_path_samples: int = Field(8, ge=2, description="hand poses checked per approach segment, at least")
+    hand_path_step_m: float = Field(0.01, gt=0, description="the hand's points move at most this much between "
+                                    "checked poses along the approach")
     self_filter_margin_m: float = Field(0.03, ge=0, description="cloud points this close to the robot's own "
                                         "spheres at the current configuration are the robot, not obstacles")
 
@@ -125,11 +130,12 @@ class GraspPlanner:
 
     def hand_collides(self, waypoints: np.ndarray, hand_joints_rad: np.ndarray,
                       obstacles: CloudObstacle | None) -> bool:
-        """The LEAP Hand's own surface (its kinematics, ``ifgrasp.hand.LeapHandModel``) against the
-        cloud: pre-shaped at ``hand_path_samples`` configurations per segment of the approach
-        ``waypoints`` (W, 7) (the pre-shape runs from its start), then closed to the squeeze at the
-        last one (the fingers sweep there). The arm's sphere model covers only a flat hand; curled
-        fingers reach past it."""
+        """The LEAP Hand's own collision boxes (``ifgrasp.hand.LeapHandModel.signed_distance``, the
+        boxes MuJoCo and the judge use) against the cloud: pre-shaped at the poses of ``_hand_path``
+        along the approach ``waypoints`` (W, 7) (the pre-shape runs from its start), then closed to
+        the squeeze at the last one (the fingers sweep there). True when a
+        cloud point lies within ``hand_cloud_margin_m`` of a box. The arm's sphere model covers only
+        a flat hand; curled fingers reach past it."""
         if obstacles is None or obstacles.size == 0:
             return False
         import torch
@@ -139,19 +145,41 @@ class GraspPlanner:
         if getattr(self, "_hand_model", None) is None:
             from ifgrasp.hand.model import LeapHandModel
 
-            self._hand_model = LeapHandModel(n_surface_points=400)
-        wp = np.asarray(waypoints, float)
-        a = np.linspace(0.0, 1.0, self.config.hand_path_samples)[:, None, None]  # (n, 1, 1)
-        q_arm = ((1 - a) * wp[None, :-1] + a * wp[None, 1:]).reshape(-1, wp.shape[1])  # (n (W-1), 7)
-        q_arm = np.concatenate([q_arm, wp[-1:]])
+            self._hand_model = LeapHandModel()
+        q_arm = self._hand_path(np.asarray(waypoints, float))
         T = self.kin.fk_hand(q_arm)  # (M, 4, 4)
+        near = obstacles.near(T[:, :3, 3], HAND_REACH_M)  # (N, 3) only points the hand can reach
+        if not len(near):
+            return False
+        # per pose, its own reachable points, padded with a far point: (M, K, 3), K <= N
+        reach = np.linalg.norm(near[None] - T[:, None, :3, 3], axis=-1) < HAND_REACH_M  # (M, N)
+        keep = reach.any(axis=0)
+        near, reach = near[keep], reach[:, keep]
+        k = int(reach.sum(axis=1).max())
+        order = np.argsort(~reach, axis=1, kind="stable")[:, :k]  # reachable points first
+        pts = np.where(np.take_along_axis(reach, order, 1)[..., None], near[order], T[:, None, :3, 3] + 10.0)
         q = np.repeat(pregrasp(hand_joints_rad)[None], len(T), axis=0)
         q[-1] = squeezed(hand_joints_rad)
+        f32 = dict(dtype=torch.float32)
         with torch.no_grad():
-            pts = self._hand_model.surface_points(torch.as_tensor(T[:, :3, 3], dtype=torch.float32),
-                                                  torch.as_tensor(T[:, :3, :3], dtype=torch.float32),
-                                                  torch.as_tensor(q, dtype=torch.float32)).numpy()
-        return bool((obstacles.distance(pts.astype(float)) < self.config.hand_cloud_margin_m).any())
+            sd = self._hand_model.signed_distance(torch.as_tensor(pts, **f32),
+                                                  torch.as_tensor(T[:, :3, 3], **f32),
+                                                  torch.as_tensor(T[:, :3, :3], **f32), torch.as_tensor(q, **f32))
+        return bool((sd < self.config.hand_cloud_margin_m).any())
+
+    def _hand_path(self, wp: np.ndarray) -> np.ndarray:
+        """Configurations (M, 7) along the straight joint segments through ``wp`` (W, 7), path order,
+        ending at ``wp[-1]``: per segment at least ``hand_path_samples``, and close enough that the
+        hand's points (up to ``HAND_REACH_M`` from its root) move at most ``hand_path_step_m``."""
+        c, out = self.config, []
+        fine = np.linspace(0.0, 1.0, 33)[:, None]
+        for qa, qb in zip(wp[:-1], wp[1:]):
+            T = self.kin.fk_hand(qa + fine * (qb - qa))  # (33, 4, 4)
+            turn = np.arccos(np.clip((np.einsum("nij,nij->n", T[1:, :3, :3], T[:-1, :3, :3]) - 1) / 2, -1, 1))
+            travel = np.linalg.norm(np.diff(T[:, :3, 3], axis=0), axis=1) + HAND_REACH_M * turn  # (32,) m
+            n = max(c.hand_path_samples, int(np.ceil(travel.sum() / c.hand_path_step_m)) + 1)
+            out.append(qa + np.linspace(0.0, 1.0, n)[:-1, None] * (qb - qa))
+        return np.concatenate([*out, wp[-1:]])
 
     def self_filter(self, q: np.ndarray, cloud_base_m: np.ndarray) -> np.ndarray:
         """(N, 3) -> (M, 3): drop points the robot itself produced (inside its spheres at ``q`` (7,)

@@ -55,6 +55,7 @@ class CommanderNode(Node):
             ("service_wait_s", 30.0), ("ground_timeout_s", 10.0), ("perceive_timeout_s", 30.0),
             ("generate_timeout_s", 60.0), ("plan_timeout_s", 60.0),
             ("hand_effort_unit", "A"), ("hold_block_rad", 0.04), ("hold_min_fingers", 1), ("hold_min_current_a", 0.05),
+            ("target_margin_m", 0.005), ("pregrasp_offset_m", 0.10),
         )}
         self.p = p
         self.group = ReentrantCallbackGroup()
@@ -71,7 +72,8 @@ class CommanderNode(Node):
             None, self.joints.get, self.stages.perceive, self.stages.generate, self.stages.plan,
             ExecuteStage(self.arm, self.hand), LiftStage(self.arm, self.hand), float(p["frame_timeout_s"]),
             grounder=self.stages.ground, read_hand=self.read_hand, hold_check=check,
-            session=SessionStage(self.arm, self.hand), look=self.stages.look)
+            session=SessionStage(self.arm, self.hand), look=self.stages.look,
+            target_margin_m=float(p["target_margin_m"]), pregrasp_offset_m=float(p["pregrasp_offset_m"]))
         self._goal_lock = threading.Lock()
         self._goal_active = False
         self.create_service(GraspCommand, "/ifgrasp/grasp_command", self.on_command, callback_group=self.group)
