@@ -212,10 +212,10 @@ class LeapHandModel:
         local = torch.einsum("bkji,bknj->bkni", R_box, p_hand[:, None] - t_box[:, :, None])  # (B, K, N, 3)
         return box_sdf(local, self._box_half).transpose(1, 2)
 
-    def collision_boxes(self, joints: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def collision_boxes(self, joints: torch.Tensor, links=None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The collision boxes in the hand's root frame: rotations (B, K, 3, 3), centres (B, K, 3)
-        and half extents (K, 3), metres."""
-        R, t = self.link_transforms(joints)
+        and half extents (K, 3), metres; ``links``: :meth:`link_transforms` of ``joints`` when known."""
+        R, t = links if links is not None else self.link_transforms(joints)
         R_box = R[:, self._box_link] @ self._T_link_box[:, :3, :3]  # (B, K, 3, 3)
         t_box = torch.einsum("bkij,kj->bki", R[:, self._box_link], self._T_link_box[:, :3, 3]) + t[:, self._box_link]
         return R_box, t_box, self._box_half
@@ -230,10 +230,8 @@ class LeapHandModel:
         """Deepest (B,) metres of world ``points`` (N, 3), shared by the B hand poses, inside the hand's
         collision boxes (0 when none is inside): ``relu(-signed_distance(...)).amax(-1)`` without the
         outside distances, the points transformed into every box frame by one broadcast matmul."""
-        R, t = links if links is not None else self.link_transforms(joints)
-        R_link = R[:, self._box_link]  # (B, K, 3, 3)
-        R_box = wrist_rot[:, None] @ R_link @ self._T_link_box[:, :3, :3]  # world box axes (B, K, 3, 3)
-        c_hand = (R_link @ self._T_link_box[:, :3, 3:4])[..., 0] + t[:, self._box_link]  # (B, K, 3)
+        R_hand, c_hand, _ = self.collision_boxes(joints, links)
+        R_box = wrist_rot[:, None] @ R_hand  # world box axes (B, K, 3, 3)
         c_box = torch.einsum("bij,bkj->bki", wrist_rot, c_hand) + wrist_pos[:, None]
         RT = R_box.transpose(-1, -2)
         B, K = RT.shape[:2]
