@@ -43,7 +43,9 @@ from pydantic import Field, model_validator
 from scipy.spatial.transform import Rotation
 
 from ifgrasp.config import Config
-from ifgrasp.hand.joints import CLOSE_S, FINGERS, JOINTS, PREGRASP_OPEN_RAD, SQUEEZE_RAD, pregrasp, squeezed
+from ifgrasp.hand.joints import (
+    CLOSE_S, FINGERS, JOINTS, PREGRASP_OPEN_RAD, SQUEEZE_FINGER_SHARE, SQUEEZE_RAD, pregrasp, squeezed,
+)
 from ifgrasp.paths import URDF_DIR
 from ifgrasp.types import GraspBatch
 
@@ -93,7 +95,9 @@ class ValidationConfig(Config):
     max_rotation_rad: float | None = Field(math.radians(10.0), gt=0, description="object rotation relative to the "
                                            "hand allowed in every test (None: not checked)")
     pregrasp_open_rad: float = Field(PREGRASP_OPEN_RAD, ge=0, description="flexion joints opened by this for the pre-grasp")
-    squeeze_rad: float = Field(SQUEEZE_RAD, ge=0, description="flexion joints driven past the grasp by this")
+    squeeze_rad: float = Field(SQUEEZE_RAD, ge=0, description="the thumb's closing joints driven past the grasp by this")
+    squeeze_finger_share: tuple[float, float, float, float] = Field(
+        SQUEEZE_FINGER_SHARE, description="share of squeeze_rad per finger (index, middle, ring, thumb), as executed")
     close_s: float = Field(CLOSE_S, gt=0, description="ramp from pre-grasp to squeeze")
     hold_s: float = Field(0.2, gt=0, description="settle after closing")
     lift_height_m: float = Field(0.20, gt=0, description="Lift test height")
@@ -143,6 +147,7 @@ class ValidationConfig(Config):
                               "joint_force_limit_nm": 0.95, "friction": 1.0, "hand_friction_priority": False,
                               "exact_penetration": False, "self_collision": False, "reference": "after_closing",
                               "max_rotation_rad": None, "weld_at_palm": False, "contact_solref": None,
+                              "squeeze_finger_share": (1.0, 1.0, 1.0, 1.0),
                               **changes})
 
     @property
@@ -460,7 +465,7 @@ def shake_offset(t, duration_s: float, frequency_hz: float):
 def _targets(grasps: GraspBatch, cfg: ValidationConfig):
     """Pre-grasp (closing joints opened) and squeezed targets (B, 16) for grasps."""
     q = grasps.joints_rad
-    return pregrasp(q, cfg.pregrasp_open_rad), squeezed(q, cfg.squeeze_rad)
+    return pregrasp(q, cfg.pregrasp_open_rad), squeezed(q, cfg.squeeze_rad, cfg.squeeze_finger_share)
 
 
 def _close(batch: _Batch, pre, squeeze, cfg):

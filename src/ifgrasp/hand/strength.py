@@ -22,8 +22,9 @@ Motor: Dynamixel XC330-M288-T (LEAP Hand), run by the driver in current-based po
   1 ms period, ``kd [N m s/rad] = KPD/16 * 4096/(2 pi) * 1e-3 * 1e-3 * XC330_NM_PER_A`` = 200 ->
   4.2e-3 N m s/rad. The driver scales the side-to-side (MCP abduction) motors' gains by
   ``side_gain_scale``. With these gains a finger reaches its current limit 0.18 rad (550 mA; 350 mA:
-  0.11 rad) short of its target, so a finger held 0.15 rad short (the squeeze past the grasp,
-  ``SQUEEZE_RAD``) presses at 0.24 N m, 83% of the limit, and still acts as a spring.
+  0.11 rad) short of its target, so the thumb held 0.15 rad short (the squeeze past the grasp,
+  ``SQUEEZE_RAD``) presses at 0.24 N m, 83% of the limit, and the other fingers (half of it,
+  ``SQUEEZE_FINGER_SHARE``) at 0.12 N m: springs, not torque-saturated.
 * **Fingertip friction**: the LEAP Hand's fingertips and finger skins are 3D-printed TPU
   (thermoplastic polyurethane; LEAP Hand assembly guide, v2.leaphand.com/assembly: "remove the PLA
   from the TPU"). ``TPU_FRICTION`` = 0.6: no measured TPU-on-household-object coefficient was found in
