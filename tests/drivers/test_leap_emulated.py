@@ -53,7 +53,7 @@ def test_connect_configures_every_motor_and_streams(bus):
         for i in IDS:
             assert bus.register(i, ct.OPERATING_MODE) == 5
             assert bus.register(i, ct.TORQUE_ENABLE) == 1
-            assert bus.register(i, ct.GOAL_CURRENT) == 350
+            assert bus.register(i, ct.GOAL_CURRENT) == 550
         assert bus.register(0, ct.POSITION_P_GAIN) == int(700 * 0.75)  # side-to-side softer
         assert bus.register(1, ct.POSITION_P_GAIN) == 700
         assert bus.register(4, ct.POSITION_D_GAIN) == 150
@@ -249,7 +249,7 @@ def test_dry_run_against_the_emulator_prints_state(capsys):
 # -- issue 23: the squeeze is kept, one transaction per state, bus budget, Bus Watchdog, recovery --------
 
 OBJECT_RAD = 0.2  # the emulated object stops every finger here
-SQUEEZE_GOAL = 0.3  # the grasp goal past it: current-limited fingers press (the squeeze)
+SQUEEZE_GOAL = 0.45  # the grasp goal past it, far enough to saturate 550 mA at kp 600: the squeeze
 
 
 def squeeze(bus, hand):

@@ -138,7 +138,7 @@ def test_shipped_config_validates_for_every_backend():
 
     cfg = yaml.safe_load((CONFIG_DIR / "drivers.yaml").read_text())
     assert XarmConfig.from_dict(cfg["arm"]["xarm"]).safety.max_step_rad == 0.05
-    assert LeapConfig.from_dict(cfg["hand"]["leap"]).current_limit_ma == 350
+    assert LeapConfig.from_dict(cfg["hand"]["leap"]).current_limit_ma == 550
     SimConfig.from_dict(cfg["arm"]["sim"])
     SimConfig.from_dict(cfg["hand"]["sim"])
     with pytest.raises(ConfigError, match="current_lmit"):

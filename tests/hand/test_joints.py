@@ -101,3 +101,15 @@ def test_frame_constants_match_the_kinematics():
     assert side.body("index_tip").xpos[1] < flat.body("index_tip").xpos[1] - 0.01
     # the palm centre lies on the palmar face, under the palm, behind the knuckles
     assert PALM_CENTER_IN_HAND[0] < knuckle[0] and PALM_CENTER_IN_HAND[2] < knuckle[2]
+
+
+def test_the_thumb_squeezes_past_the_grasp_twice_as_far_as_the_fingers():
+    from ifgrasp.hand.joints import CLOSING_MASK, JOINT_FINGER, SQUEEZE_RAD, squeezed
+
+    q = np.full(16, 0.5)
+    step = squeezed(q) - q
+    thumb = JOINT_FINGER == FINGERS.index("thumb")
+    np.testing.assert_allclose(step[CLOSING_MASK & thumb], SQUEEZE_RAD)
+    np.testing.assert_allclose(step[CLOSING_MASK & ~thumb], SQUEEZE_RAD / 2)
+    np.testing.assert_array_equal(step[~CLOSING_MASK], 0.0)  # side-to-side and thumb rotation stay
+    np.testing.assert_allclose(squeezed(q, 0.1, (1, 1, 1, 1)) - q, 0.1 * CLOSING_MASK)  # the v1 squeeze

@@ -159,6 +159,7 @@ def _validation_arrays(obj, grasps, shard: Shard, cfg: DatasetConfig) -> dict[st
         "six_dir_rotation_rad": f32(result.six_dir_rotation_rad),
         "shove_m": f32(result.shove_m),
         "shove_rad": f32(result.shove_rad),
+        "grip_margin": f32(result.grip_margin),
     }
     if cfg.validation.exact_penetration:
         out["penetration_stages_m"] = f32(result.penetration_stages_m)

@@ -165,15 +165,17 @@ def group_metrics(data: dict[str, np.ndarray], mask: np.ndarray) -> dict:
 def _stats(x: np.ndarray, scale: float) -> dict:
     x = x[np.isfinite(x)] * scale
     if len(x) == 0:
-        return {"mean": float("nan"), "p95": float("nan"), "max": float("nan")}
-    return {"mean": float(x.mean()), "p95": float(np.percentile(x, 95)), "max": float(x.max())}
+        return {"mean": float("nan"), "median": float("nan"), "p95": float("nan"), "max": float("nan")}
+    return {"mean": float(x.mean()), "median": float(np.median(x)), "p95": float(np.percentile(x, 95)),
+            "max": float(x.max())}
 
 
 def judge_metrics(data: dict[str, np.ndarray], mask: np.ndarray) -> dict:
     """The v2 judge's measurements over the selected grasps (NaN where their shards lack them):
     exact and self-penetration (mm), the shove while closing (cm, deg), the object's rotation in the
-    hand after the shake (or the lift, for grasps that did not lift; deg), and how many of them the
-    v1 and the v2 judge keep."""
+    hand after the shake (or the lift, for grasps that did not lift; deg), the grip margin (friction x
+    squeeze / weight; ``grip_margin_over_1``: the share that could carry the weight by friction), and
+    how many of them the v1 and the v2 judge keep."""
     nan = np.full(len(data["lift"]), np.nan)
     rot = np.where(np.isfinite(data.get("shake_rotation_rad", nan)), data.get("shake_rotation_rad", nan),
                    data.get("lift_rotation_rad", nan))
@@ -187,6 +189,9 @@ def judge_metrics(data: dict[str, np.ndarray], mask: np.ndarray) -> dict:
         "shove_cm": _stats(data.get("shove_m", nan)[mask], 1e2),
         "shove_deg": _stats(data.get("shove_rad", nan)[mask], 180 / np.pi),
         "rotation_deg": _stats(rot[mask], 180 / np.pi),
+        "grip_margin": _stats(data.get("grip_margin", nan)[mask], 1.0),
+        "grip_margin_over_1": _nanmean((data.get("grip_margin", nan)[mask] >= 1.0).astype(float)
+                                       if np.isfinite(data.get("grip_margin", nan)[mask]).any() else nan[mask]),
         "validated_v1": int(v1[mask].sum()),
         "validated_v2": int(validated_mask(data)[mask].sum()),
         "v1_labels": int(np.isfinite(old["lift"].astype(float)[mask]).sum()),
@@ -272,7 +277,7 @@ TABLE_HEADER = ["category", "set", "N", "lift", "shake", "6-dir", "part share", 
 
 JUDGE_TABLE_HEADER = ["category", "set", "N", "kept v1", "kept v2", "lift v1", "lift v2", "shake v1", "shake v2",
                       "6-dir v1", "6-dir v2", "pen mean mm", "pen p95 mm", "pen max mm", "self-pen p95 mm",
-                      "self >1mm", "shove cm", "shove deg", "rot deg", "rot p95 deg"]
+                      "self >1mm", "shove cm", "shove deg", "rot deg", "rot p95 deg", "grip med", "grip >= 1"]
 
 
 def judge_table(report: dict, by: str = "per_category") -> list[list[str]]:
@@ -294,7 +299,7 @@ def judge_table(report: dict, by: str = "per_category") -> list[list[str]]:
             pct(m["v2_six_dir"]), f(m["exact_penetration_mm"]["mean"]), f(m["exact_penetration_mm"]["p95"]),
             f(m["exact_penetration_mm"]["max"]), f(m["self_penetration_mm"]["p95"]), str(m["self_collision_over_1mm"]),
             f(m["shove_cm"]["mean"]), f(m["shove_deg"]["mean"], "{:.1f}"), f(m["rotation_deg"]["mean"], "{:.1f}"),
-            f(m["rotation_deg"]["p95"], "{:.1f}"),
+            f(m["rotation_deg"]["p95"], "{:.1f}"), f(m["grip_margin"]["median"]), pct(m["grip_margin_over_1"]),
         ]
 
     sets = (("raw", "raw"), ("validated", "validated"), ("kept_by_v1", "kept by v1"))

@@ -43,7 +43,9 @@ from pydantic import Field, model_validator
 from scipy.spatial.transform import Rotation
 
 from ifgrasp.config import Config
-from ifgrasp.hand.joints import CLOSE_S, FINGERS, JOINTS, PREGRASP_OPEN_RAD, SQUEEZE_RAD, pregrasp, squeezed
+from ifgrasp.hand.joints import (
+    CLOSE_S, FINGERS, JOINTS, PREGRASP_OPEN_RAD, SQUEEZE_FINGER_SHARE, SQUEEZE_RAD, pregrasp, squeezed,
+)
 from ifgrasp.paths import URDF_DIR
 from ifgrasp.types import GraspBatch
 
@@ -93,7 +95,9 @@ class ValidationConfig(Config):
     max_rotation_rad: float | None = Field(math.radians(10.0), gt=0, description="object rotation relative to the "
                                            "hand allowed in every test (None: not checked)")
     pregrasp_open_rad: float = Field(PREGRASP_OPEN_RAD, ge=0, description="flexion joints opened by this for the pre-grasp")
-    squeeze_rad: float = Field(SQUEEZE_RAD, ge=0, description="flexion joints driven past the grasp by this")
+    squeeze_rad: float = Field(SQUEEZE_RAD, ge=0, description="the thumb's closing joints driven past the grasp by this")
+    squeeze_finger_share: tuple[float, float, float, float] = Field(
+        SQUEEZE_FINGER_SHARE, description="share of squeeze_rad per finger (index, middle, ring, thumb), as executed")
     close_s: float = Field(CLOSE_S, gt=0, description="ramp from pre-grasp to squeeze")
     hold_s: float = Field(0.2, gt=0, description="settle after closing")
     lift_height_m: float = Field(0.20, gt=0, description="Lift test height")
@@ -143,6 +147,7 @@ class ValidationConfig(Config):
                               "joint_force_limit_nm": 0.95, "friction": 1.0, "hand_friction_priority": False,
                               "exact_penetration": False, "self_collision": False, "reference": "after_closing",
                               "max_rotation_rad": None, "weld_at_palm": False, "contact_solref": None,
+                              "squeeze_finger_share": (1.0, 1.0, 1.0, 1.0),
                               **changes})
 
     @property
@@ -181,6 +186,10 @@ class ValidationResult:
     shake_rotation_rad: np.ndarray = field(default=None)
     six_dir_displacement_m: np.ndarray = field(default=None)  # (B, 6) after each push (NaN: not tested)
     six_dir_rotation_rad: np.ndarray = field(default=None)
+    #: (B,) friction x the hand's total normal force on the object after the squeeze (on the table) / its
+    #: weight: below 1 a grasp cannot carry the object by friction alone, whatever its geometry
+    #: (only a cage or support from below can)
+    grip_margin: np.ndarray = field(default=None)
 
     @property
     def penetration_m(self) -> np.ndarray:
@@ -371,6 +380,16 @@ class _Batch:
         np.add.at(on_part, copy, np.where(self.geom_part[obj_g] == part_index, force, 0.0))
         return np.where(total > 0, on_part / np.maximum(total, 1e-12), 0.0)
 
+    def grip_force_n(self) -> np.ndarray:
+        """(n,) total normal force (N) the hand's links press on their copy's object with: the squeeze
+        the grasp holds by. (With elliptic cones the first constraint row of a contact is its normal force.)"""
+        d = self.data
+        sel, _, _, copy = self._hand_object_contacts()
+        total = np.zeros(self.n)
+        if len(sel):
+            np.add.at(total, copy, d.efc_force[d.contact.efc_address[sel]])
+        return total
+
     def object_in_hand(self) -> np.ndarray:
         """(n, 3) object origin expressed in the hand's root frame."""
         return self.object_pose_in_hand()[0]
@@ -446,7 +465,7 @@ def shake_offset(t, duration_s: float, frequency_hz: float):
 def _targets(grasps: GraspBatch, cfg: ValidationConfig):
     """Pre-grasp (closing joints opened) and squeezed targets (B, 16) for grasps."""
     q = grasps.joints_rad
-    return pregrasp(q, cfg.pregrasp_open_rad), squeezed(q, cfg.squeeze_rad)
+    return pregrasp(q, cfg.pregrasp_open_rad), squeezed(q, cfg.squeeze_rad, cfg.squeeze_finger_share)
 
 
 def _close(batch: _Batch, pre, squeeze, cfg):
@@ -492,6 +511,7 @@ def _lift_and_shake(obj, grasps: GraspBatch, cfg: ValidationConfig, part_index: 
     _close(batch, m["pre"], m["squeeze"], cfg)
     shove_m, shove_rad = batch.motion_from(before)
     squeeze_pen = batch.penetrations()[0] if cfg.exact_penetration else np.full(n, np.nan)
+    grip_margin = cfg.friction * batch.grip_force_n() / (9.81 * batch.mass)
     reference = before if cfg.reference == "before_closing" else batch.object_pose_in_hand()
     lift = np.array([0.0, 0.0, cfg.lift_height_m])
     batch.run(cfg.lift_s, cfg, mocap_fn=lambda t: lift * min_jerk(t / (0.8 * cfg.lift_s)))
@@ -500,7 +520,7 @@ def _lift_and_shake(obj, grasps: GraspBatch, cfg: ValidationConfig, part_index: 
     out = {"lift": lift_ok, "shake": lift_ok, "lift_disp": lift_disp, "lift_rot": lift_rot,
            "shake_disp": np.full(n, np.nan), "shake_rot": np.full(n, np.nan), "shove_m": shove_m,
            "shove_rad": shove_rad, "share": batch.part_force_share(part_index),
-           "pen": np.column_stack([m["pen"], squeeze_pen]), "self_pen": m["self_pen"]}
+           "pen": np.column_stack([m["pen"], squeeze_pen]), "self_pen": m["self_pen"], "grip": grip_margin}
     if not shake:
         return out
     for axis in range(3):
@@ -557,7 +577,7 @@ def validate(obj, grasps: GraspBatch, cfg: ValidationConfig | None = None, seed:
     if grasps.frame != "object":
         raise ValueError(f"grasps must be in the object frame, got '{grasps.frame}'")
     n = len(grasps)
-    keys = ("lift", "shake", "lift_disp", "lift_rot", "shake_disp", "shake_rot", "shove_m", "shove_rad", "share")
+    keys = ("lift", "shake", "lift_disp", "lift_rot", "shake_disp", "shake_rot", "shove_m", "shove_rad", "share", "grip")
     res = {k: np.zeros(n, bool) if k in ("lift", "shake") else np.zeros(n) for k in keys}
     res["pen"], res["self_pen"] = np.zeros((n, 3)), np.zeros((n, 2))
     held = np.zeros((n, 6), bool)
@@ -588,4 +608,5 @@ def validate(obj, grasps: GraspBatch, cfg: ValidationConfig | None = None, seed:
         label=label, part_force_share=res["share"], penetration_stages_m=res["pen"],
         self_penetration_stages_m=res["self_pen"], shove_m=res["shove_m"], shove_rad=res["shove_rad"],
         lift_rotation_rad=res["lift_rot"], shake_displacement_m=res["shake_disp"],
-        shake_rotation_rad=res["shake_rot"], six_dir_displacement_m=six_disp, six_dir_rotation_rad=six_rot)
+        shake_rotation_rad=res["shake_rot"], six_dir_displacement_m=six_disp, six_dir_rotation_rad=six_rot,
+        grip_margin=res["grip"])

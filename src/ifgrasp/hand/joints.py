@@ -113,11 +113,17 @@ JOINT_FINGER = np.array([FINGERS.index(j.finger) for j in JOINTS])
 # The closing protocol: the teacher validates every grasp with it and an execution repeats it, so a
 # grasp that passed in simulation is closed the same way on the robot. The hand waits at the
 # pre-grasp (closing joints PREGRASP_OPEN_RAD short of the grasp) while the wrist reaches the grasp
-# pose, then its targets ramp in CLOSE_S to SQUEEZE_RAD past the grasp. Closing from the flat hand
-# instead sweeps the fingers through a wide arc and pushes the object away before it is held.
+# pose, then its targets ramp in CLOSE_S to SQUEEZE_RAD past the grasp (the thumb; the other fingers
+# SQUEEZE_FINGER_SHARE of it). Closing from the flat hand instead sweeps the fingers through a wide
+# arc and pushes the object away before it is held.
 PREGRASP_OPEN_RAD = 0.3
 SQUEEZE_RAD = 0.15
 CLOSE_S = 0.4
+#: Share of ``SQUEEZE_RAD`` each finger squeezes past the grasp (index, middle, ring, thumb). The thumb
+#: opposes up to three fingers at the same joint stiffness and current limit; squeezing all four
+#: equally pushed the object toward the thumb by 1-3x its weight (net), which shoved it while the hand
+#: closed and moved it again when the lift took it off the table (docs/experiments.md).
+SQUEEZE_FINGER_SHARE = (0.5, 0.5, 0.5, 1.0)
 
 
 def pregrasp(joints_rad: np.ndarray, open_rad: float = PREGRASP_OPEN_RAD) -> np.ndarray:
@@ -126,11 +132,14 @@ def pregrasp(joints_rad: np.ndarray, open_rad: float = PREGRASP_OPEN_RAD) -> np.
     return np.clip(np.asarray(joints_rad, dtype=float) - open_rad * CLOSING_MASK, LOWER_RAD, UPPER_RAD)
 
 
-def squeezed(joints_rad: np.ndarray, squeeze_rad: float = SQUEEZE_RAD) -> np.ndarray:
-    """Grasp joints (..., 16) with the closing joints driven ``squeeze_rad`` further, clipped to the
-    limits: the position target that makes current-limited fingers press on the object (used both
-    by the teacher's physics validation and when a grasp is executed)."""
-    return np.clip(np.asarray(joints_rad, dtype=float) + squeeze_rad * CLOSING_MASK, LOWER_RAD, UPPER_RAD)
+def squeezed(joints_rad: np.ndarray, squeeze_rad: float = SQUEEZE_RAD,
+             finger_share: tuple[float, ...] = SQUEEZE_FINGER_SHARE) -> np.ndarray:
+    """Grasp joints (..., 16) with the closing joints driven further (the thumb's by ``squeeze_rad``,
+    each finger's by its ``finger_share`` of it, in ``FINGERS`` order), clipped to the limits: the
+    position target that makes current-limited fingers press on the object (used both by the
+    teacher's physics validation and when a grasp is executed)."""
+    per_joint = squeeze_rad * np.asarray(finger_share, dtype=float)[JOINT_FINGER] * CLOSING_MASK
+    return np.clip(np.asarray(joints_rad, dtype=float) + per_joint, LOWER_RAD, UPPER_RAD)
 
 
 def to_hardware_rad(joints_rad: np.ndarray) -> np.ndarray:

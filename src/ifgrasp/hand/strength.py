@@ -9,8 +9,9 @@ Motor: Dynamixel XC330-M288-T (LEAP Hand), run by the driver in current-based po
   ROBOTIS e-manual's XC330-M288-T specification (emanual.robotis.com/docs/en/dxl/x/xc330-m288/) gives
   three stall points: 0.69 N m at 1.34 A (3.7 V), 0.93 N m at 1.80 A (5.0 V), 1.10 N m at 2.15 A
   (6.0 V). Torque is proportional to current in a DC motor; the least-squares line through the origin
-  and these points is ``XC330_NM_PER_A`` = 0.514 N m/A (residuals <= 0.02 N m), so 350 mA (the LEAP
-  lite setting) gives 0.18 N m and 550 mA (full) 0.28 N m at the joint. The motor's rating: its
+  and these points is ``XC330_NM_PER_A`` = 0.514 N m/A (residuals <= 0.02 N m), so 550 mA (the LEAP
+  API's setting for the full hand's XC330-M288-T motors, leap-hand/LEAP_Hand_API ``python/main.py`` and
+  readme; our default) gives 0.28 N m at the joint and 350 mA (its setting for the lite hand) 0.18 N m. The motor's rating: its
   stall current at the recommended 5.0 V, 1.80 A; a current limit above it is refused.
 * **Position gains**: the X-series position controller (e-manual, "Position PID Gain (80, 82, 84)")
   scales the control-table values as ``K_P = KPP(TBL) / 128`` and ``K_D = KPD(TBL) / 16``; in
@@ -20,8 +21,10 @@ Motor: Dynamixel XC330-M288-T (LEAP Hand), run by the driver in current-based po
   600 -> 1.57 N m/rad. The D term acts on the error's change per control period; taking the X series'
   1 ms period, ``kd [N m s/rad] = KPD/16 * 4096/(2 pi) * 1e-3 * 1e-3 * XC330_NM_PER_A`` = 200 ->
   4.2e-3 N m s/rad. The driver scales the side-to-side (MCP abduction) motors' gains by
-  ``side_gain_scale``. With these gains a finger saturates its current limit 0.11 rad (350 mA) short
-  of its target: the squeeze past the grasp (``SQUEEZE_RAD``) presses at the current limit.
+  ``side_gain_scale``. With these gains a finger reaches its current limit 0.18 rad (550 mA; 350 mA:
+  0.11 rad) short of its target, so the thumb held 0.15 rad short (the squeeze past the grasp,
+  ``SQUEEZE_RAD``) presses at 0.24 N m, 83% of the limit, and the other fingers (half of it,
+  ``SQUEEZE_FINGER_SHARE``) at 0.12 N m: springs, not torque-saturated.
 * **Fingertip friction**: the LEAP Hand's fingertips and finger skins are 3D-printed TPU
   (thermoplastic polyurethane; LEAP Hand assembly guide, v2.leaphand.com/assembly: "remove the PLA
   from the TPU"). ``TPU_FRICTION`` = 0.6: no measured TPU-on-household-object coefficient was found in

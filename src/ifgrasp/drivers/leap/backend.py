@@ -65,7 +65,7 @@ class LeapConfig(Config):
     kd: int = Field(200, ge=0, le=16383, description="Position D gain (LEAP: 200)")
     side_ids: tuple[int, ...] = Field((0, 4, 8), description="side-to-side (abduction) motors")
     side_gain_scale: float = Field(0.75, gt=0, le=1, description="P/D scale on side-to-side motors")
-    current_limit_ma: int = Field(350, gt=0, description="goal current per motor, mA (lite 350, full 550)")
+    current_limit_ma: int = Field(550, gt=0, description="goal current per motor, mA (full hand, XC330-M288-T: 550; lite: 350)")
     current_hard_max_ma: int = Field(550, gt=0, description="refuse current limits above this, mA")
     temperature_max_c: float = Field(65.0, description="at or above: fault and hold (the grasp is kept)")
     return_delay_time: int = Field(0, ge=0, le=254, description="Return Delay Time written at connect, "
