@@ -3,7 +3,12 @@
 
 Run where a CUDA GPU is lent (``device``), from the repository root:
 
-    python scripts/student_tensorrt.py [--steps 8] [--candidates 64] [--repeats 200] [--out out/trt]
+    python scripts/student_tensorrt.py [--checkpoint models/student/student_flow.pt] [--steps N]
+        [--candidates 64] [--repeats 200] [--ranking] [--out out/trt]
+
+The default is the pipeline's generator (the distilled flow at its own 4 steps); ``--ranking`` puts the
+ranking's measures in the graph too (the CPU default's one graph; its self-collision broad phase uses
+NonZero, which TensorRT >= 8.5 supports).
 
 Steps: (1) export the sampler + critic graph to ONNX (fp32, ``ifgrasp.grasp.diffusion.export``);
 (2) build an fp16 engine for points (1, 2048, 3), part_mask (1, 2048), noise (64, 25), with the first
@@ -32,8 +37,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from ifgrasp.grasp.diffusion.critic import resolve_critic  # noqa: E402
-from ifgrasp.grasp.diffusion.export import export_onnx  # noqa: E402
-from ifgrasp.grasp.diffusion.policy import GRASP_DIM, SamplerGraph  # noqa: E402
+from ifgrasp.grasp.diffusion.export import export_onnx, sampler_graph  # noqa: E402
+from ifgrasp.grasp.diffusion.policy import GRASP_DIM  # noqa: E402
 from ifgrasp.grasp.diffusion.train import load_checkpoint  # noqa: E402
 
 OUTPUTS = ("wrist_pos", "rot6d", "joints", "lift_probability")
@@ -93,8 +98,9 @@ def with_trtexec(onnx: Path, feed: dict, out_dir: Path, repeats: int):
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--checkpoint", type=Path, default=ROOT / "models" / "student" / "student.pt")
-    ap.add_argument("--steps", type=int, default=8)
+    ap.add_argument("--checkpoint", type=Path, default=ROOT / "models" / "student" / "student_flow.pt")
+    ap.add_argument("--steps", type=int, default=None, help="default: the checkpoint's own")
+    ap.add_argument("--ranking", action="store_true", help="the ranking's measures in the graph too")
     ap.add_argument("--candidates", type=int, default=64)
     ap.add_argument("--points", type=int, default=2048)
     ap.add_argument("--repeats", type=int, default=200)
@@ -103,13 +109,18 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
 
     policy = load_checkpoint(args.checkpoint)
+    args.steps = args.steps or policy.default_steps
     critic = resolve_critic("auto", args.checkpoint)
     onnx = export_onnx(policy, args.out / "student.onnx", steps=args.steps, n_points=args.points,
-                       k=args.candidates, critic=critic)
+                       k=args.candidates, critic=critic, ranking=args.ranking)
     feed = inputs(args.points, args.candidates)
+    if args.ranking:
+        feed["table_plane"] = np.array([0.0, 0.0, 0.0, 1.0], np.float32)
+    graph = sampler_graph(policy, args.steps, critic, args.ranking)
+    global OUTPUTS
+    OUTPUTS = tuple(graph.output_names)
     with torch.no_grad():
-        ref = [t.numpy() for t in SamplerGraph(policy, args.steps, critic).eval()(
-            *(torch.as_tensor(feed[n]) for n in ("points", "part_mask", "noise")))]
+        ref = [t.numpy() for t in graph(*(torch.as_tensor(a) for a in feed.values()))]
     result = with_onnxruntime(onnx, feed, args.out / "ort_trt_cache", args.repeats)
     if result is None:
         result = with_trtexec(onnx, feed, args.out, args.repeats)

@@ -1,6 +1,6 @@
 """The main job: ``ifgrasp demo "pick up the mug by its handle"``.
 
-v1 (when the student model ``models/student/student.pt`` exists): the whole pipeline on the default
+v1 (when the student model ``models/student/student_flow.pt`` exists): the whole pipeline on the default
 simulated scene through ``ifgrasp.pipeline.SimWorld``: ground -> perceive (the simulator's labels:
 the *oracle* segmentation backend) -> generate (the student) -> plan -> execute -> lift, each
 stage's time printed, a picture per stage written, and the outcome measured in MuJoCo (object
@@ -45,7 +45,7 @@ def run_demo(instruction: str = "pick up the mug by its handle", out_dir: Path =
              seed: int = 0, echo=print, model_path: Path | None = None,
              then: tuple[str, ...] = SESSION_THEN) -> DemoResult:
     """The full pipeline when the student checkpoint ``model_path`` (default
-    ``models/student/student.pt``) exists, else the render-only v0; pictures go to ``out_dir``."""
+    ``models/student/student_flow.pt``, the distilled 4-step student) exists, else the render-only v0; pictures go to ``out_dir``."""
     from ifgrasp.grasp.diffusion.commands import DEFAULT_CHECKPOINT
 
     model_path = Path(model_path or DEFAULT_CHECKPOINT)
@@ -55,7 +55,7 @@ def run_demo(instruction: str = "pick up the mug by its handle", out_dir: Path =
         return run_pipeline_demo(instruction, Path(out_dir), _demo_scene_config(seed), model_path, echo, then)
     echo(f"student model {model_path} not found, so only the scene is rendered (v0). Get the model: "
          "`ifgrasp views --split train && ifgrasp train` (teacher dataset from `ifgrasp synth`), or copy a "
-         "trained student.pt there")
+         "distilled student_flow.pt there (ifgrasp distill)")
     return render_scene_only(instruction, Path(out_dir), seed, echo)
 
 

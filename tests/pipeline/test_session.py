@@ -9,15 +9,15 @@ import pytest
 from ifgrasp.paths import MODELS_DIR
 from ifgrasp.pipeline import ErrorCode, PipelineRequest
 
-STUDENT = MODELS_DIR / "student" / "student.pt"
-pytestmark = pytest.mark.skipif(not STUDENT.is_file(), reason="trained student models/student/student.pt missing")
+STUDENT = MODELS_DIR / "student" / "student_flow.pt"  # the default generator
+pytestmark = pytest.mark.skipif(not STUDENT.is_file(), reason="trained student models/student/student_flow.pt missing")
 
 
 @pytest.fixture(scope="module")
 def student():
     from ifgrasp.pipeline.generator import make_generator
 
-    return make_generator("diffusion", model_path=str(STUDENT), steps=8)
+    return make_generator("diffusion", model_path=str(STUDENT))
 
 
 def poses(world) -> dict[str, np.ndarray]:

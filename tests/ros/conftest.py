@@ -10,7 +10,7 @@ Fixtures:
     launch       start ``install/<pkg>/lib/<pkg>/<exe>`` in its own process; at teardown it gets
                  SIGINT and must exit 0 with no traceback on stderr
     pinned_model a tiny student checkpoint whose samples are a palm-down grasp above the part
-    student_model  models/student/student.pt when it exists, else ``pinned_model``
+    student_model  models/student/student_flow.pt (the default generator) when it exists, else ``pinned_model``
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 INSTALL = REPO / "install"
 SETUP_BASH = INSTALL / "setup.bash"
-STUDENT = REPO / "models" / "student" / "student.pt"
+STUDENT = REPO / "models" / "student" / "student_flow.pt"  # the default generator
 NOT_BUILT = f"ROS 2 workspace not built ({SETUP_BASH} missing): run scripts/install.sh"
 PY_SITE = f"lib/python{sys.version_info.major}.{sys.version_info.minor}/site-packages"
 _DOMAINS = itertools.count()

@@ -3,7 +3,7 @@ loopback, a private domain: sim_world, grounding, perception, grasp_generator, p
 "pick up the mug by its handle" through the ExecuteGrasp action, the GraspCommand service, and the
 faults (unknown object, BUSY, cancel mid-motion, a killed driver, a killed stage node, no camera).
 
-Until the trained student (models/student/student.pt) exists, the commander loads a checkpoint
+Until the trained student (models/student/student_flow.pt, the default) exists, the commander loads a checkpoint
 conftest's ``student_model`` builds with the student's own ``save_checkpoint``: a tiny random GraspDiffusion whose
 normaliser (``set_normalizer``) pins its samples to a palm-down grasp 7 cm above the instructed part
 (so plan/execute/lift run for real); only the "mug >= 10 cm above the table" assertion depends on
@@ -30,7 +30,7 @@ from ifgrasp_interfaces.srv import GenerateGrasps, GraspCommand, Ground, Perceiv
 
 REPO = Path(__file__).resolve().parents[2]
 SIM_LAUNCH = REPO / "launch" / "sim.launch.xml"
-STUDENT = REPO / "models" / "student" / "student.pt"
+STUDENT = REPO / "models" / "student" / "student_flow.pt"  # the default generator
 STAGE_NAMES = ["ground", "perceive", "generate", "plan", "execute", "lift", "verify", "place", "release", "home"]
 GRASP_STAGES = STAGE_NAMES[:7]
 

@@ -73,36 +73,40 @@ def distill(
 
 @app.command()
 def export(
-    checkpoint: Path = typer.Option(None, help="student checkpoint (default: models/student/student.pt)"),
+    checkpoint: Path = typer.Option(None, help="student checkpoint (default: models/student/student_flow.pt)"),
     out: Path = typer.Option(None, help="ONNX file (default: the checkpoint's path with .onnx)"),
     steps: int = typer.Option(None, min=1, help="sampler steps unrolled into the graph (default: the checkpoint's "
                               "own: 8 DDIM steps, or the distilled model's recorded count)"),
     critic: str = typer.Option("auto", help="critic in the same graph: auto (critic.pt beside the checkpoint if "
                                "present), none, or a critic file"),
+    ranking: bool = typer.Option(True, help="the ranking's measures in the same graph (--no-ranking: sampler + "
+                                 "critic only)"),
 ) -> None:
-    """Export the student's few-step sampler (+ its critic, same features) to ONNX and check it against torch.
+    """Export the student's few-step sampler + its critic + the ranking's measures to ONNX, checked against torch.
 
     Example: ``ifgrasp export --steps 8``; ``ifgrasp export --checkpoint models/student/student_flow.pt``
     """
     from ifgrasp.grasp.diffusion.commands import export_command
 
-    export_command(checkpoint, out, steps, critic)
+    export_command(checkpoint, out, steps, critic, ranking)
 
 
 @eval_app.command("student")
 def eval_student(
-    checkpoint: Path = typer.Option(None, help="student checkpoint (default: models/student/student.pt)"),
+    checkpoint: Path = typer.Option(None, help="student checkpoint (default: models/student/student_flow.pt)"),
     views: Path = typer.Option(None, help="held-out camera views (default: data/views/heldout)"),
     k: int = typer.Option(8, min=1, help="grasps kept per view (top-k)"),
     views_per_object: int = typer.Option(8, min=1, help="views evaluated per object (8: ~430 held-out cases)"),
-    steps: str = typer.Option("8", help="comma-separated DDIM step counts to compare"),
+    steps: str = typer.Option("", help="comma-separated sampler step counts to compare (default: the checkpoint's "
+                              "own: 4 Euler steps for the distilled flow, 8 DDIM for student.pt)"),
     out: Path = typer.Option(OUT_DIR / "eval_student.json", help="JSON report (per-case rows: same name .jsonl; "
                              "a rerun resumes from it)"),
     critic: str = typer.Option("auto", help="learned ranking term: auto (critic.pt beside the checkpoint if "
                                "present), none, or a critic file"),
-    physics: str = typer.Option("repair", help="physics variants, paired on the same cases: repair (self-collision repair + "
-                         "reject, the generator's default), on (refine + repair + reject), off (raw sampler), "
-                         "reject (drop candidates over 1 mm self-penetration)"),
+    physics: str = typer.Option("fill", help="physics variants, paired on the same cases: fill (the generator's "
+                         "default: self-collision repair only when fewer than k candidates are within 1 mm, then "
+                         "reject), repair (repair the best 16 over 1 mm, then reject), on (refine + repair + reject), "
+                         "off (raw sampler), reject (drop candidates over 1 mm self-penetration)"),
     judge: str = typer.Option("v1", help="comma-separated judge versions (validation) to report"),
     max_cases: int = typer.Option(None, min=1, help="only the first N cases (view-major order: every task early)"),
     report_only: bool = typer.Option(False, help="run nothing: rebuild the report from the .jsonl rows so far"),
@@ -115,38 +119,39 @@ def eval_student(
     """
     from ifgrasp.grasp.diffusion.commands import eval_student_command
 
-    eval_student_command(checkpoint, views, k, views_per_object, parse_steps(steps), out, critic,
+    eval_student_command(checkpoint, views, k, views_per_object, parse_steps(steps) if steps else None, out, critic,
                          tuple(p.strip() for p in physics.split(",")), tuple(j.strip() for j in judge.split(",")),
                          max_cases, None, report_only)
 
 
 @bench_app.command("generate")
 def bench_generate(
-    checkpoint: Path = typer.Option(None, help="student checkpoint (default: models/student/student.pt)"),
-    onnx: Path = typer.Option(None, help="exported sampler (default: models/student/student.onnx; exported if missing)"),
+    checkpoint: Path = typer.Option(None, help="the generator timed as new (default: models/student/student_flow.pt)"),
+    base: Path = typer.Option(None, help="the old default model (default: models/student/student.pt)"),
     candidates: int = typer.Option(64, min=1, help="grasps sampled per call"),
-    steps: int = typer.Option(8, min=1, help="DDIM steps"),
-    repeats: int = typer.Option(30, min=1, help="timed calls per runtime"),
-    fewstep: Path = typer.Option(None, help="distilled few-step checkpoint timed beside the current path "
-                                 "(default: models/student/student_flow.pt when present)"),
-    fewstep_steps: int = typer.Option(None, min=1, help="its network evaluations (default: the checkpoint's own)"),
+    base_steps: int = typer.Option(8, min=1, help="the old model's DDIM steps"),
+    repeats: int = typer.Option(30, min=1, help="timed calls per path (interleaved)"),
+    steps: int = typer.Option(None, min=1, help="the new model's steps (default: the checkpoint's own)"),
+    threads: int = typer.Option(1, min=1, help="torch and onnxruntime threads (on the shared 2-core machine 2 threads "
+                                "were 2x slower under load)"),
 ) -> None:
-    """Student latency on a 2,048-point view: encoding, sampling, ranking; torch vs ONNX (vs TensorRT), and the
-    distilled few-step sampler against the current one (ratios of median and p95, same run).
+    """Student latency on a 2,048-point view: the old path (8 DDIM steps, ONNX sampler + torch ranking; torch;
+    one-graph ONNX) against the new default (distilled flow, torch and one ONNX graph with critic and ranking),
+    medians, p95 and ratios in one run, plus the machine's load.
 
-    Example: ``ifgrasp bench generate --candidates 64 --repeats 50``
+    Example: ``nice -n 10 ifgrasp bench generate --repeats 30``
     """
     from ifgrasp.grasp.diffusion.commands import bench_generate_command
 
-    bench_generate_command(checkpoint, onnx, candidates, steps, repeats, fewstep, fewstep_steps)
+    bench_generate_command(checkpoint, base, candidates, base_steps, repeats, steps, threads)
 
 
 @bench_app.command("graph")
 def bench_graph(
-    checkpoint: Path = typer.Option(None, help="student checkpoint (default: models/student/student.pt)"),
+    checkpoint: Path = typer.Option(None, help="student checkpoint (default: models/student/student_flow.pt)"),
     instruction: str = typer.Option("pick up the mug by its handle", help="command to run"),
     repeats: int = typer.Option(3, min=1, help="runs, each on a freshly reset scene"),
-    steps: int = typer.Option(8, min=1, help="DDIM steps"),
+    steps: int = typer.Option(None, min=1, help="sampler steps (default: the checkpoint's own: 4 for the flow)"),
     execute: bool = typer.Option(True, help="also execute and lift (--no-execute: plan only)"),
     baseline: bool = typer.Option(False, help="interleave runs of the previous path (the student's "
                                   "self-collision repair runs all its steps) and print the ratio"),
@@ -162,9 +167,9 @@ def bench_graph(
 
 @bench_app.command("hold")
 def bench_hold(
-    checkpoint: Path = typer.Option(None, help="student checkpoint (default: models/student/student.pt)"),
+    checkpoint: Path = typer.Option(None, help="student checkpoint (default: models/student/student_flow.pt)"),
     seeds: int = typer.Option(5, min=1, help="scene seeds; each runs the four held-decision instructions"),
-    steps: int = typer.Option(8, min=1, help="DDIM steps"),
+    steps: int = typer.Option(None, min=1, help="sampler steps (default: the checkpoint's own: 4 for the flow)"),
 ) -> None:
     """The held decision (hand measurements, camera) against the simulator's ground truth: false "held" counted.
 

@@ -168,9 +168,10 @@ class LeapHandModel:
         T = torch.cat([T, bottom], -2)  # (B, L, 4, 4)
         return {name: T[:, i] for i, name in enumerate(self.link_names)}
 
-    def _world_links(self, wrist_pos, wrist_rot, joints) -> torch.Tensor:
-        """Stacked world link transforms (4L, 3B) laid out for :meth:`_apply`."""
-        R, t = self.link_transforms(joints)
+    def _world_links(self, wrist_pos, wrist_rot, joints, links=None) -> torch.Tensor:
+        """Stacked world link transforms (4L, 3B) laid out for :meth:`_apply`; ``links``: the
+        :meth:`link_transforms` of ``joints`` when the caller has them already."""
+        R, t = links if links is not None else self.link_transforms(joints)
         R_w = wrist_rot[:, None] @ R  # (B, L, 3, 3)
         t_w = torch.einsum("bij,blj->bli", wrist_rot, t) + wrist_pos[:, None]  # (B, L, 3)
         M = torch.cat([R_w.transpose(-1, -2), t_w[:, :, None, :]], dim=2)  # (B, L, 4, 3)
@@ -182,9 +183,10 @@ class LeapHandModel:
         placed in their link's block, ``M`` (4L, 3B) -> (B, P, 3). Avoids (B, P, 3, 3) gathers."""
         return (X @ M).reshape(X.shape[0], -1, 3).transpose(0, 1)
 
-    def surface_points(self, wrist_pos: torch.Tensor, wrist_rot: torch.Tensor, joints: torch.Tensor) -> torch.Tensor:
+    def surface_points(self, wrist_pos: torch.Tensor, wrist_rot: torch.Tensor, joints: torch.Tensor,
+                       links=None) -> torch.Tensor:
         """World points (B, P, 3) sampled uniformly on the collision surface (fixed per model)."""
-        return self._apply(self._surface_X, self._world_links(wrist_pos, wrist_rot, joints))
+        return self._apply(self._surface_X, self._world_links(wrist_pos, wrist_rot, joints, links))
 
     def contact_candidates(self, wrist_pos: torch.Tensor, wrist_rot: torch.Tensor,
                            joints: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -192,9 +194,10 @@ class LeapHandModel:
         M = self._world_links(wrist_pos, wrist_rot, joints)
         return self._apply(self._contact_X, M), self._apply(self._contact_N, M)
 
-    def fingertips(self, wrist_pos: torch.Tensor, wrist_rot: torch.Tensor, joints: torch.Tensor) -> torch.Tensor:
+    def fingertips(self, wrist_pos: torch.Tensor, wrist_rot: torch.Tensor, joints: torch.Tensor,
+                   links=None) -> torch.Tensor:
         """World fingertip points (B, 4, 3) for index, middle, ring, thumb (tip of the pads)."""
-        R, t = self.link_transforms(joints)
+        R, t = links if links is not None else self.link_transforms(joints)
         idx = [self.link_names.index(n) for n in self.tip_links]
         return torch.einsum("bij,bpj->bpi", wrist_rot, t[:, idx]) + wrist_pos[:, None]
 
@@ -209,10 +212,10 @@ class LeapHandModel:
         local = torch.einsum("bkji,bknj->bkni", R_box, p_hand[:, None] - t_box[:, :, None])  # (B, K, N, 3)
         return box_sdf(local, self._box_half).transpose(1, 2)
 
-    def collision_boxes(self, joints: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def collision_boxes(self, joints: torch.Tensor, links=None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The collision boxes in the hand's root frame: rotations (B, K, 3, 3), centres (B, K, 3)
-        and half extents (K, 3), metres."""
-        R, t = self.link_transforms(joints)
+        and half extents (K, 3), metres; ``links``: :meth:`link_transforms` of ``joints`` when known."""
+        R, t = links if links is not None else self.link_transforms(joints)
         R_box = R[:, self._box_link] @ self._T_link_box[:, :3, :3]  # (B, K, 3, 3)
         t_box = torch.einsum("bkij,kj->bki", R[:, self._box_link], self._T_link_box[:, :3, 3]) + t[:, self._box_link]
         return R_box, t_box, self._box_half
@@ -221,6 +224,20 @@ class LeapHandModel:
                         joints: torch.Tensor) -> torch.Tensor:
         """Signed distance (B, N) of world ``points`` (B, N, 3) to the hand (union of boxes); < 0 inside."""
         return self.link_signed_distance(points, wrist_pos, wrist_rot, joints).min(-1).values
+
+    def max_penetration(self, points: torch.Tensor, wrist_pos: torch.Tensor, wrist_rot: torch.Tensor,
+                        joints: torch.Tensor, links=None) -> torch.Tensor:
+        """Deepest (B,) metres of world ``points`` (N, 3), shared by the B hand poses, inside the hand's
+        collision boxes (0 when none is inside): ``relu(-signed_distance(...)).amax(-1)`` without the
+        outside distances, the points transformed into every box frame by one broadcast matmul."""
+        R_hand, c_hand, _ = self.collision_boxes(joints, links)
+        R_box = wrist_rot[:, None] @ R_hand  # world box axes (B, K, 3, 3)
+        c_box = torch.einsum("bij,bkj->bki", wrist_rot, c_hand) + wrist_pos[:, None]
+        RT = R_box.transpose(-1, -2)
+        B, K = RT.shape[:2]
+        local = (RT.reshape(-1, 3) @ points.T).reshape(B, K, 3, -1) - RT @ c_box[..., None]  # (B, K, 3, N) box frame
+        inside = (self._box_half[None, :, :, None] - local.abs()).amin(-2)  # (B, K, N) > 0 inside
+        return torch.relu(inside.amax(-1).amax(-1))
 
     def self_penetration(self, joints: torch.Tensor) -> torch.Tensor:
         """Total penetration depth (B,) metres, >= 0, between sphere sets of links allowed to collide."""

@@ -72,7 +72,7 @@ def print_stage_table(stats: list[LatencyStats], title: str, console=None) -> No
     (console or Console()).print(table)
 
 
-def bench_graph_command(checkpoint, repeats: int, instruction: str, steps: int = 8, execute: bool = True,
+def bench_graph_command(checkpoint, repeats: int, instruction: str, steps: int | None = None, execute: bool = True,
                         echo=print, full_repair_baseline: bool = False) -> list[LatencyStats]:
     """``ifgrasp bench graph``: the in-process pipeline on the simulated scene with the student,
     ``repeats`` runs; prints the per-stage table and the outcome of each run.
@@ -84,7 +84,7 @@ def bench_graph_command(checkpoint, repeats: int, instruction: str, steps: int =
 
     if repeats < 1:
         raise InputError(f"--repeats must be >= 1, got {repeats}")
-    gen = make_generator("diffusion", model_path=str(checkpoint or DEFAULT_CHECKPOINT), steps=steps)
+    gen = make_generator("diffusion", model_path=str(checkpoint or DEFAULT_CHECKPOINT), steps=steps or None)
     names, extra = ["current"], {}
     if full_repair_baseline:
         paths = {"current": gen.physics_cfg, "previous: full repair": gen.physics_cfg.replace(repair_check_every=0)}
@@ -173,13 +173,13 @@ def _cloud_rises(artifacts: dict, q=(10, 50, 75, 90, 95)) -> dict:
     return out
 
 
-def bench_hold_command(checkpoint, seeds: int, steps: int = 8, echo=print) -> list[dict]:
+def bench_hold_command(checkpoint, seeds: int, steps: int | None = None, echo=print) -> list[dict]:
     """``ifgrasp bench hold``: ``run_hold_trials`` with the student, then the confusion counts
     (truth: ``SimWorld.lifted``, the object rose and is off the table)."""
     from ifgrasp.grasp.diffusion.commands import DEFAULT_CHECKPOINT
     from ifgrasp.pipeline.generator import make_generator
 
-    gen = make_generator("diffusion", model_path=str(checkpoint or DEFAULT_CHECKPOINT), steps=steps)
+    gen = make_generator("diffusion", model_path=str(checkpoint or DEFAULT_CHECKPOINT), steps=steps or None)
     rows = run_hold_trials(gen, seeds=range(seeds), echo=echo)
     n = {(r["held"], r["truth"]): 0 for r in rows}
     for r in rows:

@@ -74,8 +74,9 @@ def run_pipeline_demo(instruction: str, out_dir: Path, scene_cfg, model_path: Pa
     echo(f"[scene    ] {timer.durations_s['scene'] * 1e3:8.1f} ms  table, xArm7 + LEAP Hand, objects "
          f"{', '.join(world.scene.object_names)}")
     with timer.stage("model"):
-        gen = make_generator("diffusion", model_path=str(model_path), steps=8)
-    echo(f"[model    ] {timer.durations_s['model'] * 1e3:8.1f} ms  student {model_path} ({gen.backend}, 8 DDIM steps, "
+        gen = make_generator("diffusion", model_path=str(model_path))  # the checkpoint's own step count
+    echo(f"[model    ] {timer.durations_s['model'] * 1e3:8.1f} ms  student {model_path} ({gen.backend}, {gen.steps} "
+         f"{'Euler' if gen.policy.sampler == 'flow' else 'DDIM'} steps, "
          f"{gen.num_candidates} candidates)")
     snaps: dict[str, np.ndarray] = {}
 

@@ -1,6 +1,6 @@
 """The grasp model seen by the pipeline: the ``GraspModel`` protocol and backends chosen by a registered name.
 
-    gen = make_generator("diffusion", model_path="models/student/student.pt", steps=8)
+    gen = make_generator("diffusion", model_path="models/student/student_flow.pt")  # its own 4 steps
     batch = gen.generate(cloud, k=16)   # GraspBatch in the cloud's (camera) frame, best first
 
 One backend today: ``diffusion``, the student's own generator
@@ -46,17 +46,18 @@ def resolve_model_path(model_path: str | Path) -> Path:
     return REPO_ROOT / path
 
 
-def student_from_checkpoint(model_path: str, steps: int = 8, runtime: str = "auto", onnx_path: str = "",
+def student_from_checkpoint(model_path: str, steps: int | None = None, runtime: str = "auto", onnx_path: str = "",
                             num_candidates: int = 64, seed: int = 0):
     """The student (a ``GraspModel``) from a checkpoint (``ModelError`` when missing, corrupt or for
-    another hand). ``runtime``: auto | torch | onnx | tensorrt; ``onnx_path`` "" = the checkpoint's
-    sibling ``.onnx`` when there is one (auto picks TensorRT only when a CUDA GPU offers it)."""
+    another hand). ``steps`` None: the checkpoint's own count (4 Euler steps for the distilled
+    ``student_flow.pt``, 8 DDIM steps for ``student.pt``). ``runtime``: auto | torch | onnx | tensorrt;
+    ``onnx_path`` "" = the checkpoint's sibling ``.onnx`` when there is one (auto picks TensorRT only when a CUDA GPU offers it)."""
     from ifgrasp.grasp.diffusion.generator import GraspGenerator
 
     path = resolve_model_path(model_path)
     onnx = resolve_model_path(onnx_path) if onnx_path else path.with_suffix(".onnx")
-    return GraspGenerator.from_checkpoint(path, backend=runtime, steps=int(steps), num_candidates=int(num_candidates),
-                                            onnx_path=onnx if onnx.is_file() else None, seed=seed)
+    return GraspGenerator.from_checkpoint(path, backend=runtime, steps=int(steps) if steps else None,
+                                          num_candidates=int(num_candidates), onnx_path=onnx if onnx.is_file() else None, seed=seed)
 
 
 def register_generator(name: str, target: str) -> None:

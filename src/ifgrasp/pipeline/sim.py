@@ -1,7 +1,7 @@
 """The pipeline on the MuJoCo scene: simulated camera, sim arm/hand drivers, oracle segmentation.
 
     world = SimWorld.build(SceneConfig.default(), width=320, height=240)
-    pipe = world.pipeline(make_generator("diffusion", model_path="models/student/student.pt"))
+    pipe = world.pipeline(make_generator("diffusion", model_path="models/student/student_flow.pt"))
     result = pipe.run(PipelineRequest("pick up the mug by its handle"))
 
 The drivers follow the (virtual) clock: physics advances whenever a driver reads, so the scene

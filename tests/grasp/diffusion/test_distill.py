@@ -111,18 +111,22 @@ def test_a_flow_model_is_not_a_teacher(setup):
         student_from_teacher(flow)
 
 
-def test_bench_generate_times_the_few_step_path_beside_the_current_one(setup, tmp_path, capsys):
+def test_bench_generate_times_the_old_and_the_new_paths_in_one_run(setup, tmp_path, capsys):
     from ifgrasp.grasp.diffusion.commands import bench_generate_command
 
     torch.manual_seed(0)
     base = GraspDiffusion(n_basis=32, width=32, depth=1)
+    base.grasp_std[9:] = 0.1  # joints near the flat hand: most samples admissible
     save_checkpoint(base, tmp_path / "student.pt")
     flow = student_from_teacher(base)
     save_checkpoint(flow, tmp_path / "student_flow.pt", {"default_steps": 2})
-    rows = bench_generate_command(tmp_path / "student.pt", tmp_path / "absent.onnx", candidates=4, steps=4, repeats=1,
-                                  fewstep=tmp_path / "student_flow.pt")
+    rows = bench_generate_command(tmp_path / "student_flow.pt", tmp_path / "student.pt", candidates=8, base_steps=4,
+                                  repeats=2, threads=1)
     names = {r.name for r in rows}
-    assert {"onnx_fewstep total", "torch_fewstep total", "onnx total", "torch total"} <= names
+    for path in ("old onnx, ranking in torch (4 ddim)", "old torch (4 ddim)", "old onnx 1-graph (4 ddim)",
+                 "new torch (2 flow)", "new onnx 1-graph (2 flow)"):
+        assert {f"{path} ranked", f"{path} total", f"{path} physics"} <= names, path
+    assert all(len(r.samples_s) == 2 for r in rows)
     out = capsys.readouterr().out
-    assert "few-step (2 flow steps) / current (4 ddim steps), onnx: total median" in out
-    assert "p95" in out
+    assert "new onnx 1-graph / old onnx path, to ranked candidates: median" in out and "86.6" in out
+    assert "load average" in out and "goal <= 30 ms median" in out and "TensorRT" in out

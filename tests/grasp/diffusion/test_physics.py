@@ -150,3 +150,26 @@ def test_the_repair_stops_once_every_candidate_is_admissible():
     assert n_early < 60 and not rej_early.any()
     pairs = PhysicsTerms(hand).self_collision.pair_names
     assert np.all(_mujoco_self_penetration(q_early.double().numpy(), pairs) <= 1e-3 + 1e-6)
+
+
+def test_fill_repairs_only_when_too_few_candidates_are_admissible():
+    """repair_scope "fill": with at least k candidates within 1 mm nothing is moved (the top-k are
+    the best admissible ones as sampled); with fewer, the best over-limit ones are repaired, as "top"
+    does. Either way no returned grasp self-penetrates more than 1 mm."""
+    torch.manual_seed(0)
+    policy = GraspDiffusion(n_basis=32, width=32, depth=1)
+    policy.grasp_std[9:] = 0.1  # joints near the flat hand: about 3 in 4 samples within 1 mm
+    pts, mask = _mug_like_cloud()
+    gen = GraspGenerator(policy, backend="torch", steps=2, num_candidates=32, n_points=256,
+                         physics=PhysicsConfig(repair_scope="fill"))
+    gen.generate(pts, mask, k=8)
+    ex = gen.last.candidates.extras
+    admissible = int((ex["self_penetration_m"] <= 1e-3).sum())
+    assert 8 <= admissible < 32 and not ex["refined"].any()
+    top = gen.generate(pts, mask, k=32)
+    ex = gen.last.candidates.extras
+    assert ex["refined"].any() and len(top) > admissible
+    assert np.all(top.extras["self_penetration_m"] <= 1e-3)
+    gen.physics_cfg = PhysicsConfig(repair_scope="top")
+    gen.generate(pts, mask, k=8)
+    assert gen.last.candidates.extras["refined"].any()  # "top" repairs whatever k is

@@ -30,14 +30,15 @@ class GraspGeneratorNode(Node):
     def __init__(self) -> None:
         super().__init__("grasp_generator")
         p = {name: self.declare_parameter(name, default).value for name, default in (
-            ("generator", "diffusion"), ("model_path", "models/student/student.pt"), ("runtime", "auto"),
-            ("onnx_path", ""), ("num_candidates", 64), ("num_grasps", 16), ("sampling_steps", 8),
+            ("generator", "diffusion"), ("model_path", "models/student/student_flow.pt"), ("runtime", "auto"),
+            ("onnx_path", ""), ("num_candidates", 64), ("num_grasps", 16), ("sampling_steps", 0),
             ("base_frame", "link_base"), ("service", "/ifgrasp/generate_grasps"),
             ("candidates_topic", "/ifgrasp/grasp_candidates"), ("markers_topic", "/ifgrasp/grasp_markers"),
             ("markers_top_n", 5),
         )}
         self.p = p
-        self.generator = make_generator(p["generator"], model_path=p["model_path"], steps=int(p["sampling_steps"]),
+        self.generator = make_generator(p["generator"], model_path=p["model_path"],
+                                        steps=int(p["sampling_steps"]) or None,  # 0: the checkpoint's own
                                         runtime=p["runtime"], onnx_path=p["onnx_path"],
                                         num_candidates=int(p["num_candidates"]))
         latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)

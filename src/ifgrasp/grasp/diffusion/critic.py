@@ -57,9 +57,13 @@ class GraspCritic(nn.Module):
         self.hyper = dict(n_basis=n_basis, radius_m=radius_m, width=width, dropout=dropout)
 
     def logits_from_features(self, feats: torch.Tensor, vectors: torch.Tensor) -> torch.Tensor:
-        """feats (B, 2*n_basis) BPS features, vectors (B, 25) relative to the part centroid -> (B,)."""
+        """feats (B, 2*n_basis) or (1, 2*n_basis) BPS features, vectors (B, 25) relative to the part
+        centroid -> (B,). The first layer is split (features | grasp), so one view's features are
+        multiplied once for all its B grasps (the same values as concatenating them to each grasp)."""
         z = (vectors - self.grasp_mean) / self.grasp_std
-        return self.mlp(torch.cat([feats, z], dim=-1)).squeeze(-1)
+        first, nf = self.mlp[0], feats.shape[-1]
+        h = nn.functional.linear(feats, first.weight[:, :nf], first.bias) + nn.functional.linear(z, first.weight[:, nf:])
+        return self.mlp[1:](h).squeeze(-1)
 
     @torch.no_grad()
     def success_probability(self, points: np.ndarray, part_mask: np.ndarray, pos_m: np.ndarray,
@@ -69,7 +73,7 @@ class GraspCritic(nn.Module):
         feats, center = self.encoder(torch.as_tensor(points, **f32)[None], torch.as_tensor(part_mask, **f32)[None])
         vec = GraspDiffusion.to_vector(torch.as_tensor(pos_m, **f32) - center, torch.as_tensor(rot, **f32),
                                        torch.as_tensor(joints_rad, **f32))
-        return torch.sigmoid(self.logits_from_features(feats.expand(len(vec), -1), vec)).numpy().astype(np.float64)
+        return torch.sigmoid(self.logits_from_features(feats, vec)).numpy().astype(np.float64)
 
 
 def save_critic(critic: GraspCritic, path: Path, extra: dict | None = None) -> None:

@@ -43,7 +43,8 @@ class BPSEncoder(torch.nn.Module):
         # |b - p|^2 = |b|^2 + |p|^2 - 2 b.p, written out so the graph exports to ONNX (no cdist op)
         sq = (self.basis**2).sum(-1)[None, :, None] + (local**2).sum(-1)[:, None, :] - 2.0 * torch.einsum(
             "md,bnd->bmn", self.basis, local)
-        d = sq.clamp(min=0.0).sqrt()  # (B, M, N)
-        d_object = d.min(-1).values  # (B, M)
-        d_part = (d + (1.0 - mask).unsqueeze(1) * 10.0).min(-1).values  # non-part points pushed away
+        # the nearest point on squared distances, one square root per basis point (sqrt is monotonic)
+        d_object = sq.min(-1).values.clamp(min=0.0).sqrt()  # (B, M)
+        # non-part points pushed 10 m away (the part always has points: prepare_cloud, min_part_points)
+        d_part = (sq + (1.0 - mask).unsqueeze(1) * 100.0).min(-1).values.clamp(min=0.0).sqrt()
         return torch.cat([d_object, d_part], dim=-1), center

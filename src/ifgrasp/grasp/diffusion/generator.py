@@ -5,10 +5,11 @@ Backends: ``torch`` (the checkpoint), ``onnx`` (onnxruntime on CPU, the exported
 automatically by ``auto`` when a CUDA GPU and the provider are present). Input clean-up is
 documented in :func:`prepare_cloud`; candidates are ranked by :mod:`ifgrasp.grasp.diffusion.ranking`,
 with the learned critic's term when a critic is given (``from_checkpoint`` loads ``critic.pt`` from
-beside the student when it exists). The critic runs inside the sampler's graph on the same BPS
-features (torch always; ONNX / TensorRT when the exported file holds that critic, checked by a digest
-of its weights), else in torch during the ranking. The best candidates are then refined for physics
-(:mod:`ifgrasp.grasp.diffusion.physics`).
+beside the student when it exists). The critic and the ranking's geometric measures (with the exact
+self-penetration) run inside the sampler's graph (torch always; ONNX / TensorRT when the exported file
+holds them: the critic checked by a digest of its weights), else in torch after it. Of the best
+candidates, those over the self-penetration limit are then repaired (or all refined, with
+``physics.refine_steps``; :mod:`ifgrasp.grasp.diffusion.physics`) and only they are measured again.
 """
 
 from __future__ import annotations
@@ -23,11 +24,13 @@ from ifgrasp.errors import InputError, ModelError, known
 from ifgrasp.geometry import rot6d_to_matrix_np
 from ifgrasp.grasp.diffusion.physics import ObservedCloud, PhysicsConfig, PhysicsTerms
 from ifgrasp.grasp.diffusion.policy import GRASP_DIM, SamplerGraph
-from ifgrasp.grasp.diffusion.ranking import RankingConfig, rank_grasps
+from ifgrasp.grasp.diffusion.ranking import TERMS, RankingConfig, ranking_terms, score_terms, table_plane
 from ifgrasp.grasp.diffusion.train import load_checkpoint
 from ifgrasp.timing import StageTimer
 from ifgrasp.types import GraspBatch, ObjectCloud
 
+#: ``auto``: TensorRT when a CUDA GPU offers it, else onnxruntime when ``onnx_path`` is the one graph
+#: (sampler + critic + ranking) of this model, else torch
 BACKENDS = ("auto", "torch", "onnx", "tensorrt")
 
 
@@ -120,9 +123,12 @@ class GraspGenerator:
         self.last: GenerationResult | None = None
         self._graph = None
         self.critic_in_graph = False  # True when the sampler's graph computes the loaded critic's P(lift)
+        self.ranking_in_graph = False  # True when it also computes the ranking's measures (ranking.TERMS)
+        self.auto_note = ""  # why backend "auto" chose torch over an ONNX file it was given
         self.backend, self._session = self._open(backend, onnx_path, engine_cache)
         if self._session is None:
             self.critic_in_graph = critic is not None
+            self.ranking_in_graph = True
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, critic_path: str | Path | None = "auto", **kwargs) -> "GraspGenerator":
@@ -143,7 +149,20 @@ class GraspGenerator:
             raise ModelError(f"TensorRT backend unavailable: onnxruntime has providers {providers} "
                              "(needs a CUDA GPU and onnxruntime-gpu with TensorRT)")
         if backend == "auto" and not want_trt:
-            return "torch", None  # on a CPU the torch model and onnxruntime are close; torch needs no file
+            # on a CPU the one graph (sampler + critic + ranking) in onnxruntime is several times faster than
+            # torch (ifgrasp bench generate); a file that is not that graph for this model runs no faster: torch
+            if onnx_path is None or not Path(onnx_path).is_file():
+                return "torch", None
+            try:
+                sess = self._onnx_session(ort, onnx_path, False, engine_cache)
+            except ModelError as exc:
+                self.auto_note = f"torch: {exc}"
+                return "torch", None
+            if self.ranking_in_graph and (self.critic is None or self.critic_in_graph):
+                return "onnx", sess
+            self.auto_note = f"torch: {onnx_path} is not the one graph with this critic and the ranking"
+            self.critic_in_graph = self.ranking_in_graph = False
+            return "torch", None
         if onnx_path is None or not Path(onnx_path).is_file():
             raise ModelError(f"backend '{backend}' needs an exported ONNX file (ifgrasp export), got {onnx_path}")
         sess = self._onnx_session(ort, onnx_path, want_trt, engine_cache)
@@ -164,6 +183,7 @@ class GraspGenerator:
         sess_opts = ort.SessionOptions()
         # no busy-waiting worker threads after a run: they would compete with the torch ranking that follows
         sess_opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        sess_opts.intra_op_num_threads = torch.get_num_threads()  # one thread knob for both runtimes
         try:
             sess = ort.InferenceSession(str(onnx_path), sess_options=sess_opts, providers=providers)
         except Exception as exc:  # onnxruntime raises its own exception types for a bad file
@@ -185,23 +205,40 @@ class GraspGenerator:
             from ifgrasp.grasp.diffusion.export import critic_digest
 
             self.critic_in_graph = meta["critic_sha256"] == critic_digest(self.critic)
+        probes = meta.get("probe_points")
+        if probes is not None and int(probes) != self.ranking.penetration_points:
+            raise ModelError(f"{onnx_path} ranks on {probes} observed points, the generator's ranking asks for "
+                             f"{self.ranking.penetration_points}: re-export (ifgrasp export) or set "
+                             f"penetration_points={probes}")
+        self.ranking_in_graph = probes is not None
+        self._outputs = [o.name for o in sess.get_outputs()]
         return sess
 
-    def _sample(self, points: np.ndarray, mask: np.ndarray, noise: np.ndarray):
-        """(pos, rot6d, joints, P(lift) or None): one graph for the sampler and, when it holds the
-        loaded critic, the critic (same BPS features); otherwise the critic runs later in the ranking."""
+    def _sample(self, points: np.ndarray, mask: np.ndarray, noise: np.ndarray, plane: np.ndarray) -> dict:
+        """{output name: array}: one graph for the sampler and, when it holds them, the loaded critic
+        (same BPS features) and the ranking's measures; what it lacks runs afterwards in torch."""
         if self._session is None:
             if self._graph is None:
-                self._graph = SamplerGraph(self.policy, self.steps, self.critic)
+                self._graph = SamplerGraph(self.policy, self.steps, self.critic, self.hand,
+                                           self.ranking.penetration_points)
             with torch.no_grad():
                 out = self._graph(torch.as_tensor(points)[None], torch.as_tensor(mask, dtype=torch.float32)[None],
-                                  torch.as_tensor(noise))
-            out = [o.numpy() for o in out]
-        else:
-            out = self._session.run(None, {"points": points[None], "part_mask": mask[None].astype(np.float32),
-                                           "noise": noise})
-        p = out[3] if len(out) > 3 and self.critic_in_graph else None
-        return out[0], out[1], out[2], p
+                                  torch.as_tensor(noise), torch.as_tensor(plane))
+            return {name: o.numpy() for name, o in zip(self._graph.output_names, out)}
+        feeds = {"points": points[None], "part_mask": mask[None].astype(np.float32), "noise": noise}
+        if self.ranking_in_graph:
+            feeds["table_plane"] = plane
+        return dict(zip(self._outputs, self._session.run(None, feeds)))
+
+    def _terms(self, candidates: GraspBatch, pts: np.ndarray, mask: np.ndarray, plane: np.ndarray) -> dict:
+        """The ranking's measures (ranking.TERMS, numpy) of ``candidates`` computed in torch."""
+        f32 = dict(dtype=torch.float32)
+        with torch.no_grad():
+            terms = ranking_terms(self.hand, torch.as_tensor(candidates.wrist_pos_m, **f32),
+                                  torch.as_tensor(candidates.wrist_rot, **f32), torch.as_tensor(candidates.joints_rad, **f32),
+                                  torch.as_tensor(pts, **f32), torch.as_tensor(mask, **f32), torch.as_tensor(plane),
+                                  self.ranking.penetration_points, self.physics.self_collision)
+        return {name: v.numpy() for name, v in terms.items()}
 
     # --- the interface ------------------------------------------------------------------------
     def generate(self, cloud: ObjectCloud | np.ndarray, part_mask: np.ndarray | None = None, k: int = 8,
@@ -227,15 +264,18 @@ class GraspGenerator:
             pts, mask = prepare_cloud(points, part_mask, self.n_points, self.rng)
             self.last_points, self.last_mask = pts, mask  # the resampled cloud the candidates were ranked on
             noise = torch.randn(self.num_candidates, GRASP_DIM, generator=self.gen).numpy()
+            plane = table_plane(T_base_camera, table_z_m)
         with timer.stage("sample"):
-            pos, rot6, q, p_lift = self._sample(pts, mask, noise)
-        candidates = GraspBatch(pos.astype(np.float64), rot6d_to_matrix_np(rot6), q.astype(np.float64), frame="camera")
+            out = self._sample(pts, mask, noise, plane)
+        candidates = GraspBatch(out["wrist_pos"].astype(np.float64), rot6d_to_matrix_np(out["rot6d"]),
+                                out["joints"].astype(np.float64), frame="camera")
         with timer.stage("rank"):
-            scores, details = rank_grasps(self.hand, candidates, pts, mask, self.ranking, T_base_camera, table_z_m,
-                                          critic=self.critic, learned_probability=p_lift)
+            terms = ({name: out[name] for name in TERMS} if self.ranking_in_graph
+                     else self._terms(candidates, pts, mask, plane))
+            p_lift = out["lift_probability"] if self.critic_in_graph else self._lift(candidates, pts, mask)
+            scores, details = score_terms(terms, self.ranking, p_lift)
         with timer.stage("refine"):
-            candidates, scores, details = self._refine(candidates, scores, details, pts, mask, T_base_camera,
-                                                       table_z_m)
+            candidates, scores, details = self._refine(candidates, terms, p_lift, scores, details, pts, mask, plane, k)
         candidates.scores = scores
         candidates.extras.update(details)
         ok = np.flatnonzero(~details["rejected_self_collision"])
@@ -247,33 +287,53 @@ class GraspGenerator:
         self.last = GenerationResult(candidates.select(order), candidates, dict(timer.durations_s))
         return self.last.grasps
 
-    def _refine(self, candidates: GraspBatch, scores, details, pts, mask, T_base_camera, table_z_m):
-        """Physics refinement of the ``refine_top`` best candidates (:mod:`.physics`), re-ranked;
-        every candidate gets the pre-check terms and ``rejected_self_collision``."""
+    def _lift(self, candidates: GraspBatch, pts, mask) -> np.ndarray | None:
+        """The critic's P(lift) computed in torch (None without a critic)."""
+        if self.critic is None:
+            return None
+        return self.critic.success_probability(pts, mask, candidates.wrist_pos_m, candidates.wrist_rot,
+                                               candidates.joints_rad)
+
+    def _refine(self, candidates: GraspBatch, terms: dict, p_lift, scores, details, pts, mask, plane, k: int = 8):
+        """Physics step on the ``refine_top`` best candidates (:mod:`.physics`): with ``refine_steps`` all
+        of them are refined, else those over ``reject_self_m`` of self-penetration are repaired (with
+        ``repair_scope`` "fill": only when fewer than ``k`` candidates are within the limit);
+        the changed ones are measured and scored again (the others keep the graph's measures). Every
+        candidate gets the pre-check terms and ``rejected_self_collision``."""
         cfg = self.physics_cfg
-        phys = self.physics
-        obs = ObservedCloud.from_points(pts, mask, cfg)
-        f32 = dict(dtype=torch.float32)
-        if cfg.refine_steps or cfg.repair_steps:
-            n = len(candidates) if cfg.refine_top == 0 else min(cfg.refine_top, len(candidates))
-            top = np.argsort(-scores)[:n]
-            pos, q, _ = phys.refine(torch.as_tensor(candidates.wrist_pos_m[top], **f32),
-                                    torch.as_tensor(candidates.wrist_rot[top], **f32),
-                                    torch.as_tensor(candidates.joints_rad[top], **f32), obs)
+        n = len(candidates) if cfg.refine_top == 0 else min(cfg.refine_top, len(candidates))
+        top = np.argsort(-scores)[:n]
+        if cfg.refine_steps:
+            change = top
+        elif cfg.repair_steps:
+            over = np.asarray(terms["self_penetration_m"]) > cfg.reject_self_m
+            change = top[over[top]]
+            if cfg.repair_scope == "fill" and (~over).sum() >= k:
+                change = top[:0]  # enough admissible candidates: none is moved
+        else:
+            change = top[:0]
+        if len(change):
+            f32 = dict(dtype=torch.float32)
+            obs = ObservedCloud.from_points(pts, mask, cfg)
+            pos, q, _ = self.physics.refine(torch.as_tensor(candidates.wrist_pos_m[change], **f32),
+                                            torch.as_tensor(candidates.wrist_rot[change], **f32),
+                                            torch.as_tensor(candidates.joints_rad[change], **f32), obs)
             pos_all, q_all = candidates.wrist_pos_m.copy(), candidates.joints_rad.copy()
-            pos_all[top], q_all[top] = pos.numpy(), q.numpy()
+            pos_all[change], q_all[change] = pos.numpy(), q.numpy()
             candidates = GraspBatch(pos_all, candidates.wrist_rot, q_all, frame="camera")
-            new_scores, new_details = rank_grasps(self.hand, candidates.select(top), pts, mask, self.ranking,
-                                                  T_base_camera, table_z_m, critic=self.critic)
-            scores = scores.copy()
-            scores[top] = new_scores
-            details = {name: v.copy() for name, v in details.items()}
-            for name, v in new_details.items():
-                details[name][top] = v
-            details["refined"] = np.isin(np.arange(len(candidates)), top)
-        m = phys.metrics(torch.as_tensor(candidates.wrist_pos_m, **f32), torch.as_tensor(candidates.wrist_rot, **f32),
-                         torch.as_tensor(candidates.joints_rad, **f32), obs)
-        details.update({name: v.numpy().astype(np.float64) for name, v in m.items()})
+            changed = candidates.select(change)
+            new = self._terms(changed, pts, mask, plane)
+            terms = {name: np.array(v, copy=True) for name, v in terms.items()}
+            for name, v in new.items():
+                terms[name][change] = v
+            if p_lift is not None:
+                p_lift = np.array(p_lift, np.float64)
+                p_lift[change] = self._lift(changed, pts, mask)
+            scores, details = score_terms(terms, self.ranking, p_lift)
+        details["refined"] = np.isin(np.arange(len(candidates)), change)
+        details["self_penetration_m"] = np.asarray(terms["self_penetration_m"], np.float64)
+        details["cloud_penetration_m"] = np.asarray(terms["cloud_penetration_m"], np.float64)
+        details["tip_part_distance_m"] = np.asarray(terms["tip_part_m"], np.float64).mean(-1)
         details["rejected_self_collision"] = details["self_penetration_m"] > cfg.reject_self_m
         return candidates, scores, details
 

@@ -18,6 +18,7 @@ and UGG / NDPP-Grasp (penetration and contact energies); no code taken.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from pydantic import Field
@@ -43,6 +44,10 @@ class PhysicsConfig(Config):
     cloud_points: int = Field(128, gt=0, description="observed points tested against the hand")
     part_points: int = Field(256, gt=0, description="part points the fingertips are measured against")
     refine_top: int = Field(16, ge=0, description="best-ranked candidates refined (0 = every candidate)")
+    repair_scope: Literal["top", "fill"] = Field("fill", description="without refine_steps, which over-limit candidates "
+                                                 "are repaired: fill (the default) = only when fewer than the k requested "
+                                                 "are within the limit, the best of them; top = all among the refine_top "
+                                                 "best (docs/experiments.md, student latency)")
 
 
 @dataclass

@@ -6,7 +6,12 @@ Score (higher is better) = - w_pen * deepest observed point inside the hand (m)
                            - w_off * share of fingertips touching the object off the part
                            + w_learned * P(lift) from the learned critic, when one is loaded
                              (:mod:`ifgrasp.grasp.diffusion.critic`)
-All terms are batched over candidates (one hand FK for the whole batch).
+All terms are batched over candidates. :func:`ranking_terms` computes the geometric measures in torch
+(also inside the exported sampler graph, :class:`~ifgrasp.grasp.diffusion.policy.SamplerGraph`, so the
+ONNX path ranks in the same onnxruntime call); :func:`score_terms` turns them into the score with the
+weights of :class:`RankingConfig` (numpy, so the weights stay run-time settings). The observed points
+tested against the hand are an even subset of ``penetration_points`` (:func:`probes`), the same as the
+physics pre-check's (:class:`~ifgrasp.grasp.diffusion.physics.ObservedCloud`).
 """
 
 from __future__ import annotations
@@ -17,6 +22,10 @@ from pydantic import Field
 
 from ifgrasp.config import Config
 from ifgrasp.types import GraspBatch
+
+#: the ranking's geometric measures per candidate, as :func:`ranking_terms` returns them (and the graph outputs)
+TERMS = ("cloud_penetration_m", "tip_part_m", "tip_other_m", "below_table_m", "self_penetration_m")
+_FAR_M2 = 1e4  # squared metres added to the points a distance must not see (masked minimum)
 
 
 class RankingConfig(Config):
@@ -30,6 +39,73 @@ class RankingConfig(Config):
     penetration_points: int = Field(128, gt=0, description="cloud points tested against the hand (cost ~ linear)")
 
 
+def table_plane(T_base_camera: np.ndarray | None, table_z_m: float = 0.0) -> np.ndarray:
+    """(4,) float32 [n, d] with n . p + d = height (m) of a camera-frame point above the table
+    (z = ``table_z_m`` in the base frame); no ``T_base_camera``: [0, 0, 0, 1], nothing is below."""
+    if T_base_camera is None:
+        return np.array([0.0, 0.0, 0.0, 1.0], np.float32)
+    T = np.asarray(T_base_camera, np.float64)
+    return np.array([*T[2, :3], T[2, 3] - table_z_m], np.float32)
+
+
+def probes(points: torch.Tensor, count: int) -> torch.Tensor:
+    """The observed points (count, 3) tested against the hand: every (N // count)-th of ``points`` (N, 3)
+    (all N when fewer, the last repeated), an even subset; N read as a tensor, so an exported graph
+    takes any N."""
+    from torch.onnx.operators import shape_as_tensor
+
+    n = shape_as_tensor(points)[0]
+    step = torch.clamp(torch.div(n, count, rounding_mode="floor"), min=1)
+    return points.index_select(0, torch.minimum(torch.arange(count) * step, n - 1))
+
+
+def ranking_terms(hand, pos: torch.Tensor, rot: torch.Tensor, q: torch.Tensor, points: torch.Tensor,
+                  part_mask: torch.Tensor, plane: torch.Tensor, probe_points: int,
+                  self_collision=None) -> dict[str, torch.Tensor]:
+    """Geometric measures of K grasps (camera frame, metres) on one observed cloud ``points`` (N, 3)
+    with ``part_mask`` (N,) float in {0, 1} and the table ``plane`` (4,) of :func:`table_plane`:
+
+    - ``cloud_penetration_m`` (K,): deepest of ``probe_points`` observed points (:func:`probes`) inside the hand;
+    - ``tip_part_m`` / ``tip_other_m`` (K, 4): each fingertip's distance to the nearest part / non-part point
+      (100 m when there is none);
+    - ``below_table_m`` (K,): deepest hand surface point below the table;
+    - ``self_penetration_m`` (K,): exact self-penetration (when ``self_collision`` is given).
+    Plain tensor ops with fixed shapes (no data-dependent branches), so the function exports to ONNX."""
+    links = hand.link_transforms(q)  # forward kinematics once for every measure
+    center = points.mean(0)  # distances from centred coordinates: small values, exact squares
+    tips = hand.fingertips(pos, rot, q, links) - center  # (K, 4, 3)
+    local = points - center
+    d2 = (tips.square().sum(-1, keepdim=True) + local.square().sum(-1) - 2.0 * tips @ local.T)  # (K, 4, N)
+    mask = part_mask.to(d2.dtype)
+    surface = hand.surface_points(pos, rot, q, links)  # (K, P, 3)
+    out = {"cloud_penetration_m": hand.max_penetration(probes(points, probe_points), pos, rot, q, links),
+           "tip_part_m": (d2 + (1.0 - mask) * _FAR_M2).amin(-1).clamp(min=0.0).sqrt(),
+           "tip_other_m": (d2 + mask * _FAR_M2).amin(-1).clamp(min=0.0).sqrt(),
+           "below_table_m": torch.relu(-(surface @ plane[:3] + plane[3])).amax(-1)}
+    if self_collision is not None:
+        out["self_penetration_m"] = self_collision.max_depth(q, links)
+    return out
+
+
+def score_terms(terms: dict[str, np.ndarray], cfg: RankingConfig, learned_probability: np.ndarray | None = None):
+    """Score (K,) float64 (higher is better) and per-term details {name: (K,)} from :func:`ranking_terms`'
+    measures (numpy) and the critic's P(lift) when there is one."""
+    tol = cfg.penetration_tolerance_m
+    penetration = np.maximum(np.asarray(terms["cloud_penetration_m"], np.float64) - tol, 0.0)
+    d_part, d_other = np.asarray(terms["tip_part_m"]), np.asarray(terms["tip_other_m"])
+    on_part = (d_part < cfg.touch_m).mean(-1)
+    off_part = ((d_other < cfg.touch_m) & (d_other < d_part)).mean(-1)
+    below = np.asarray(terms["below_table_m"], np.float64)
+    score = -cfg.w_penetration * penetration - cfg.w_table * below + cfg.w_part * on_part - cfg.w_off_part * off_part
+    details = {"penetration_m": penetration, "below_table_m": below, "fingertips_on_part": on_part,
+               "fingertips_off_part": off_part}
+    if learned_probability is not None:
+        p = np.asarray(learned_probability, np.float64)
+        details["learned_lift_probability"] = p
+        score = score + cfg.w_learned * p
+    return score.astype(np.float64), details
+
+
 @torch.no_grad()
 def rank_grasps(hand, grasps: GraspBatch, points: np.ndarray, part_mask: np.ndarray, cfg: RankingConfig,
                 T_base_camera: np.ndarray | None = None, table_z_m: float = 0.0, critic=None,
@@ -38,36 +114,11 @@ def rank_grasps(hand, grasps: GraspBatch, points: np.ndarray, part_mask: np.ndar
     ``critic`` (a :class:`~ifgrasp.grasp.diffusion.critic.GraspCritic`) adds its learned term, or
     ``learned_probability`` (B,) when the sampler's graph already computed it."""
     f32 = dict(dtype=torch.float32)
-    pos = torch.as_tensor(grasps.wrist_pos_m, **f32)
-    rot = torch.as_tensor(grasps.wrist_rot, **f32)
-    q = torch.as_tensor(grasps.joints_rad, **f32)
-    B = len(grasps)
-    cloud = torch.as_tensor(points, **f32)
-    sub = cloud[:: max(1, len(cloud) // cfg.penetration_points)]  # an even subset finds deep penetrations
-    sd = hand.signed_distance(sub.unsqueeze(0).expand(B, -1, -1), pos, rot, q)  # (B, M)
-    penetration = torch.relu(-sd - cfg.penetration_tolerance_m).amax(-1)
-    tips = hand.fingertips(pos, rot, q)  # (B, 4, 3)
-    mask = torch.as_tensor(part_mask, dtype=torch.bool)
-    d_part = torch.cdist(tips, cloud[mask].unsqueeze(0).expand(B, -1, -1)).amin(-1)  # (B, 4)
-    other = cloud[~mask]
-    d_other = (torch.cdist(tips, other.unsqueeze(0).expand(B, -1, -1)).amin(-1) if len(other)
-               else torch.full_like(d_part, np.inf))
-    on_part = (d_part < cfg.touch_m).float().mean(-1)
-    off_part = ((d_other < cfg.touch_m) & (d_other < d_part)).float().mean(-1)
-    below = torch.zeros(B)
-    if T_base_camera is not None:
-        surface = hand.surface_points(pos, rot, q)  # (B, P, 3) camera frame
-        R = torch.as_tensor(T_base_camera[:3, :3], **f32)
-        z = surface @ R[2] + float(T_base_camera[2, 3])  # base-frame heights
-        below = torch.relu(table_z_m - z).amax(-1)
-    score = (-cfg.w_penetration * penetration - cfg.w_table * below + cfg.w_part * on_part
-             - cfg.w_off_part * off_part)
-    details = {"penetration_m": penetration.numpy(), "below_table_m": below.numpy(),
-               "fingertips_on_part": on_part.numpy(), "fingertips_off_part": off_part.numpy()}
-    score = score.numpy().astype(np.float64)
-    if learned_probability is not None or critic is not None:
-        p = (np.asarray(learned_probability, np.float64) if learned_probability is not None else
-             critic.success_probability(points, part_mask, grasps.wrist_pos_m, grasps.wrist_rot, grasps.joints_rad))
-        details["learned_lift_probability"] = p
-        score = score + cfg.w_learned * p
-    return score, details
+    terms = ranking_terms(hand, torch.as_tensor(grasps.wrist_pos_m, **f32), torch.as_tensor(grasps.wrist_rot, **f32),
+                          torch.as_tensor(grasps.joints_rad, **f32), torch.as_tensor(points, **f32),
+                          torch.as_tensor(part_mask, **f32), torch.as_tensor(table_plane(T_base_camera, table_z_m)),
+                          cfg.penetration_points)
+    p = learned_probability
+    if p is None and critic is not None:
+        p = critic.success_probability(points, part_mask, grasps.wrist_pos_m, grasps.wrist_rot, grasps.joints_rad)
+    return score_terms({k: v.numpy() for k, v in terms.items()}, cfg, p)
