@@ -13,10 +13,10 @@ import pytest
 from ifgrasp.paths import MODELS_DIR
 
 # the pipeline's default generator (the distilled flow at its own 4 steps). With student.pt at 8 DDIM steps
-# and the default physics (repair only when fewer than k are admissible) 1 of 23 accepted plans touched the box
-# (seed 0, candidate 3, index_distal): a planner gap for the issue-24 owner (docs/experiments.md)
+# 1 of 23 accepted plans (seed 0, candidate 3) slid index_distal 2 mm into the box's bottom edge on the side
+# the camera does not see, in most sessions: a gap the cloud cannot show (docs/experiments.md, third session)
 STUDENT = MODELS_DIR / "student" / "student_flow.pt"
-SEEDS = range(8)  # student seeds; the first feasible plan pushed the opened hand 7.6 and 8.5 mm into the mug for 5 and 6
+SEEDS = range(8)  # student seeds; planned as generated, 2 of 8 first feasible plans push 14-21 mm into the mug
 pytestmark = pytest.mark.skipif(not STUDENT.is_file(), reason="trained student models/student/student_flow.pt missing")
 
 
@@ -37,7 +37,8 @@ class Replay:
         self.open_q = world.hand.q_open_rad
 
     def contacts(self, q_arm, q_hand, objects: np.ndarray) -> list[tuple[str, str, float]]:
-        """(object, robot body, depth m) of the robot's contacts with geoms where ``objects`` (G,) is True."""
+        """(object, robot body, depth m) of the robot's contacts with geoms where ``objects`` (G,) is
+        True (an object's name, or for robot geoms their body's)."""
         m, d, sc = self.m, self.d, self.sc
         d.qpos[:] = self.qpos0
         d.qpos[self.arm], d.qpos[self.hand] = q_arm, q_hand
@@ -46,7 +47,8 @@ class Replay:
         for c in d.contact[: d.ncon]:
             for a, b in ((c.geom1, c.geom2), (c.geom2, c.geom1)):
                 if objects[a] and self.robot[b]:
-                    out.append((sc.object_names[sc.geom_object[a]],
+                    out.append((sc.object_names[sc.geom_object[a]] if sc.geom_object[a] >= 0 else
+                                mujoco.mj_id2name(m, mujoco.mjtObj.mjOBJ_BODY, m.geom_bodyid[a]),
                                 mujoco.mj_id2name(m, mujoco.mjtObj.mjOBJ_BODY, m.geom_bodyid[b]), -float(c.dist)))
         return out
 
@@ -75,7 +77,10 @@ def student_batch(p, seed):
     return GenerateStage(gen, 16)(p.cloud, p.T_base_camera)
 
 
-def test_accepted_plans_keep_the_hand_off_the_neighbours(world):
+def test_accepted_plans_keep_the_hand_off_the_neighbours_and_the_arm_off_itself(world):
+    """Also no arm link against another or the hand: a wrist folded onto the forearm (joint6 at its
+    limit, link6 on link4) stopped the lift 0.12-0.15 rad short in 3 of 6 in-process and every
+    first ROS mug-handle run before the planner checked the robot's own geometry."""
     from ifgrasp.errors import KinematicsError
     from ifgrasp.hand.joints import pregrasp, squeezed
     from ifgrasp.planning import GraspPlanner
@@ -83,6 +88,8 @@ def test_accepted_plans_keep_the_hand_off_the_neighbours(world):
     g, p = perceive(world, "pick up the mug by its handle")
     r = Replay(world, g.category)
     neighbour = (r.sc.geom_object >= 0) & (r.sc.geom_object != r.target)
+    names = [mujoco.mj_id2name(r.m, mujoco.mjtObj.mjOBJ_BODY, b) or "" for b in r.m.geom_bodyid]
+    arm_link = r.robot & np.array([n.startswith("link") for n in names])  # (G,) xArm link geoms
     q0 = world.arm_q()
     planner = GraspPlanner()
     accepted, bad = 0, []
@@ -99,10 +106,11 @@ def test_accepted_plans_keep_the_hand_off_the_neighbours(world):
             steps += [(plan.q_grasp, pre + a * (sq - pre)) for a in np.linspace(0, 1, 11)]
             steps += [(q, sq) for q in plan.lift.q]
             hits = {f"{o}:{b}" for qa, qh in steps for o, b, _ in r.contacts(qa, qh, neighbour)}
+            hits |= {f"{o}:{b}" for qa, _ in steps for o, b, _ in r.contacts(qa, r.open_q * 0, arm_link)}
             if hits:
                 bad.append((seed, i, sorted(hits)))
     assert accepted >= 8, f"only {accepted} plans accepted: the check is too strict to test"
-    assert not bad, f"{len(bad)} of {accepted} accepted plans touch a neighbour: {bad}"
+    assert not bad, f"{len(bad)} of {accepted} accepted plans touch a neighbour or the arm itself: {bad}"
 
 
 def test_the_opened_hand_reaches_the_grasp_without_shoving_the_target(world):

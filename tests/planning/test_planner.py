@@ -126,3 +126,19 @@ def test_fill_below_makes_the_unseen_underside_an_obstacle():
     col = out[np.isclose(out[:, 0], 0.4)]
     assert len(out) == 2 + 4 and np.allclose(sorted(col[:, 2]), [0.02, 0.04, 0.06, 0.08, 0.10])
     assert np.array_equal(fill_below(top, 0.0), top)
+
+
+def test_a_wrist_folded_onto_the_forearm_is_refused(planner):
+    """joint6 at its lower limit with the elbow bent puts link6 on link4 (the robot's own URDF
+    geometry, as MuJoCo compiles it): the simulated arm then stopped its lift 0.12-0.15 rad short.
+    A grasp whose nearest IK solution folds the wrist so is refused, naming the arm."""
+    from ifgrasp.planning.collision import SelfCollision
+
+    folded = np.array([0.4845, 1.3933, -1.2844, 1.3953, -1.347, -1.69, -1.0484])
+    check = SelfCollision()
+    assert check.contacts(folded)[0] == [("link4", "link6")]
+    assert not check.collides(Q_READY[None])[0]
+    start = folded + np.array([0, 0, 0, 0, 0, 0.3, 0])  # the wrist a little less folded: free
+    assert not check.collides(start[None])[0]
+    with pytest.raises(CollisionError, match="arm against itself"):
+        planner.plan(start, planner.kin.fk_hand(folded), np.zeros((1, 16)))

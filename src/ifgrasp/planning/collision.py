@@ -142,3 +142,48 @@ class CloudObstacle:
             return np.full(centres.shape[:-1], np.inf)
         d, _ = self._tree.query(centres.reshape(-1, 3), k=1)
         return d.reshape(centres.shape[:-1])
+
+
+class SelfCollision:
+    """The robot against itself, with its own collision geometry: the combined xArm7 + LEAP URDF
+    (``ifgrasp.arm.compose.COMBINED_URDF``) compiled by MuJoCo (meshes as convex hulls, the
+    geometry the simulator uses). A configuration collides when an arm link comes within
+    ``margin_m`` of another link that is not its parent or child, or of the hand. Contacts among
+    the hand's own links are left out (fingers meet in a grasp); the hand is posed flat (joints 0).
+    The arm's sphere model covers links generously and overlaps between neighbours, so it cannot
+    tell a wrist folded onto the forearm (joint6 at its limit) from an ordinary pose."""
+
+    def __init__(self, urdf_path: Path | None = None, margin_m: float = 0.0) -> None:
+        import mujoco
+
+        from ifgrasp.arm.compose import COMBINED_URDF
+
+        self._mj = mujoco
+        self.model = mujoco.MjModel.from_xml_path(str(urdf_path or COMBINED_URDF))
+        self.model.geom_margin[:] = margin_m
+        self.data = mujoco.MjData(self.model)
+        m = self.model
+        self._arm_qpos = np.array([m.jnt_qposadr[m.joint(f"joint{i}").id] for i in range(1, 8)])
+        names = [mujoco.mj_id2name(m, mujoco.mjtObj.mjOBJ_BODY, i) or "" for i in range(m.nbody)]
+        self.body_names = names
+        arm_bodies = np.array([n.startswith("link") for n in names])  # link_base, link1..7, link_eef
+        self._arm_geom = arm_bodies[m.geom_bodyid]  # (G,)
+
+    def contacts(self, q: np.ndarray) -> list[list[tuple[str, str]]]:
+        """Per configuration of ``q`` (M, 7) rad, its (body, body) contacts that involve an arm link."""
+        m, d, mj = self.model, self.data, self._mj
+        out = []
+        for qi in np.asarray(q, float).reshape(-1, 7):
+            d.qpos[:] = 0.0
+            d.qpos[self._arm_qpos] = qi
+            mj.mj_fwdPosition(m, d)
+            hits = []
+            for c in d.contact[: d.ncon]:
+                if self._arm_geom[c.geom1] or self._arm_geom[c.geom2]:
+                    hits.append((self.body_names[m.geom_bodyid[c.geom1]], self.body_names[m.geom_bodyid[c.geom2]]))
+            out.append(hits)
+        return out
+
+    def collides(self, q: np.ndarray) -> np.ndarray:
+        """(M, 7) rad -> (M,) True where the arm touches itself or the hand."""
+        return np.array([bool(h) for h in self.contacts(q)], dtype=bool)

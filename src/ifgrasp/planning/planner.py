@@ -16,7 +16,7 @@ from pydantic import Field
 from ifgrasp.arm import Xarm7Kinematics
 from ifgrasp.config import Config
 from ifgrasp.errors import InputError, KinematicsError
-from ifgrasp.planning.collision import ArmCollisionModel, CloudObstacle
+from ifgrasp.planning.collision import ArmCollisionModel, CloudObstacle, SelfCollision
 from ifgrasp.planning.trajectory import JointTrajectory, densify, time_parametrize
 
 
@@ -25,7 +25,7 @@ class UnreachableGraspError(KinematicsError):
 
 
 class CollisionError(KinematicsError):
-    """Every reachable grasp candidate collides with the table or the observed cloud."""
+    """Every reachable grasp candidate collides with the table, the observed cloud or the robot itself."""
 
 
 HAND_REACH_M = 0.25  # no part of the LEAP Hand lies farther than this from its root frame (it is ~0.2 m long)
@@ -60,6 +60,9 @@ class PlannerConfig(Config):
                                     "checked poses along the approach")
     self_filter_margin_m: float = Field(0.03, ge=0, description="cloud points this close to the robot's own "
                                         "spheres at the current configuration are the robot, not obstacles")
+    self_collision_margin_m: float = Field(0.002, ge=0, description="arm links must stay this far from each "
+                                           "other and from the hand along the approach and the lift "
+                                           "(the robot's own URDF collision geometry; planning.collision.SelfCollision)")
 
 
 @dataclass
@@ -181,6 +184,13 @@ class GraspPlanner:
             out.append(qa + np.linspace(0.0, 1.0, n)[:-1, None] * (qb - qa))
         return np.concatenate([*out, wp[-1:]])
 
+    def self_collides(self, waypoints: np.ndarray) -> bool:
+        """True when the arm touches itself or the hand anywhere on the straight joint segments
+        through ``waypoints`` (W, 7), checked every ``check_step_rad``."""
+        if getattr(self, "_self_collision", None) is None:
+            self._self_collision = SelfCollision(margin_m=self.config.self_collision_margin_m)
+        return bool(self._self_collision.collides(densify(waypoints, self.config.check_step_rad)).any())
+
     def self_filter(self, q: np.ndarray, cloud_base_m: np.ndarray) -> np.ndarray:
         """(N, 3) -> (M, 3): drop points the robot itself produced (inside its spheres at ``q`` (7,)
         grown by ``self_filter_margin_m``); a camera sees the arm too."""
@@ -235,6 +245,9 @@ class GraspPlanner:
             if self.path_collides(np.stack([q_grasp[i], q_lift[i]]), obst):
                 reasons.append(f"{i}: lift")
                 continue
+            if self.self_collides(np.stack([q0, q_pre[i], q_grasp[i], q_lift[i]])):
+                reasons.append(f"{i}: arm against itself")
+                continue
             hand_joints = np.asarray(hand_joints_rad, float).reshape(-1, 16)[i]
             if self.hand_collides(np.stack([q0, q_pre[i], q_grasp[i]]), hand_joints, obst):
                 reasons.append(f"{i}: fingers near another object")
@@ -244,5 +257,5 @@ class GraspPlanner:
                 lift=self.trajectory(np.stack([q_grasp[i], q_lift[i]])),
                 candidate=int(i), q_pregrasp=q_pre[i], q_grasp=q_grasp[i], q_lift=q_lift[i],
                 T_base_hand=T[i], hand_joints_rad=np.asarray(hand_joints_rad, float).reshape(-1, 16)[i])
-        raise CollisionError(f"all {int(reachable.sum())} reachable grasp candidates collide with the table "
-                             f"or the observed cloud (candidate: segment): {'; '.join(reasons[:6])}")
+        raise CollisionError(f"all {int(reachable.sum())} reachable grasp candidates collide with the table, "
+                             f"the observed cloud or the robot itself (candidate: segment): {'; '.join(reasons[:6])}")
