@@ -368,26 +368,29 @@ class _Batch:
         sel = np.flatnonzero((copy >= 0) & (self.geom_obj_copy[obj_g] == copy))
         return sel, hand_g[sel], obj_g[sel], copy[sel]
 
+    def _normal_forces(self):
+        """The normal force (N) of each current hand-object contact, with its object geom and copy,
+        each (k,). (With elliptic cones the first constraint row of a contact is its normal force.)"""
+        d = self.data
+        sel, _, obj_g, copy = self._hand_object_contacts()
+        force = d.efc_force[d.contact.efc_address[sel]] if len(sel) else np.zeros(0)
+        return force, obj_g, copy
+
     def part_force_share(self, part_index: int) -> np.ndarray:
         """(n,) share of the hand-object normal contact force that lands on part ``part_index``
         (0 where the hand does not touch the object)."""
-        d = self.data
-        sel, _, obj_g, copy = self._hand_object_contacts()
-        force = d.efc_force[d.contact.efc_address[sel]] if len(sel) else np.zeros(0)  # normal component first
-        total = np.zeros(self.n)
-        on_part = np.zeros(self.n)
+        force, obj_g, copy = self._normal_forces()
+        total, on_part = np.zeros(self.n), np.zeros(self.n)
         np.add.at(total, copy, force)
         np.add.at(on_part, copy, np.where(self.geom_part[obj_g] == part_index, force, 0.0))
         return np.where(total > 0, on_part / np.maximum(total, 1e-12), 0.0)
 
     def grip_force_n(self) -> np.ndarray:
         """(n,) total normal force (N) the hand's links press on their copy's object with: the squeeze
-        the grasp holds by. (With elliptic cones the first constraint row of a contact is its normal force.)"""
-        d = self.data
-        sel, _, _, copy = self._hand_object_contacts()
+        the grasp holds by."""
+        force, _, copy = self._normal_forces()
         total = np.zeros(self.n)
-        if len(sel):
-            np.add.at(total, copy, d.efc_force[d.contact.efc_address[sel]])
+        np.add.at(total, copy, force)
         return total
 
     def object_in_hand(self) -> np.ndarray:

@@ -216,8 +216,9 @@ class LeapHandModel:
         """The collision boxes in the hand's root frame: rotations (B, K, 3, 3), centres (B, K, 3)
         and half extents (K, 3), metres; ``links``: :meth:`link_transforms` of ``joints`` when known."""
         R, t = links if links is not None else self.link_transforms(joints)
-        R_box = R[:, self._box_link] @ self._T_link_box[:, :3, :3]  # (B, K, 3, 3)
-        t_box = torch.einsum("bkij,kj->bki", R[:, self._box_link], self._T_link_box[:, :3, 3]) + t[:, self._box_link]
+        T_link_box = self._T_link_box.to(R.dtype)
+        R_box = R[:, self._box_link] @ T_link_box[:, :3, :3]  # (B, K, 3, 3)
+        t_box = torch.einsum("bkij,kj->bki", R[:, self._box_link], T_link_box[:, :3, 3]) + t[:, self._box_link]
         return R_box, t_box, self._box_half
 
     def signed_distance(self, points: torch.Tensor, wrist_pos: torch.Tensor, wrist_rot: torch.Tensor,

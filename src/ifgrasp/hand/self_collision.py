@@ -106,12 +106,8 @@ class HandSelfCollision:
         """Hand-frame box rotations (B, K, 3, 3), centres (B, K, 3) and half extents (K, 3); ``links``:
         the hand's :meth:`~ifgrasp.hand.LeapHandModel.link_transforms` of ``joints`` when known."""
         hand = self.hand
-        R, t = links if links is not None else hand.link_transforms(joints.to(hand.dtype))
-        T_link_box = hand._T_link_box.to(R.dtype)
-        R_link = R[:, hand._box_link]
-        R_box = R_link @ T_link_box[:, :3, :3]
-        c_box = torch.einsum("bkij,kj->bki", R_link, T_link_box[:, :3, 3]) + t[:, hand._box_link]
-        return R_box.to(dtype), c_box.to(dtype), hand._box_half.to(dtype)
+        R_box, c_box, half = hand.collision_boxes(joints.to(hand.dtype), links)
+        return R_box.to(dtype), c_box.to(dtype), half.to(dtype)
 
     def _box_pair_overlap(self, joints: torch.Tensor, margin: float = 0.0, links=None) -> torch.Tensor:
         """(B, M) SAT overlap of every checked box pair; pairs whose bounding spheres are apart by

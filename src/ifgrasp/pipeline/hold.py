@@ -1,8 +1,9 @@
 """Is the object held? Decided from what the robot measures, never from a simulator's ground truth.
 
-The execute stage drives the hand's closing joints past the grasp (the thumb's ``SQUEEZE_RAD``,
-the other fingers' half of it: ``ifgrasp.hand.joints.squeezed``): with an object between them, the current-limited fingers stop
-short of those targets and draw current; with nothing there, they reach them. So after the lift:
+The execute stage drives the hand's closing joints past the grasp (``ifgrasp.hand.joints.squeezed``:
+the thumb's ``SQUEEZE_RAD``, each other finger's ``SQUEEZE_FINGER_SHARE`` of it): with an object
+between them, the current-limited fingers stop short of those targets and draw current; with
+nothing there, they reach them. So after the lift:
 
 * a finger is *blocked* when one of its closing joints sits more than ``block_rad`` short of its
   target in the closing direction (position error, rad), and, where the hand reports motor

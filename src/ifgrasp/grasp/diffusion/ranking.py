@@ -21,7 +21,6 @@ import torch
 from pydantic import Field
 
 from ifgrasp.config import Config
-from ifgrasp.types import GraspBatch
 
 #: the ranking's geometric measures per candidate, as :func:`ranking_terms` returns them (and the graph outputs)
 TERMS = ("cloud_penetration_m", "tip_part_m", "tip_other_m", "below_table_m", "self_penetration_m")
@@ -104,21 +103,3 @@ def score_terms(terms: dict[str, np.ndarray], cfg: RankingConfig, learned_probab
         details["learned_lift_probability"] = p
         score = score + cfg.w_learned * p
     return score.astype(np.float64), details
-
-
-@torch.no_grad()
-def rank_grasps(hand, grasps: GraspBatch, points: np.ndarray, part_mask: np.ndarray, cfg: RankingConfig,
-                T_base_camera: np.ndarray | None = None, table_z_m: float = 0.0, critic=None,
-                learned_probability: np.ndarray | None = None):
-    """Scores (B,) and per-term details {name: (B,)} for grasps and the observed cloud (camera frame);
-    ``critic`` (a :class:`~ifgrasp.grasp.diffusion.critic.GraspCritic`) adds its learned term, or
-    ``learned_probability`` (B,) when the sampler's graph already computed it."""
-    f32 = dict(dtype=torch.float32)
-    terms = ranking_terms(hand, torch.as_tensor(grasps.wrist_pos_m, **f32), torch.as_tensor(grasps.wrist_rot, **f32),
-                          torch.as_tensor(grasps.joints_rad, **f32), torch.as_tensor(points, **f32),
-                          torch.as_tensor(part_mask, **f32), torch.as_tensor(table_plane(T_base_camera, table_z_m)),
-                          cfg.penetration_points)
-    p = learned_probability
-    if p is None and critic is not None:
-        p = critic.success_probability(points, part_mask, grasps.wrist_pos_m, grasps.wrist_rot, grasps.joints_rad)
-    return score_terms({k: v.numpy() for k, v in terms.items()}, cfg, p)
