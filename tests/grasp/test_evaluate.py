@@ -119,3 +119,13 @@ def test_the_dataset_card_gets_the_push_table_as_markdown():
     assert "| task | tested | into palm | sideways | out of palm | all six |" in section
     assert "| ALL | 4 | 100% | 100% | 100% | 100% |" in section
     assert _push_section(teacher_report(_rows())) == ""  # shards from before per-push results
+
+
+def test_the_grip_margin_share_counts_only_grasps_that_have_one():
+    # a dataset part re-validated (grip margins measured) and part not yet (NaN): 1 of the 2 measured
+    # grasps could carry its object by friction; the unmeasured two are not counted as below 1
+    data = _rows(grip_margin=np.array([0.5, 2.0, np.nan, np.nan]))
+    m = teacher_report(data)["raw"]
+    assert m["grip_margin_over_1"] == pytest.approx(0.5)
+    assert m["grip_margin"]["median"] == pytest.approx(1.25)
+    assert np.isnan(teacher_report(_rows())["raw"]["grip_margin_over_1"])  # no shard has the measure

@@ -179,6 +179,7 @@ def judge_metrics(data: dict[str, np.ndarray], mask: np.ndarray) -> dict:
     nan = np.full(len(data["lift"]), np.nan)
     rot = np.where(np.isfinite(data.get("shake_rotation_rad", nan)), data.get("shake_rotation_rad", nan),
                    data.get("lift_rotation_rad", nan))
+    grip = data.get("grip_margin", nan)[mask]
     old = v1_view(data)
     v1 = validated_mask(old, FilterConfig.v1())
     judge = data.get("judge", np.full(len(data["lift"]), "v1"))
@@ -189,9 +190,8 @@ def judge_metrics(data: dict[str, np.ndarray], mask: np.ndarray) -> dict:
         "shove_cm": _stats(data.get("shove_m", nan)[mask], 1e2),
         "shove_deg": _stats(data.get("shove_rad", nan)[mask], 180 / np.pi),
         "rotation_deg": _stats(rot[mask], 180 / np.pi),
-        "grip_margin": _stats(data.get("grip_margin", nan)[mask], 1.0),
-        "grip_margin_over_1": _nanmean((data.get("grip_margin", nan)[mask] >= 1.0).astype(float)
-                                       if np.isfinite(data.get("grip_margin", nan)[mask]).any() else nan[mask]),
+        "grip_margin": _stats(grip, 1.0),
+        "grip_margin_over_1": _nanmean(np.where(np.isfinite(grip), grip >= 1.0, np.nan)),
         "validated_v1": int(v1[mask].sum()),
         "validated_v2": int(validated_mask(data)[mask].sum()),
         "v1_labels": int(np.isfinite(old["lift"].astype(float)[mask]).sum()),
