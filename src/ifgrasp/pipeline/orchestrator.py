@@ -123,7 +123,9 @@ class GraspPipeline:
     target in a frame taken now (the verify stage's camera check; None: fingers only);
     ``target_margin_m``: candidates whose pre-shaped hand comes closer than this to the target's own
     points on the final approach (``ifgrasp.planning.approach``: it would shove the object before
-    closing) are planned after all others (0: off); ``pregrasp_offset_m`` the planner's."""
+    closing) are planned after all others (0: off); ``pregrasp_offset_m`` the planner's;
+    ``hand_filter_margin_m``: scene points this close to the hand at its measured joints are the
+    hand, not obstacles (0: off; needs ``read_hand``)."""
 
     def __init__(self, get_frame: Callable[[float], RGBDFrame] | None, get_q: Callable[[], np.ndarray],
                  perceive: Perceiver, generate: Generator, plan: Planner,
@@ -132,7 +134,8 @@ class GraspPipeline:
                  read_hand: Callable[[], tuple] | None = None, hold_check: HoldCheck = HoldCheck(),
                  home_q: np.ndarray | None = None, session: SessionStage | None = None,
                  look: Callable[[GroundedInstruction], object] | None = None, target_margin_m: float = 0.005,
-                 pregrasp_offset_m: float = PlannerConfig().pregrasp_offset_m) -> None:
+                 pregrasp_offset_m: float = PlannerConfig().pregrasp_offset_m,
+                 hand_filter_margin_m: float = PlannerConfig().self_filter_margin_m) -> None:
         self.get_frame, self.get_q, self.grounder = get_frame, get_q, grounder
         self.perceive, self.generate, self.plan_stage = perceive, generate, plan
         self.execute, self.lift = execute, lift
@@ -141,6 +144,8 @@ class GraspPipeline:
         self.home_q = None if home_q is None else np.asarray(home_q, float)
         self.session, self.look = session, look
         self.target_margin_m, self.pregrasp_offset_m = target_margin_m, pregrasp_offset_m
+        self.hand_filter_margin_m = hand_filter_margin_m
+        self._kin = None
         self.holding: Holding | None = None
         self._lock = threading.Lock()
         self._cancel = threading.Event()
@@ -290,7 +295,8 @@ class GraspPipeline:
             st["grasps"] = self.generate(p.cloud, p.T_base_camera)
         elif stage == "plan":
             order = self._clear_of_target_first(st["grasps"], st["perception"])
-            plan = self.plan_stage(self.get_q(), st["grasps"].select(order), st["perception"].scene_base_m,
+            q = self.get_q()
+            plan = self.plan_stage(q, st["grasps"].select(order), self._without_hand(q, st["perception"].scene_base_m),
                                    req.lift_height_m if req.lift_height_m > 0 else None)
             plan.candidate = int(order[plan.candidate])  # an index into the generator's batch again
             st["plan"], st["grasp"] = plan, st["grasps"].select(np.array([plan.candidate]))
@@ -332,6 +338,23 @@ class GraspPipeline:
                 self.home_q = np.asarray(self.get_q(), float)
             if not self.session.home(self.get_q(), self.home_q, cancelled, progress):
                 raise CancelledError("cancelled on the way home; the arm stopped and holds its position")
+
+    def _without_hand(self, q_arm: np.ndarray, scene_base_m: np.ndarray | None) -> np.ndarray | None:
+        """The scene cloud (M, 3) without the hand's own points: those within ``hand_filter_margin_m``
+        of its collision boxes at its measured joints (``read_hand``) and the arm's ``q_arm`` (7,).
+        The planner filters the robot by its sphere cover of an open hand only; fingers left closed
+        (after a drop, or on a scene reset) reach past it, and the moving hand would meet its own
+        fingers' points on every path (all candidates "approach to pre-grasp": UNREACHABLE)."""
+        if scene_base_m is None or not len(scene_base_m) or self.read_hand is None or self.hand_filter_margin_m <= 0:
+            return scene_base_m
+        from ifgrasp.arm import Xarm7Kinematics
+        from ifgrasp.planning.collision import hand_clearance_m
+
+        if self._kin is None:
+            self._kin = Xarm7Kinematics()
+        T_base_hand = self._kin.fk_hand(np.asarray(q_arm, float).reshape(1, -1))[0]
+        keep = hand_clearance_m(scene_base_m, T_base_hand, self.read_hand()[0]) > self.hand_filter_margin_m
+        return scene_base_m[keep]
 
     def _clear_of_target_first(self, grasps: GraspBatch, perception) -> np.ndarray:
         """Planning order (B,) of ``grasps``: those whose opened hand keeps ``target_margin_m`` off
