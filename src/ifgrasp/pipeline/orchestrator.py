@@ -32,7 +32,7 @@ from ifgrasp.grounding.session import task_of
 from ifgrasp.hand.joints import squeezed
 from ifgrasp.pipeline.errors import (BusyError, CancelledError, DroppedError, ErrorCode, HoldingError,
                                      NotHoldingError, error_code)
-from ifgrasp.pipeline.hold import HoldCheck, HoldVerdict, camera_rise_m, verify_hold
+from ifgrasp.pipeline.hold import HoldCheck, HoldVerdict, camera_low_rise_m, camera_rise_m, verify_hold
 from ifgrasp.pipeline.stages import (ExecuteStage, Generator, Grounder, LiftStage, Perceiver, Planner, SessionStage,
                                      ground)
 from ifgrasp.perception import transform_points
@@ -255,13 +255,14 @@ class GraspPipeline:
             raise NotHoldingError(note + "the hand holds nothing to put back; grasp an object first")
         return note
 
-    def _verdict(self, q_target: np.ndarray, rise_m: float | None = None) -> HoldVerdict:
+    def _verdict(self, q_target: np.ndarray, rise_m: float | None = None, low_rise_m: float | None = None) -> HoldVerdict:
         q, effort, unit = self.read_hand()
-        return verify_hold(q_target, q, effort, unit, rise_m=rise_m, check=self.hold_check)
+        return verify_hold(q_target, q, effort, unit, rise_m=rise_m, check=self.hold_check, low_rise_m=low_rise_m)
 
-    def _rise(self, st: dict) -> tuple[float | None, str]:
-        """How far the target's points rose since perception (m; ``camera_rise_m``), from a new look,
-        and a note for the evidence; None (and why) when the camera cannot tell."""
+    def _rise(self, st: dict) -> tuple[float | None, float | None, str]:
+        """How far the target's points and its lowest points rose since perception (m;
+        ``camera_rise_m``, ``camera_low_rise_m``), from a new look, and a note for the evidence;
+        None (and why) when the camera cannot tell."""
         before, g = st["perception"], st["grounded"]
         after, errors = None, []
         # the whole object's cloud is what is compared; the hand may hide the instructed part, so
@@ -273,13 +274,15 @@ class GraspPipeline:
             except IfgraspError as exc:
                 errors.append(str(exc))
         if after is None:
-            return None, f"; no camera check ({errors[0]})"
+            return None, None, f"; no camera check ({errors[0]})"
         st["look"] = after
         rise, med, top = camera_rise_m(before.cloud.points_m, before.T_base_camera, after.cloud.points_m,
                                        after.T_base_camera, self.hold_check.top_percentile)
         if not np.isfinite(rise):
-            return None, "; no camera check (empty cloud)"
-        return rise, f" (median {100 * med:+.1f} cm, top {100 * top:+.1f} cm: the smaller counts)"
+            return None, None, "; no camera check (empty cloud)"
+        low = camera_low_rise_m(before.cloud.points_m, before.T_base_camera, after.cloud.points_m,
+                                after.T_base_camera, self.hold_check.low_percentile)
+        return rise, low, f" (median {100 * med:+.1f} cm, top {100 * top:+.1f} cm: the smaller counts)"
 
     def _stage(self, stage: str, req: PipelineRequest, st: dict, on_motion, progress) -> None:
         cancelled = self._cancel.is_set
@@ -313,8 +316,8 @@ class GraspPipeline:
             target = squeezed(st["plan"].hand_joints_rad, self.execute.squeeze_rad)
             verdict = self._verdict(target)
             if self.look is not None and "perception" in st:
-                rise, note = self._rise(st)
-                verdict = self._verdict(target, rise)
+                rise, low, note = self._rise(st)
+                verdict = self._verdict(target, rise, low)
                 if note:
                     verdict = HoldVerdict(verdict.held, verdict.blocked, verdict.shortfall_rad, verdict.evidence + note)
             st["verdict"] = verdict
