@@ -52,3 +52,17 @@ def test_a_hand_left_closed_does_not_make_every_grasp_unreachable(world, seed):
     world.reset()
     # before: UNREACHABLE, "approach to pre-grasp" for all 16 candidates (the fingers' own points)
     assert res.success and res.error_code == ErrorCode.OK, res.message
+
+
+def test_without_a_hand_reading_the_plan_goes_on(world, topdown):
+    """A graph that hears no hand (a replayed bag of the arm only) plans as before: the own-hand
+    filter is skipped, not the command failed."""
+    from ifgrasp.pipeline.errors import StageTimeoutError
+
+    def no_hand():
+        raise StageTimeoutError("no fresh /joint_states with joints if_mcp..thumb_dip within 0.0 s", "/joint_states")
+
+    pipe = world.pipeline(topdown, k=2)
+    pipe.read_hand = no_hand
+    res = pipe.run(PipelineRequest("pick up the mug by its handle"), execute=False)
+    assert res.success, res.message

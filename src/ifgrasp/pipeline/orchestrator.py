@@ -414,8 +414,12 @@ class GraspPipeline:
 
         if self._kin is None:
             self._kin = Xarm7Kinematics()
+        try:
+            q_hand = self.read_hand()[0]
+        except IfgraspError:
+            return scene_base_m  # no hand reading (a replayed bag without the hand): the planner's own filter
         T_base_hand = self._kin.fk_hand(np.asarray(q_arm, float).reshape(1, -1))[0]
-        keep = hand_clearance_m(scene_base_m, T_base_hand, self.read_hand()[0]) > self.hand_filter_margin_m
+        keep = hand_clearance_m(scene_base_m, T_base_hand, q_hand) > self.hand_filter_margin_m
         return scene_base_m[keep]
 
     def _clear_of_target_first(self, grasps: GraspBatch, perception) -> np.ndarray:

@@ -97,8 +97,9 @@ class CommanderNode(Node):
         self.rest.update(msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9, msg.position)
 
     def read_hand(self):
-        """The hand's reading for the held decision: /joint_states positions and efforts (16,)."""
-        q = self.hand_joints.get(2.0)
+        """The hand's reading for the held decision (and the plan's own-hand filter): /joint_states
+        positions and efforts (16,); a hand never heard fails at once (a replayed bag without it)."""
+        q = self.hand_joints.get(2.0 if self.hand_joints.q is not None else 0.0)
         return q, self.hand_joints.effort, str(self.p["hand_effort_unit"])
 
     # --- service: plan only ------------------------------------------------------------------
