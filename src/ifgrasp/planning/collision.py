@@ -151,6 +151,8 @@ def hand_clearance_m(points_base_m: np.ndarray, T_base_hand: np.ndarray, q_hand_
     joints at ``q_hand_rad`` (16,); inf for points farther than ``reach_m`` from the hand root."""
     import torch
 
+    from ifgrasp.hand.model import shared_hand_model
+
     pts = np.asarray(points_base_m, float).reshape(-1, 3)
     T = np.asarray(T_base_hand, float).reshape(4, 4)
     out = np.full(len(pts), np.inf)
@@ -159,23 +161,11 @@ def hand_clearance_m(points_base_m: np.ndarray, T_base_hand: np.ndarray, q_hand_
         return out
     f32 = dict(dtype=torch.float32)
     with torch.no_grad():
-        sd = _leap_model().signed_distance(torch.as_tensor(pts[near][None], **f32), torch.as_tensor(T[None, :3, 3], **f32),
+        sd = shared_hand_model().signed_distance(torch.as_tensor(pts[near][None], **f32), torch.as_tensor(T[None, :3, 3], **f32),
                                            torch.as_tensor(T[None, :3, :3], **f32),
                                            torch.as_tensor(np.asarray(q_hand_rad, float).reshape(1, 16), **f32))
     out[near] = sd[0].numpy()
     return out
-
-
-_LEAP = None
-
-
-def _leap_model():
-    global _LEAP
-    if _LEAP is None:
-        from ifgrasp.hand.model import LeapHandModel
-
-        _LEAP = LeapHandModel()
-    return _LEAP
 
 
 class SelfCollision:
