@@ -31,7 +31,7 @@ from ifgrasp.grounding import GroundedInstruction, parts_of
 from ifgrasp.grounding.session import task_of
 from ifgrasp.hand.joints import squeezed
 from ifgrasp.pipeline.errors import (BusyError, CancelledError, DroppedError, ErrorCode, HoldingError,
-                                     NotHoldingError, StageFailedError, error_code)
+                                     NotHoldingError, StageFailedError, StageTimeoutError, error_code)
 from ifgrasp.pipeline.hold import HoldCheck, HoldVerdict, camera_low_rise_m, camera_rise_m, verify_hold
 from ifgrasp.pipeline.stages import (ExecuteStage, Generator, Grounder, LiftStage, Perceiver, Planner, SessionStage,
                                      ground)
@@ -274,6 +274,9 @@ class GraspPipeline:
         for part in dict.fromkeys((g.part, *parts_of(g.category))):
             try:
                 after = self.look(dataclasses.replace(g, part=part, contact_parts=(part,)))
+                break
+            except StageTimeoutError as exc:  # no frame at all: another part would wait as long again
+                errors.append(str(exc))
                 break
             except IfgraspError as exc:
                 errors.append(str(exc))
