@@ -220,23 +220,30 @@ def test_settled_fingers_touch_the_object_without_entering_it():
     assert np.median(stiff) < 0.0003 < 0.0006 < np.median(soft)
 
 
-@pytest.mark.slow
-def test_grip_margin_is_friction_times_the_squeeze_over_the_weight_and_grows_with_the_current(tmp_path):
-    """The grip margin (friction x the hand's normal force on the object after the squeeze / its weight)
-    is MuJoCo's own contact forces (``mj_contactForce``), 0 for a hand that misses, and scales with the
-    driver's current limit when the squeeze saturates it (less than in proportion: the free cylinder
-    gives way to the stronger squeeze; measured x1.18 median for x1.57 the current)."""
+def _squeezed_cylinder_grasps():
+    """8 synthesised cylinder grasps closed and squeezed on the table by the judge: (object, grasps,
+    the judge's batch holding them)."""
     from ifgrasp.grasp.synthesis.synthesize import SynthesisConfig, synthesize
     from ifgrasp.grasp.validate import _close, _targets
 
     obj = make_object("cylinder", 0)
     g = synthesize(LeapHandModel(n_surface_points=300), obj, "body", (),
                    SynthesisConfig(batch=8).replace(refine={"steps": 80}), seed=0)
-    cfg = FAST
-    batch = _Batch(obj, len(g), cfg, table=True)
-    pre, squeeze = _targets(g, cfg)
+    batch = _Batch(obj, len(g), FAST, table=True)
+    pre, squeeze = _targets(g, FAST)
     batch.place(g.T_frame_wrist, pre)
-    _close(batch, pre, squeeze, cfg)
+    _close(batch, pre, squeeze, FAST)
+    return obj, g, batch
+
+
+@pytest.mark.slow
+def test_grip_margin_is_friction_times_the_squeeze_over_the_weight_and_grows_with_the_current(tmp_path):
+    """The grip margin (friction x the hand's normal force on the object after the squeeze / its weight)
+    is MuJoCo's own contact forces (``mj_contactForce``), 0 for a hand that misses, and scales with the
+    driver's current limit when the squeeze saturates it (less than in proportion: the free cylinder
+    gives way to the stronger squeeze; measured x1.18 median for x1.57 the current)."""
+    obj, g, batch = _squeezed_cylinder_grasps()
+    cfg = FAST
     reference = np.zeros(len(g))
     f6 = np.zeros(6)
     for i in range(batch.data.ncon):
@@ -283,18 +290,10 @@ def test_thumb_force_share_is_the_thumbs_part_of_the_contact_force_and_zero_when
     """The thumb's share of the hand's normal force after the squeeze matches MuJoCo's own contact
     forces of the thumb's links (``mj_contactForce``), and is 0 when the thumb is pulled back from a grasp
     whose fingers still press: fingers pushing the object against nothing, the failure of lying handles."""
-    from ifgrasp.grasp.synthesis.synthesize import SynthesisConfig, synthesize
-    from ifgrasp.grasp.validate import _close, _targets
     from ifgrasp.hand.joints import FINGERS, JOINT_FINGER, LOWER_RAD
 
-    obj = make_object("cylinder", 0)
-    g = synthesize(LeapHandModel(n_surface_points=300), obj, "body", (),
-                   SynthesisConfig(batch=8).replace(refine={"steps": 80}), seed=0)
+    obj, g, batch = _squeezed_cylinder_grasps()
     cfg = FAST
-    batch = _Batch(obj, len(g), cfg, table=True)
-    pre, squeeze = _targets(g, cfg)
-    batch.place(g.T_frame_wrist, pre)
-    _close(batch, pre, squeeze, cfg)
     total, thumb = np.zeros(len(g)), np.zeros(len(g))
     f6 = np.zeros(6)
     for i in range(batch.data.ncon):
