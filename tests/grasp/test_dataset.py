@@ -273,7 +273,7 @@ def test_shards_from_before_per_push_results_read_as_nan_and_revalidate_incomple
     capsys.readouterr()
     commands.synth_command(None, tmp_path, None, None, None, None, None)  # nothing to add; says what is missing
     said = " ".join(capsys.readouterr().out.split())
-    assert "1 shards predate per-push 6-direction results" in said and "--incomplete" in said
+    assert "1 shards predate results the judge added later" in said and "--incomplete" in said
     commands.revalidate_command(None, tmp_path, 0, 1, incomplete=True)
     assert json.loads((tmp_path / "runs.json").read_text())[-1]["shards_revalidated"] == 1
     np.testing.assert_array_equal(load_dataset(tmp_path)["six_dir_held"], fresh["six_dir_held"])  # deterministic

@@ -38,8 +38,9 @@ def revalidate(
     out: Path = typer.Option(None, help="dataset folder (default: data/teacher)"),
     worker: int = typer.Option(0, help="this process takes every WORKERS-th stale shard, starting at WORKER"),
     workers: int = typer.Option(1, help="processes sharing the work"),
-    incomplete: bool = typer.Option(False, help="also shards whose labels are current but that predate "
-                                    "per-push 6-direction results (2026-12-05)"),
+    incomplete: bool = typer.Option(False, help="also shards whose labels are current but that lack "
+                                    "results the judge added later (per-push 6-direction, grip margin, "
+                                    "thumb share)"),
 ) -> None:
     """Teacher dataset: re-run the physics tests of shards made under other validation settings
     (resumable; grasps kept). Example: ``ifgrasp revalidate --worker 0 --workers 2`` beside

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from ifgrasp.errors import InputError, UnknownObjectError, known
 from ifgrasp.grasp.dataset import (
-    TASKS, DatasetConfig, RunInterrupted, generate, load_dataset, read_skipped, revalidate, shard_files,
+    LATER_RESULTS, TASKS, DatasetConfig, RunInterrupted, generate, load_dataset, read_skipped, revalidate, shard_files,
     stale_shards, summarize,
 )
 from ifgrasp.grasp.evaluate import (JUDGE_TABLE_HEADER, PUSH_TABLE_HEADER, TABLE_HEADER, FilterConfig, judge_table,
@@ -118,7 +118,8 @@ def synth_command(config, out, per_category, rounds, batch, steps, categories, w
                       f"`ifgrasp revalidate --out {out}` brings them up to date[/yellow]")
     incomplete = len(stale_shards(out, cfg, incomplete=True)) - len(stale)
     if incomplete:
-        console.print(f"{incomplete} shards predate per-push 6-direction results (their labels stand): "
+        console.print(f"{incomplete} shards predate results the judge added later ({', '.join(LATER_RESULTS)}; "
+                      f"their labels stand): "
                       f"`ifgrasp revalidate --out {out} --incomplete` re-runs their physics to add them")
 
 
