@@ -102,7 +102,8 @@ def eval_student(
     out: Path = typer.Option(OUT_DIR / "eval_student.json", help="JSON report (per-case rows: same name .jsonl; "
                              "a rerun resumes from it)"),
     critic: str = typer.Option("auto", help="learned ranking term: auto (critic.pt beside the checkpoint if "
-                               "present), none, or a critic file"),
+                               "present), none, or a critic file; several, comma-separated (label=file), rank the "
+                               "same candidates as paired variants, each distinct grasp judged once"),
     physics: str = typer.Option("fill", help="physics variants, paired on the same cases: fill (the generator's "
                          "default: self-collision repair only when fewer than k candidates are within 1 mm, then "
                          "reject), repair (repair the best 16 over 1 mm, then reject), on (refine + repair + reject), "
@@ -122,6 +123,25 @@ def eval_student(
     eval_student_command(checkpoint, views, k, views_per_object, parse_steps(steps) if steps else None, out, critic,
                          tuple(p.strip() for p in physics.split(",")), tuple(j.strip() for j in judge.split(",")),
                          max_cases, None, report_only)
+
+
+@eval_app.command("critic")
+def eval_critic(
+    critic: str = typer.Option("auto", help="comma-separated critics (label=file, auto = critic.pt beside the "
+                               "default student)"),
+    dataset: Path = typer.Option(None, help="teacher grasps with stored outcomes (default: data/teacher/heldout)"),
+    views: Path = typer.Option(None, help="camera views of the dataset's objects (default: data/views/heldout)"),
+    out: Path = typer.Option(OUT_DIR / "eval_critic.json", help="JSON report"),
+) -> None:
+    """Critics' ranking quality on teacher grasps of held-out objects against their stored outcomes: ROC AUC
+    of lift and of v2 (lift with exact penetration and self-penetration <= 1 mm), precision@1/8 of lift per
+    (object, part, view), overall and per category.
+
+    Example: ``ifgrasp eval critic --critic release=models/student/critic.pt,v2=out/critic/critic.pt``
+    """
+    from ifgrasp.grasp.diffusion.commands import eval_critic_command
+
+    eval_critic_command(critic, dataset, views, out)
 
 
 @bench_app.command("generate")

@@ -35,6 +35,7 @@ from ifgrasp.grasp.metrics import contact_stats
 from ifgrasp.grasp.object_sdf import ObjectSDF
 from ifgrasp.grasp.validate import ValidationConfig, validate
 from ifgrasp.hand.self_collision import SELF_PENETRATION_LIMIT_M
+from ifgrasp.types import GraspBatch
 
 MIN_PART_POINTS = 16
 PRECHECK = ("self_penetration_m", "cloud_penetration_m", "tip_part_distance_m")
@@ -137,6 +138,7 @@ def evaluate_student(generators: GraspGenerator | dict[str, GraspGenerator], vie
         part_idx = obj.part_index(case["part"])
         points, mask = v["points"][case["view"]], v["point_part"][case["view"]] == part_idx
         T_object_camera = np.linalg.inv(v["T_camera_object"][case["view"]])
+        made = {}
         for name in todo:
             gen = generators[name]
             case_seed = zlib.crc32(key.encode())  # the same noise for a case whatever the order or variant
@@ -148,17 +150,20 @@ def evaluate_student(generators: GraspGenerator | dict[str, GraspGenerator], vie
                 error = None
             except ModelError as exc:  # e.g. every candidate rejected: counted as a failure, not skipped
                 top, error = None, str(exc)
-            latency = time.perf_counter() - t0
+            made[name] = (top, error, time.perf_counter() - t0)
+        grasps = {name: top.transformed(T_object_camera, "object") for name, (top, _, _) in made.items()
+                  if top is not None}
+        verdicts = judge_once(obj, grasps, judges, case["part"])
+        for name in todo:
+            top, error, latency = made[name]
             row = {"variant": name, "case": key, **case, "latency_s": latency, "error": error, "k": k}
             if top is None:
                 row.update({f"lift_{j}": [] for j in _verdicts(judges)})
                 row.update({"part_share": [], **{p: [] for p in PRECHECK}})
             else:
-                grasps = top.transformed(T_object_camera, "object")
-                for j in judges:
-                    for name, ok in JUDGES[j](obj, grasps, case["part"]).items():
-                        row[f"lift_{name}"] = [bool(x) for x in ok]
-                stats = contact_stats(gen.hand, sdf, obj.face_part, part_idx, grasps, surface)
+                for verdict, ok in verdicts[name].items():
+                    row[f"lift_{verdict}"] = [bool(x) for x in ok]
+                stats = contact_stats(generators[name].hand, sdf, obj.face_part, part_idx, grasps[name], surface)
                 row["part_share"] = [float(x) for x in stats.part_share]
                 for p in PRECHECK:
                     row[p] = [float(x) for x in top.extras[p]]
@@ -172,6 +177,30 @@ def evaluate_student(generators: GraspGenerator | dict[str, GraspGenerator], vie
     keep = {_case_key(c) for c in cases}
     return {name: summarize_rows([r for r in rows if r["variant"] == name and r["case"] in keep], k,
                                  _verdicts(judges)) for name in generators}
+
+
+def judge_once(obj, grasps: dict[str, GraspBatch], judges, part: str) -> dict[str, dict[str, np.ndarray]]:
+    """{variant: {verdict: (k,) bool}} for each variant's grasps (object frame) on one case. Grasps that
+    several variants return (e.g. the same candidates ranked by two critics) are judged once, so equal
+    grasps get equal verdicts and a case costs its distinct grasps only."""
+    if not grasps:
+        return {}
+    names = list(grasps)
+    every = GraspBatch(np.concatenate([grasps[n].wrist_pos_m for n in names]),
+                       np.concatenate([grasps[n].wrist_rot for n in names]),
+                       np.concatenate([grasps[n].joints_rad for n in names]), frame="object")
+    rows = np.concatenate([every.wrist_pos_m, every.wrist_rot.reshape(len(every), 9), every.joints_rad], 1)
+    _, first, inverse = np.unique(rows, axis=0, return_index=True, return_inverse=True)
+    distinct = every.select(first)
+    verdicts: dict[str, np.ndarray] = {}
+    for j in judges:
+        verdicts.update(JUDGES[j](obj, distinct, part))
+    out, start = {}, 0
+    for n in names:
+        idx = inverse.reshape(-1)[start:start + len(grasps[n])]
+        out[n] = {v: ok[idx] for v, ok in verdicts.items()}
+        start += len(grasps[n])
+    return out
 
 
 def _verdicts(judges) -> tuple[str, ...]:
