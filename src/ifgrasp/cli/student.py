@@ -110,7 +110,9 @@ def eval_student(
                          "off (raw sampler), reject (drop candidates over 1 mm self-penetration)"),
     judge: str = typer.Option("v1", help="comma-separated judge versions (validation) to report"),
     max_cases: int = typer.Option(None, min=1, help="only the first N cases (view-major order: every task early)"),
-    report_only: bool = typer.Option(False, help="run nothing: rebuild the report from the .jsonl rows so far"),
+    categories: str = typer.Option("", help="comma-separated object categories to evaluate (default: all)"),
+    report_only: bool = typer.Option(False, help="run nothing: rebuild the report from the .jsonl rows so far "
+                                     "(with a smaller --k than the run's: each row's first k)"),
 ) -> None:
     """Student on held-out (object, part, view) cases: top-1 lift with 95% Wilson CI and top-k lift per task,
     judged in MuJoCo, plus a geometric pre-check of every output (self-penetration, cloud penetration,
@@ -122,7 +124,8 @@ def eval_student(
 
     eval_student_command(checkpoint, views, k, views_per_object, parse_steps(steps) if steps else None, out, critic,
                          tuple(p.strip() for p in physics.split(",")), tuple(j.strip() for j in judge.split(",")),
-                         max_cases, None, report_only)
+                         max_cases, None, report_only,
+                         tuple(c.strip() for c in categories.split(",") if c.strip()) or None)
 
 
 @eval_app.command("critic")

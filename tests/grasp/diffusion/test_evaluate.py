@@ -132,3 +132,25 @@ def test_critics_are_parsed_with_labels_and_duplicates_named():
         parse_critics("a=x.pt,a=y.pt")
     with pytest.raises(ConfigError, match="empty"):
         parse_critics(" , ")
+
+
+def test_a_report_over_fewer_grasps_than_the_run_takes_each_rows_first_k():
+    from ifgrasp.grasp.diffusion.evaluate import summarize_rows
+
+    row = {"category": "box", "part": "body", "error": None, "lift_v2": [False, True, False, False, True, True],
+           "part_share": [1.0] * 6, "self_penetration_m": [0.0] * 6, "cloud_penetration_m": [0.0] * 6,
+           "tip_part_distance_m": [0.01] * 6, "latency_s": 0.1, "critic_score": [0.9, 0.8, 0.7, 0.6, 0.5, 0.4]}
+    miss = dict(row, lift_v2=[False] * 6)
+    m = summarize_rows([row, miss], k=2, judges=("v2",))["overall"]["v2"]
+    assert m["top1_lift"] == 0.0 and m["topk_lift"] == pytest.approx((0.5 + 0.0) / 2)
+    assert m["any_returned"] == 0.5
+    # the critic's scores on the 12 returned grasps: 3 successes ranked 2nd, 5th, 6th of the first row
+    from ifgrasp.grasp.diffusion.critic import roc_auc
+
+    scores = np.array(row["critic_score"] * 2)
+    assert m["critic_auc"] == pytest.approx(roc_auc(scores, np.array(row["lift_v2"] + miss["lift_v2"])))
+
+
+def test_unknown_categories_are_named(views_dir):
+    with pytest.raises(ConfigError, match="dragon"):
+        evaluate_student(_gen(), views_dir, categories=("mug", "dragon"))

@@ -260,7 +260,8 @@ def eval_critic_command(critic: str, dataset: Path | None, views: Path | None, o
 def eval_student_command(checkpoint: Path | None, views: Path | None, k: int, views_per_object: int,
                          steps_list: list[int] | None, out: Path, critic: str = "auto", physics: tuple[str, ...] = ("fill",),
                          judges: tuple[str, ...] = ("v1",), max_cases: int | None = None,
-                         log: Path | None = None, report_only: bool = False) -> dict:
+                         log: Path | None = None, report_only: bool = False,
+                         categories: tuple[str, ...] | None = None) -> dict:
     """Variants = step counts x physics on/off, all on the same held-out cases; table + JSON report.
     With ``report_only``, nothing runs: the report is rebuilt from the row log (``log`` or out.jsonl)."""
     from ifgrasp.grasp.diffusion.evaluate import evaluate_student, summarize_log
@@ -299,7 +300,7 @@ def eval_student_command(checkpoint: Path | None, views: Path | None, k: int, vi
     report = {"critic": {label: c is not None for label, c in critics.items()}, "checkpoint": str(checkpoint),
               "k": k, "judges": list(judges),
               "variants": evaluate_student(gens, views, k=k, views_per_object=views_per_object, judges=judges,
-                                           log_path=log, max_cases=max_cases)}
+                                           categories=categories, log_path=log, max_cases=max_cases)}
     judges = tuple(v for j in judges for v in ((j,) if j == "v1" else (j, f"{j}_lift")))
     return _print_eval(report, k, judges, out, log)
 
@@ -307,7 +308,8 @@ def eval_student_command(checkpoint: Path | None, views: Path | None, k: int, vi
 def _print_eval(report: dict, k: int, judges: tuple[str, ...], out: Path, log: Path) -> dict:
     table = Table(title=f"student on held-out objects, single partial view (top-1 [95% CI] / top-{k} lift)")
     for h in ("variant", "task", "cases", *(f"top-1 {j}" for j in judges), *(f"top-{k} {j}" for j in judges),
-              "part share", "self>1mm", "cloud pen mm", "tip-part mm", "ms"):
+              *(f"any {j}" for j in judges), f"critic AUC {judges[-1]}", "part share", "self>1mm", "cloud pen mm",
+              "tip-part mm", "ms"):
         table.add_column(h)
     for name, rep in report["variants"].items():
         for task, m in [("ALL", rep["overall"])] + list(rep["per_task"].items()):
@@ -316,7 +318,9 @@ def _print_eval(report: dict, k: int, judges: tuple[str, ...], out: Path, log: P
             table.add_row(name, task, str(m["cases"]),
                           *(f"{m[j]['top1_lift']:.0%} [{m[j]['top1_ci95'][0]:.0%}-{m[j]['top1_ci95'][1]:.0%}]"
                             for j in judges),
-                          *(f"{m[j]['topk_lift']:.0%}" for j in judges), f"{m['part_contact_share']:.0%}",
+                          *(f"{m[j]['topk_lift']:.0%}" for j in judges),
+                          *(f"{m[j]['any_returned']:.0%}" for j in judges),
+                          f"{m[judges[-1]].get('critic_auc', float('nan')):.2f}", f"{m['part_contact_share']:.0%}",
                           f"{m['precheck']['self_penetration_over_1mm']:.0%}",
                           f"{m['precheck']['cloud_penetration_mean_mm']:.1f}",
                           f"{m['precheck']['tip_part_distance_mean_mm']:.0f}", f"{m['latency_median_ms']:.0f}")

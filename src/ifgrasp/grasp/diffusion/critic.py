@@ -83,9 +83,9 @@ class CriticConfig(Config):
     radius_m: float = Field(0.15, gt=0, description="BPS ball radius around the part centroid")
     encoder: Literal["bps", "points"] = Field("bps", description="bps: the student's BPS features; points: "
                                               "a PointNet on cloud and part points in each grasp's wrist frame")
-    n_cloud: int = Field(128, gt=0, description="points encoder: cloud points (even subset)")
-    n_part: int = Field(64, gt=0, description="points encoder: part points (even subset)")
-    point_width: int = Field(128, gt=0, description="points encoder: per-point feature width")
+    n_cloud: int = Field(64, gt=0, description="points encoder: cloud points (even subset)")
+    n_part: int = Field(32, gt=0, description="points encoder: part points (even subset)")
+    point_width: int = Field(64, gt=0, description="points encoder: per-point feature width (two layers)")
     width: int = Field(256, gt=0, description="MLP width")
     steps: int = Field(3000, gt=0, description="optimiser steps")
     batch_size: int = Field(512, gt=0, description="pairs per step")
@@ -176,7 +176,7 @@ class PointCritic(GraspCritic):
     heads as the BPS critic. The points are seen from the hand, as grasp-quality networks on points do
     (e.g. PointNetGPD), not from the object's centre."""
 
-    def __init__(self, n_cloud: int = 128, n_part: int = 64, point_width: int = 128, width: int = 256,
+    def __init__(self, n_cloud: int = 64, n_part: int = 32, point_width: int = 64, width: int = 256,
                  dropout: float = 0.2, heads: tuple[str, ...] | list[str] = ("lift",),
                  score_weights: tuple[float, ...] | list[float] | None = None) -> None:
         nn.Module.__init__(self)
@@ -187,8 +187,7 @@ class PointCritic(GraspCritic):
         from ifgrasp.grasp.diffusion.encoding import PointSubset
 
         self.encoder = PointSubset(n_cloud, n_part)
-        self.points = nn.Sequential(nn.Linear(4, 64), nn.SiLU(), nn.Linear(64, point_width), nn.SiLU(),
-                                    nn.Linear(point_width, point_width))
+        self.points = nn.Sequential(nn.Linear(4, point_width), nn.SiLU(), nn.Linear(point_width, point_width))
         self.mlp = nn.Sequential(
             nn.Linear(point_width + GRASP_DIM, width), nn.SiLU(), nn.Dropout(dropout),
             nn.Linear(width, width), nn.SiLU(), nn.Dropout(dropout), nn.Linear(width, len(heads)))

@@ -10,7 +10,9 @@ generators ("variants": e.g. with / without the physics step, several step count
 cases, so their differences are paired.
 
 Reported per variant, overall, per task (category/part) and per category: top-1 lift with its 95%
-Wilson interval, mean lift of the top k ("topk_lift", with a normal 95% interval over cases), part contact share,
+Wilson interval, mean lift of the top k ("topk_lift", with a normal 95% interval over cases; a report's k
+below the run's takes each row's first k), the share of cases with any success among the returned
+grasps, the ROC AUC of the critic's score on the returned grasps (when a critic ranked them), part contact share,
 and the geometric pre-check of every returned grasp, on its own: self-penetration (share > 1 mm,
 mean, p95), deepest observed point inside the hand, mean fingertip distance to the part.
 Rows go to a JSONL log as they finish, so a long run resumes where it stopped.
@@ -109,6 +111,8 @@ def evaluate_student(generators: GraspGenerator | dict[str, GraspGenerator], vie
     unknown = [j for j in judges if j not in JUDGES]
     if unknown:
         raise ConfigError(f"unknown judge {unknown}; known: {known(JUDGES)}")
+    if categories is not None and set(categories) - set(TASKS):
+        raise ConfigError(f"unknown categories {sorted(set(categories) - set(TASKS))}; known: {known(TASKS)}")
     views = load_views(Path(views_dir))
     if not views:
         raise InputError(f"no held-out views in {views_dir} (run `ifgrasp views --split heldout`)")
@@ -167,6 +171,8 @@ def evaluate_student(generators: GraspGenerator | dict[str, GraspGenerator], vie
                 row["part_share"] = [float(x) for x in stats.part_share]
                 for p in PRECHECK:
                     row[p] = [float(x) for x in top.extras[p]]
+                if "learned_lift_probability" in top.extras:  # the critic's score of each returned grasp
+                    row["critic_score"] = [float(x) for x in top.extras["learned_lift_probability"]]
             rows.append(row)
             if log_path is not None:
                 Path(log_path).parent.mkdir(parents=True, exist_ok=True)
@@ -215,10 +221,18 @@ def _agg(sel: list[dict], k: int, judges) -> dict:
     for j in judges:
         top1 = [bool(r[f"lift_{j}"][:1] == [True]) for r in sel]
         lo, hi = wilson_interval(sum(top1), len(top1))
-        topk = np.array([np.mean(r[f"lift_{j}"]) if r[f"lift_{j}"] else 0.0 for r in sel])
+        topk = np.array([np.mean(r[f"lift_{j}"][:k]) if r[f"lift_{j}"] else 0.0 for r in sel])
         half = 1.96 * topk.std(ddof=1) / np.sqrt(len(topk)) if len(topk) > 1 else 1.0
         out[j] = {"top1_lift": float(np.mean(top1)), "top1_ci95": [lo, hi], "topk_lift": float(topk.mean()),
-                  "topk_ci95": [float(max(0, topk.mean() - half)), float(min(1, topk.mean() + half))]}
+                  "topk_ci95": [float(max(0, topk.mean() - half)), float(min(1, topk.mean() + half))],
+                  # the best a ranking of these returned grasps could do: a case with any success among them
+                  "any_returned": float(np.mean([any(r[f"lift_{j}"]) for r in sel]))}
+        scored = [r for r in sel if r.get("critic_score") and len(r["critic_score"]) == len(r[f"lift_{j}"])]
+        if scored:  # the critic's own ranking quality on the returned grasps (pooled over cases)
+            from ifgrasp.grasp.diffusion.critic import roc_auc
+
+            out[j]["critic_auc"] = roc_auc(np.concatenate([r["critic_score"] for r in scored]),
+                                           np.concatenate([r[f"lift_{j}"] for r in scored]).astype(bool))
     out["part_contact_share"] = float(np.mean([np.mean(r["part_share"]) if r["part_share"] else 0.0 for r in sel]))
     allg = {p: np.concatenate([np.asarray(r[p], float) for r in sel]) for p in PRECHECK}
     top1 = {p: np.asarray([r[p][0] for r in sel if r[p]], float) for p in PRECHECK}
