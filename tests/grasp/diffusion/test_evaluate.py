@@ -149,6 +149,8 @@ def test_a_report_over_fewer_grasps_than_the_run_takes_each_rows_first_k():
 
     scores = np.array(row["critic_score"] * 2)
     assert m["critic_auc"] == pytest.approx(roc_auc(scores, np.array(row["lift_v2"] + miss["lift_v2"])))
+    # within the one case with both outcomes: successes at scores 0.8, 0.5, 0.4 vs failures 0.9, 0.7, 0.6
+    assert m["critic_auc_within_case"] == pytest.approx(2 / 9) and m["critic_auc_cases"] == 1
 
 
 def test_unknown_categories_are_named(views_dir):

@@ -12,7 +12,8 @@ cases, so their differences are paired.
 Reported per variant, overall, per task (category/part) and per category: top-1 lift with its 95%
 Wilson interval, mean lift of the top k ("topk_lift", with a normal 95% interval over cases; a report's k
 below the run's takes each row's first k), the share of cases with any success among the returned
-grasps, the ROC AUC of the critic's score on the returned grasps (when a critic ranked them), part contact share,
+grasps, the ROC AUC of the critic's score on the returned grasps (when a critic ranked them; pooled over
+cases, and the mean within the cases that have a success and a failure), part contact share,
 and the geometric pre-check of every returned grasp, on its own: self-penetration (share > 1 mm,
 mean, p95), deepest observed point inside the hand, mean fingertip distance to the part.
 Rows go to a JSONL log as they finish, so a long run resumes where it stopped.
@@ -233,6 +234,11 @@ def _agg(sel: list[dict], k: int, judges) -> dict:
 
             out[j]["critic_auc"] = roc_auc(np.concatenate([r["critic_score"] for r in scored]),
                                            np.concatenate([r[f"lift_{j}"] for r in scored]).astype(bool))
+            # within a case (what picks its top-1): mean AUC over the cases with a success and a failure
+            within = [roc_auc(np.asarray(r["critic_score"]), np.asarray(r[f"lift_{j}"], bool)) for r in scored
+                      if 0 < sum(r[f"lift_{j}"]) < len(r[f"lift_{j}"])]
+            out[j]["critic_auc_within_case"] = float(np.mean(within)) if within else float("nan")
+            out[j]["critic_auc_cases"] = len(within)
     out["part_contact_share"] = float(np.mean([np.mean(r["part_share"]) if r["part_share"] else 0.0 for r in sel]))
     allg = {p: np.concatenate([np.asarray(r[p], float) for r in sel]) for p in PRECHECK}
     top1 = {p: np.asarray([r[p][0] for r in sel if r[p]], float) for p in PRECHECK}
