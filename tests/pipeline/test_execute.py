@@ -33,3 +33,34 @@ def test_a_handle_grasp_lifts_the_mug_and_holds_it_by_the_handle(world):
     assert lifted >= 0.10, f"mug lifted {lifted:.3f} m"
     handle = world.scene.objects[mug].part_index("handle")
     assert len(parts) and np.mean(parts == handle) >= 0.5, f"contact parts {parts}"
+
+
+def test_the_arm_starts_at_once_while_the_hand_opens_from_a_latched_grasp(world):
+    """The hand's opening (releasing a latched grasp, here a fist that caught nothing) runs during
+    the approach's first samples: at the arm's first motion the hand is still closed. Before, the
+    arm waited for the opening (over ROS a round trip through the hand's driver node: part of the
+    command -> first motion latency). The hand still opens and reaches its pre-shape."""
+    from ifgrasp.hand.joints import pregrasp
+
+    world.reset()
+    hands = HandActions(world.hand)
+    hands.close(np.full(16, 1.2), lambda: False)  # latched
+    T = np.eye(4)
+    T[:3, :3], T[:3, 3] = Rotation.from_quat(WRIST_XYZW).as_matrix(), WRIST_M
+    T[2, 3] += 0.10  # a grasp in the air: nothing touches the hand
+    plan = GraspPlanner().plan(world.arm_q(), T[None], np.array(JOINTS_RAD)[None], None, 0.12)
+    at_motion, seen = [], []
+
+    def on_motion():
+        at_motion.append(world.read_hand()[0])
+
+    def progress(frac):
+        seen.append(world.read_hand()[0])
+
+    assert ExecuteStage(world.arm, hands)(plan, lambda: False, on_motion, progress)
+    world.reset()
+    assert np.median(at_motion[0]) > 0.8, f"hand at the first motion {np.round(at_motion[0], 2)}"
+    shaped = pregrasp(np.array(JOINTS_RAD))
+    # (as from an open hand: two joints stop short of this grasp's pre-shape, 0.19 and 0.35 rad, either way)
+    err = min(np.median(np.abs(q - shaped)) for q in seen)
+    assert err < 0.02, f"the hand never reached its pre-shape (closest median {err:.3f} rad, {len(seen)} readings)"

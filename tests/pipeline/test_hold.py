@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ifgrasp.hand.joints import CLOSING_MASK, FINGERS, JOINTS, squeezed
-from ifgrasp.pipeline.hold import HoldCheck, camera_rise_m, cloud_height_m, verify_hold
+from ifgrasp.pipeline.hold import HoldCheck, camera_low_rise_m, camera_rise_m, cloud_height_m, verify_hold
 
 GRASP = np.full(16, 0.6)
 TARGET = squeezed(GRASP)
@@ -94,3 +94,57 @@ def test_a_lifted_object_whose_top_the_hand_hides_has_risen():
     assert 0.07 < rise < 0.11 and verify_hold(TARGET, blocked_reading(), rise_m=rise).held
     stray = np.r_[pts, np.c_[np.full((300, 2), [0.5, 0.0]), np.full(300, 0.2)]]  # hand points above an unmoved mug
     assert camera_rise_m(pts, np.eye(4), stray, np.eye(4))[0] < 0.04
+
+
+def mug_with_handle(rng, n=3000, n_handle=400):
+    """The near half of a standing mug's wall plus its handle (an arc on the +y side), base frame;
+    and the handle's centre, where the hand grasps it."""
+    th, z = rng.uniform(-np.pi / 2, np.pi / 2, n), rng.uniform(0.0, 0.10, n)
+    body = np.c_[0.5 - 0.04 * np.cos(th), 0.04 * np.sin(th), z]
+    a = rng.uniform(-np.pi / 2, np.pi / 2, n_handle)
+    handle = np.c_[0.5 + rng.uniform(-0.005, 0.005, n_handle), 0.04 + 0.025 * np.cos(a), 0.055 + 0.025 * np.sin(a)]
+    return np.r_[body, handle], np.array([0.5, 0.065, 0.055])
+
+
+def rotated(pts, axis, deg, about):
+    from scipy.spatial.transform import Rotation
+
+    return (pts - about) @ Rotation.from_euler(axis, deg, degrees=True).as_matrix().T + about
+
+
+def camera_reading(before, after):
+    rise = camera_rise_m(before, np.eye(4), after, np.eye(4))[0]
+    return rise, camera_low_rise_m(before, np.eye(4), after, np.eye(4))
+
+
+def test_a_mug_sagging_from_its_handle_in_the_fingers_is_held():
+    """Issue 24's false DROPPED: a mug held by its handle, lifted 12 cm, its body swung 60 deg down
+    under the hand (its origin 9 cm up), the hand hiding everything within 9 cm of the grasp: the
+    visible points rose 2.5 cm (< 4 cm: DROPPED before), their lowest 5.7 cm: it hangs off the table."""
+    pts, grasp = mug_with_handle(np.random.default_rng(2))
+    lift = np.array([0.0, 0.0, 0.12])
+    carried = rotated(pts, "x", 60, grasp) + lift
+    origin_rise = (rotated(np.zeros((1, 3)), "x", 60, grasp) + lift)[0, 2]
+    after = carried[np.linalg.norm(carried - (grasp + lift), axis=1) > 0.09]
+    rise, low = camera_reading(pts, after)
+    assert 0.085 < origin_rise < 0.10 and 0.02 < rise < 0.04 and low > 0.04
+    assert not verify_hold(TARGET, blocked_reading(), rise_m=rise).held  # the rise alone: DROPPED
+    v = verify_hold(TARGET, blocked_reading(), rise_m=rise, low_rise_m=low)
+    assert v.held and "sagging" in v.evidence
+    assert not verify_hold(TARGET, blocked_reading(()), rise_m=rise, low_rise_m=low).held  # no finger holds it
+
+
+@pytest.mark.parametrize("case", ["pivoting on its base edge", "knocked over", "unmoved, lower part hidden"])
+def test_objects_left_on_the_table_are_dropped_though_fingers_are_blocked(case):
+    """The sag rule must not turn these into "held": each keeps its lowest points on the table, or
+    did not rise (a pinched object pivoting up on its base edge rises by up to 3 cm)."""
+    pts, grasp = mug_with_handle(np.random.default_rng(3))
+    if case == "pivoting on its base edge":
+        after = rotated(pts, "x", 25, np.array([0.5, -0.04, 0.0]))  # the handle side lifted
+    elif case == "knocked over":
+        after = rotated(pts, "y", 90, np.array([0.5, 0.0, 0.0])) + [0.0, 0.0, 0.04]
+    else:
+        after = pts[pts[:, 2] > 0.07]
+    rise, low = camera_reading(pts, after)
+    v = verify_hold(TARGET, blocked_reading(), rise_m=rise, low_rise_m=low)
+    assert not v.held, f"{case}: rise {rise:.3f} m, lowest points {low:.3f} m"

@@ -123,3 +123,59 @@ def test_perceive_stage_cloud_on_the_part(world):
     # part points lie near the spray bottle's placement (x 0.55, y 0.22 in config/scene.yaml)
     pts_base = p.cloud.points_m @ p.T_base_camera[:3, :3].T + p.T_base_camera[:3, 3]
     assert np.linalg.norm(pts_base[p.cloud.part_mask, :2].mean(0) - [0.55, 0.22]) < 0.1
+
+
+class PressThenTopDown:
+    """Two ranked grasps over the mug's body: first a palm-down hand at the part's centroid (the
+    approach presses the mug onto the table: the arm stops ~0.16 rad short of its grasp), then the
+    palm-down grasp 7 cm above it."""
+
+    def __init__(self, topdown):
+        make = type(topdown)  # conftest's TopDownGenerator
+        self.gens = [make(topdown.T, topdown.R, (0.0, 0.0, 0.0)), make(topdown.T, topdown.R, (0.0, 0.0, 0.07))]
+
+    def generate(self, cloud, k, T_base_camera=None):
+        from ifgrasp.types import GraspBatch
+
+        b = [g.generate(cloud, 1, T_base_camera) for g in self.gens]
+        return GraspBatch(np.concatenate([x.wrist_pos_m for x in b]), np.concatenate([x.wrist_rot for x in b]),
+                          np.concatenate([x.joints_rad for x in b]), frame="camera", scores=np.array([1.0, 0.0]))
+
+
+@pytest.mark.parametrize("tries", [3, 1])
+def test_an_approach_stopped_by_contact_falls_back_to_the_next_ranked_grasp(world, topdown, tries):
+    pipe = world.pipeline(PressThenTopDown(topdown), k=2)
+    pipe.target_margin_m = 0.0  # plan the pressing grasp first, as ranked
+    pipe.max_grasp_tries = tries
+    fb = []
+    res = pipe.run(PipelineRequest(object_name="mug", part_name="body"), fb.append)
+    world.reset()
+    if tries == 1:  # one try: the contact ends the command, as before
+        assert res.failed_stage == "execute" and "not reached" in res.message and res.plan.candidate == 0
+        return
+    # before: STAGE_FAILED at execute ("trajectory end not reached"), the arm held against the mug
+    assert res.failed_stage in ("", "verify"), res.message
+    assert res.plan.candidate == 1 and res.error_code in (ErrorCode.OK, ErrorCode.DROPPED)
+    tries_said = [f.message for f in fb if f.stage == "execute" and f.message.startswith("try ")]
+    assert tries_said[0].startswith("try 1 of 3: candidate 0 stopped") and "short of its grasp" in tries_said[0]
+    assert tries_said[1] == "try 2 of 3: candidate 1"
+
+
+def test_a_camera_silent_after_the_lift_is_asked_once(world, topdown):
+    """The verify stage's look tries every part of the object when the hand hides the instructed one;
+    a camera that sent no frame at all is not asked again per part (over ROS each ask waited 3 s:
+    a 6 s verify with the mug's two parts)."""
+    calls = []
+
+    def silent(grounded):
+        calls.append(grounded.part)
+        raise NoCameraDataError("no camera data within 3.0 s: nothing on /camera/camera/color/image_raw",
+                                "/camera/camera/color/image_raw")
+
+    world.reset()
+    pipe = world.pipeline(topdown, k=2)
+    pipe.look = silent
+    res = pipe.run(PipelineRequest("pick up the mug by its handle"))
+    world.reset()
+    assert "verify" in res.stage_latencies_s and calls == ["handle"], calls
+    assert "no camera check (no camera data" in res.evidence

@@ -59,3 +59,35 @@ def test_stamps_a_millisecond_apart_make_a_frame_twenty_do_not(camera):
     send(header(101, 0), header(101, 20_000_000), depth)  # 20 ms apart: refused, naming the parameter
     with pytest.raises(NoCameraDataError, match="stamps within 10 ms \\(parameter sync_slop_s\\)"):
         cache.get_frame(1.0, after=(101, 0))
+
+
+def test_perceive_uses_the_frame_taken_after_the_robot_came_to_rest_without_waiting(camera, ros_node):
+    """The commander's perceive asks for frames stamped after the robot's last motion
+    (``RemoteStages`` with its ``RestWatch``), not after the command: the frame already there is
+    used at once. Before, only a frame stamped after the command would do, and a 2 Hz camera made
+    the perceive stage wait for the next one (command -> first arm motion: docs/experiments.md)."""
+    from ifgrasp.pipeline.frames import RestWatch
+    from ifgrasp_ros.remote_stages import RemoteStages
+
+    cache, send = camera
+    now = ros_node.node.get_clock().now().nanoseconds * 1e-9
+    rest = RestWatch()
+    rest.update(now - 3.0, np.zeros(23))
+    rest.update(now - 1.0, np.full(23, 0.2))  # the arm's last move ended a second ago
+    rest.update(now - 0.5, np.full(23, 0.2))  # at rest since
+    p = {"service_wait_s": 1.0, "max_frame_age_s": 2.0, **{f"{s}_service": f"/test/{s}" for s in
+                                                             ("ground", "perceive", "generate", "plan")}}
+    stages = RemoteStages(ros_node.node, p, rest=rest)
+    shot = now - 0.6  # the camera's latest frame, taken at rest
+    stamp = header(int(shot), int(round((shot - int(shot)) * 1e9)))
+    send(stamp, stamp, np.full((6, 8), 0.8, np.float32))
+    after = stages._not_before(rest)
+    assert cache.get_frame(5.0, after=(after.sec, after.nanosec)).stamp_s == pytest.approx(shot, abs=1e-6)
+    old = stages._not_before()  # frames after the command only: this one is refused
+    with pytest.raises(NoCameraDataError):
+        cache.get_frame(0.5, after=(old.sec, old.nanosec))
+    moving = RestWatch()
+    moving.update(now - 0.1, np.zeros(23))  # still moving 0.1 s ago: the frame shows it elsewhere
+    late = stages._not_before(moving)
+    with pytest.raises(NoCameraDataError):
+        cache.get_frame(0.5, after=(late.sec, late.nanosec))

@@ -44,3 +44,18 @@ def test_markers_show_wrist_axes_and_fingertips_of_the_top_candidates():
     assert np.all((d > 0.03) & (d < 0.25))
     empty = grasp_marker_array(batch.select(np.array([], int)), make_header("link_base", 1.0))
     assert len(empty.markers) == 1
+
+
+def test_markers_reuse_one_hand_model(monkeypatch):
+    """The generator node draws markers inside each request: the hand model (URDF parse, surface
+    sampling, ~25 ms) is built once per process, not per request as before."""
+    import ifgrasp.hand.model as model
+
+    built = []
+    init = model.LeapHandModel.__init__
+    monkeypatch.setattr(model.LeapHandModel, "__init__", lambda self, *a, **k: (built.append(1), init(self, *a, **k))[1])
+    monkeypatch.setattr(model, "_SHARED", None)
+    batch = GraspBatch(np.zeros((2, 3)), np.stack([np.eye(3)] * 2), np.zeros((2, 16)), frame="link_base")
+    for _ in range(3):
+        grasp_marker_array(batch, make_header("link_base", 1.0), n=2)
+    assert len(built) == 1

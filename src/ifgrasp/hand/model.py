@@ -258,3 +258,15 @@ class LeapHandModel:
         if name not in self.link_names:
             raise KinematicsError(f"unknown hand link '{name}'; known: {known(self.link_names)}")
         return self.link_names.index(name)
+
+
+_SHARED: LeapHandModel | None = None
+
+
+def shared_hand_model() -> LeapHandModel:
+    """One default ``LeapHandModel`` (float32, CPU) per process, built on first use (~25 ms: the URDF
+    parse and the surface sampling), for callers that only read it (planning checks, markers)."""
+    global _SHARED
+    if _SHARED is None:
+        _SHARED = LeapHandModel()
+    return _SHARED

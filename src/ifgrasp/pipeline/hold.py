@@ -16,7 +16,14 @@ nothing there, they reach them. So after the lift:
   its rim swinging down; not the median alone: the lifted hand hides an unmoved object's lower half);
 * held = the camera's rise where the camera sees the object (fingers that hook a handle without
   being blocked carry it too; a pinched object pivoting on the table is not lifted), else at least
-  ``min_blocked_fingers`` fingers blocked; and the load check where there is one.
+  ``min_blocked_fingers`` fingers blocked; and the load check where there is one;
+* except that blocked fingers win over a camera rise short of ``min_rise_m`` when the camera sees
+  the object come up with the hand all the same: a rise of at least ``min_sag_rise_m`` with its
+  lowest points (``low_percentile``) at least ``min_sag_clearance_m`` higher than before, clear
+  of the table. A mug held by its handle sags, swinging its body down under the hand, which hides
+  its upper part: the visible points rose 2.5 cm while the mug was carried 9 of 12 cm (a false
+  DROPPED, issue 24); an object left on the table (pivoting, knocked over, unmoved) keeps its
+  lowest points there.
 
 ``HoldVerdict.evidence`` says what was measured, for the user.
 """
@@ -40,6 +47,9 @@ class HoldCheck:
     min_load_n: float = 1.0
     min_rise_m: float = 0.04
     top_percentile: float = 95.0
+    min_sag_rise_m: float = 0.02
+    min_sag_clearance_m: float = 0.03
+    low_percentile: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -73,13 +83,22 @@ def camera_rise_m(before_camera_m: np.ndarray, T_base_camera0: np.ndarray, after
     return min(med, top), med, top
 
 
+def camera_low_rise_m(before_camera_m: np.ndarray, T_base_camera0: np.ndarray, after_camera_m: np.ndarray,
+                      T_base_camera1: np.ndarray, low_percentile: float = 5.0) -> float:
+    """How far an object's lowest points (their ``low_percentile``-th height percentile) rose between
+    two views (m); clouds (N, 3) camera frame. Near 0 for an object still on the table."""
+    return (cloud_height_m(after_camera_m, T_base_camera1, low_percentile)
+            - cloud_height_m(before_camera_m, T_base_camera0, low_percentile))
+
+
 def verify_hold(q_target_rad: np.ndarray, q_measured_rad: np.ndarray, effort: np.ndarray | None = None,
                 effort_unit: str = "", wrist_load_n: float | None = None, rise_m: float | None = None,
-                check: HoldCheck = HoldCheck()) -> HoldVerdict:
+                check: HoldCheck = HoldCheck(), low_rise_m: float | None = None) -> HoldVerdict:
     """The held decision from the hand's squeeze targets and its reading (16,) each, motor order;
     ``effort`` (16,) in ``effort_unit`` (only ``"A"``, motor current, is used); ``wrist_load_n``: the
     wrist force's change since before the grasp (N), None where no sensor; ``rise_m``: how far the
-    target's points rose in the camera (m; ``camera_rise_m``), None where not seen."""
+    target's points rose in the camera (m; ``camera_rise_m``), None where not seen; ``low_rise_m``:
+    how far its lowest points rose (m; ``camera_low_rise_m``), None where not measured."""
     q_t = np.asarray(q_target_rad, float).reshape(16)
     q_m = np.asarray(q_measured_rad, float).reshape(16)
     short = np.where(CLOSING_MASK, q_t - q_m, 0.0)  # > 0: stopped before the target (closing = growing angle)
@@ -91,7 +110,7 @@ def verify_hold(q_target_rad: np.ndarray, q_measured_rad: np.ndarray, effort: np
     np.logical_or.at(blocked, JOINT_FINGER, joint_blocked)
     shortfall = np.zeros(len(FINGERS))
     np.maximum.at(shortfall, JOINT_FINGER, short)
-    held = int(blocked.sum()) >= check.min_blocked_fingers
+    fingers_held = held = int(blocked.sum()) >= check.min_blocked_fingers
     parts = [f"{int(blocked.sum())} of {len(FINGERS)} fingers stopped short of their squeeze targets by the object "
              f"(shortfall {', '.join(f'{f} {s:.2f}' for f, s in zip(FINGERS, shortfall))} rad; blocked when "
              f"> {check.block_rad:.2f} rad"]
@@ -104,6 +123,12 @@ def verify_hold(q_target_rad: np.ndarray, q_measured_rad: np.ndarray, effort: np
         held = rise_m >= check.min_rise_m
         parts.append(f"; the camera sees it {100 * rise_m:.1f} cm higher than before (held needs >= "
                      f"{100 * check.min_rise_m:.0f} cm)")
+        if low_rise_m is not None and not held and fingers_held:
+            held = rise_m >= check.min_sag_rise_m and low_rise_m >= check.min_sag_clearance_m
+            parts.append(f", its lowest points {100 * low_rise_m:.1f} cm higher: "
+                         + ("held by the fingers, sagging in the hand" if held else
+                            f"not up with the hand (a sagging object held needs >= {100 * check.min_sag_rise_m:.0f} "
+                            f"cm and its lowest points >= {100 * check.min_sag_clearance_m:.0f} cm)"))
     if wrist_load_n is not None:
         held = held and wrist_load_n >= check.min_load_n
         parts.append(f"; wrist load {wrist_load_n:.1f} N (held needs >= {check.min_load_n:.1f} N)")

@@ -26,13 +26,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ifgrasp.errors import IfgraspError, InputError
+from ifgrasp.errors import DriverError, IfgraspError, InputError, SafetyError
 from ifgrasp.grounding import GroundedInstruction, parts_of
 from ifgrasp.grounding.session import task_of
 from ifgrasp.hand.joints import squeezed
 from ifgrasp.pipeline.errors import (BusyError, CancelledError, DroppedError, ErrorCode, HoldingError,
-                                     NotHoldingError, error_code)
-from ifgrasp.pipeline.hold import HoldCheck, HoldVerdict, camera_rise_m, verify_hold
+                                     NotHoldingError, StageFailedError, StageTimeoutError, error_code)
+from ifgrasp.pipeline.hold import HoldCheck, HoldVerdict, camera_low_rise_m, camera_rise_m, verify_hold
 from ifgrasp.pipeline.stages import (ExecuteStage, Generator, Grounder, LiftStage, Perceiver, Planner, SessionStage,
                                      ground)
 from ifgrasp.perception import transform_points
@@ -49,6 +49,8 @@ RUN_ORDER = ("ground", "perceive", "generate", "plan", "execute", "lift", "verif
 TASK_STAGES = {"grasp": RUN_ORDER, "place": ("place", "release", "home"), "release": ("release",),
                "home": ("home",)}
 SETTLE_S = 0.3  # the fingers settle on (or close past) the object before the held decision
+CONTACT_SHORT_RAD = 0.01  # an approach that fails this far (rad, any joint) from its end stopped on contact
+TARGET_MOVED_M = 0.01  # the target's centroid moved this much after a contact: the grasps move with it
 
 
 @dataclass
@@ -123,7 +125,10 @@ class GraspPipeline:
     target in a frame taken now (the verify stage's camera check; None: fingers only);
     ``target_margin_m``: candidates whose pre-shaped hand comes closer than this to the target's own
     points on the final approach (``ifgrasp.planning.approach``: it would shove the object before
-    closing) are planned after all others (0: off); ``pregrasp_offset_m`` the planner's."""
+    closing) are planned after all others (0: off); ``pregrasp_offset_m`` the planner's;
+    ``hand_filter_margin_m``: scene points this close to the hand at its measured joints are the
+    hand, not obstacles (0: off; needs ``read_hand``); ``max_grasp_tries``: grasps tried when
+    approaches stop short on contact (the next ranked one after backing off; needs ``session``)."""
 
     def __init__(self, get_frame: Callable[[float], RGBDFrame] | None, get_q: Callable[[], np.ndarray],
                  perceive: Perceiver, generate: Generator, plan: Planner,
@@ -132,7 +137,8 @@ class GraspPipeline:
                  read_hand: Callable[[], tuple] | None = None, hold_check: HoldCheck = HoldCheck(),
                  home_q: np.ndarray | None = None, session: SessionStage | None = None,
                  look: Callable[[GroundedInstruction], object] | None = None, target_margin_m: float = 0.005,
-                 pregrasp_offset_m: float = PlannerConfig().pregrasp_offset_m) -> None:
+                 pregrasp_offset_m: float = PlannerConfig().pregrasp_offset_m,
+                 hand_filter_margin_m: float = PlannerConfig().self_filter_margin_m, max_grasp_tries: int = 3) -> None:
         self.get_frame, self.get_q, self.grounder = get_frame, get_q, grounder
         self.perceive, self.generate, self.plan_stage = perceive, generate, plan
         self.execute, self.lift = execute, lift
@@ -141,6 +147,9 @@ class GraspPipeline:
         self.home_q = None if home_q is None else np.asarray(home_q, float)
         self.session, self.look = session, look
         self.target_margin_m, self.pregrasp_offset_m = target_margin_m, pregrasp_offset_m
+        self.hand_filter_margin_m = hand_filter_margin_m
+        self.max_grasp_tries = max(1, int(max_grasp_tries))
+        self._kin = None
         self.holding: Holding | None = None
         self._lock = threading.Lock()
         self._cancel = threading.Event()
@@ -250,13 +259,14 @@ class GraspPipeline:
             raise NotHoldingError(note + "the hand holds nothing to put back; grasp an object first")
         return note
 
-    def _verdict(self, q_target: np.ndarray, rise_m: float | None = None) -> HoldVerdict:
+    def _verdict(self, q_target: np.ndarray, rise_m: float | None = None, low_rise_m: float | None = None) -> HoldVerdict:
         q, effort, unit = self.read_hand()
-        return verify_hold(q_target, q, effort, unit, rise_m=rise_m, check=self.hold_check)
+        return verify_hold(q_target, q, effort, unit, rise_m=rise_m, check=self.hold_check, low_rise_m=low_rise_m)
 
-    def _rise(self, st: dict) -> tuple[float | None, str]:
-        """How far the target's points rose since perception (m; ``camera_rise_m``), from a new look,
-        and a note for the evidence; None (and why) when the camera cannot tell."""
+    def _rise(self, st: dict) -> tuple[float | None, float | None, str]:
+        """How far the target's points and its lowest points rose since perception (m;
+        ``camera_rise_m``, ``camera_low_rise_m``), from a new look, and a note for the evidence;
+        None (and why) when the camera cannot tell."""
         before, g = st["perception"], st["grounded"]
         after, errors = None, []
         # the whole object's cloud is what is compared; the hand may hide the instructed part, so
@@ -265,16 +275,21 @@ class GraspPipeline:
             try:
                 after = self.look(dataclasses.replace(g, part=part, contact_parts=(part,)))
                 break
+            except StageTimeoutError as exc:  # no frame at all: another part would wait as long again
+                errors.append(str(exc))
+                break
             except IfgraspError as exc:
                 errors.append(str(exc))
         if after is None:
-            return None, f"; no camera check ({errors[0]})"
+            return None, None, f"; no camera check ({errors[0]})"
         st["look"] = after
         rise, med, top = camera_rise_m(before.cloud.points_m, before.T_base_camera, after.cloud.points_m,
                                        after.T_base_camera, self.hold_check.top_percentile)
         if not np.isfinite(rise):
-            return None, "; no camera check (empty cloud)"
-        return rise, f" (median {100 * med:+.1f} cm, top {100 * top:+.1f} cm: the smaller counts)"
+            return None, None, "; no camera check (empty cloud)"
+        low = camera_low_rise_m(before.cloud.points_m, before.T_base_camera, after.cloud.points_m,
+                                after.T_base_camera, self.hold_check.low_percentile)
+        return rise, low, f" (median {100 * med:+.1f} cm, top {100 * top:+.1f} cm: the smaller counts)"
 
     def _stage(self, stage: str, req: PipelineRequest, st: dict, on_motion, progress) -> None:
         cancelled = self._cancel.is_set
@@ -289,16 +304,11 @@ class GraspPipeline:
             p = st["perception"]
             st["grasps"] = self.generate(p.cloud, p.T_base_camera)
         elif stage == "plan":
-            order = self._clear_of_target_first(st["grasps"], st["perception"])
-            plan = self.plan_stage(self.get_q(), st["grasps"].select(order), st["perception"].scene_base_m,
-                                   req.lift_height_m if req.lift_height_m > 0 else None)
-            plan.candidate = int(order[plan.candidate])  # an index into the generator's batch again
-            st["plan"], st["grasp"] = plan, st["grasps"].select(np.array([plan.candidate]))
+            self._plan(req, st, np.arange(len(st["grasps"])))
         elif stage == "execute":
             if self.home_q is None:
                 self.home_q = np.asarray(self.get_q(), float)  # the session's start: where "home" goes
-            if not self.execute(st["plan"], cancelled, on_motion, progress):
-                raise CancelledError("cancelled during execute; the arm stopped and holds its position")
+            self._execute(req, st, on_motion, progress)
         elif stage == "lift":
             if not self.lift(st["plan"], cancelled, progress):
                 raise CancelledError("cancelled during lift; the arm stopped and holds its position")
@@ -307,8 +317,8 @@ class GraspPipeline:
             target = squeezed(st["plan"].hand_joints_rad, self.execute.squeeze_rad)
             verdict = self._verdict(target)
             if self.look is not None and "perception" in st:
-                rise, note = self._rise(st)
-                verdict = self._verdict(target, rise)
+                rise, low, note = self._rise(st)
+                verdict = self._verdict(target, rise, low)
                 if note:
                     verdict = HoldVerdict(verdict.held, verdict.blocked, verdict.shortfall_rad, verdict.evidence + note)
             st["verdict"] = verdict
@@ -332,6 +342,88 @@ class GraspPipeline:
                 self.home_q = np.asarray(self.get_q(), float)
             if not self.session.home(self.get_q(), self.home_q, cancelled, progress):
                 raise CancelledError("cancelled on the way home; the arm stopped and holds its position")
+
+    def _plan(self, req: PipelineRequest, st: dict, candidates: np.ndarray) -> None:
+        """Plan the first feasible of ``candidates`` (indices into ``st["grasps"]``, best first; those
+        that would shove the target planned last) from the arm's configuration now."""
+        grasps = st["grasps"].select(candidates)
+        order = self._clear_of_target_first(grasps, st["perception"])
+        q = self.get_q()
+        plan = self.plan_stage(q, grasps.select(order), self._without_hand(q, st["perception"].scene_base_m),
+                               req.lift_height_m if req.lift_height_m > 0 else None)
+        plan.candidate = int(candidates[order[plan.candidate]])  # an index into the generator's batch again
+        st["plan"], st["grasp"] = plan, st["grasps"].select(np.array([plan.candidate]))
+
+    def _execute(self, req: PipelineRequest, st: dict, on_motion, progress) -> None:
+        """Run the planned approach and close the hand. An approach that stops short of its grasp
+        (the hand met something the plan did not see: the arm holds, off its path's end by more than
+        ``CONTACT_SHORT_RAD``) is not the end: the hand opens, the arm backs off along the approach
+        to where it started, the scene is perceived again and the next ranked grasp of the batch is
+        planned (the batch moved with the target's centroid when it was shoved more than
+        ``TARGET_MOVED_M``), at most ``max_grasp_tries`` grasps in all, each try announced in the
+        stage's feedback."""
+        cancelled = self._cancel.is_set
+        tried = [st["plan"].candidate]
+        for attempt in range(1, self.max_grasp_tries + 1):
+            plan = st["plan"]
+            try:
+                if not self.execute(plan, cancelled, on_motion, progress):
+                    raise CancelledError("cancelled during execute; the arm stopped and holds its position")
+                return
+            except DriverError as exc:
+                if isinstance(exc, SafetyError) or cancelled() or self.session is None or attempt == self.max_grasp_tries:
+                    raise
+                q = np.asarray(self.get_q(), float)
+                short = float(np.max(np.abs(q - plan.approach.q[-1])))
+                if short < CONTACT_SHORT_RAD:
+                    raise  # at the grasp: not a contact on the way, a fault of another kind
+                progress(0.0, f"try {attempt} of {self.max_grasp_tries}: candidate {plan.candidate} stopped "
+                              f"{short:.3f} rad short of its grasp (contact: {exc}); backing off to plan the next "
+                              "ranked grasp")
+                self.session.release(cancelled)
+                if not self.session.retreat(plan, q, cancelled):
+                    raise CancelledError("cancelled while backing off; the arm stopped and holds its position") from None
+            before = self._target_centre(st["perception"])
+            self._stage("perceive", req, st, on_motion, lambda *a, **k: None)  # the scene after the contact
+            shift = self._target_centre(st["perception"]) - before
+            if np.linalg.norm(shift) > TARGET_MOVED_M:  # shoved: the grasps go with it
+                g = st["grasps"]
+                st["grasps"] = dataclasses.replace(g, wrist_pos_m=np.asarray(g.wrist_pos_m) + shift)
+            left = np.setdiff1d(np.arange(len(st["grasps"])), tried)
+            if not len(left):
+                raise StageFailedError(f"every grasp candidate stopped short on contact ({len(tried)} tried)")
+            self._plan(req, st, left)
+            tried.append(st["plan"].candidate)
+            progress(0.0, f"try {attempt + 1} of {self.max_grasp_tries}: candidate {st['plan'].candidate}")
+
+    @staticmethod
+    def _target_centre(perception) -> np.ndarray:
+        """(3,) the target cloud's centroid in the base frame, m."""
+        pts = perception.cloud.points_m
+        if perception.cloud.frame != "base":
+            pts = transform_points(perception.T_base_camera, pts)
+        return np.asarray(pts, float).mean(axis=0)
+
+    def _without_hand(self, q_arm: np.ndarray, scene_base_m: np.ndarray | None) -> np.ndarray | None:
+        """The scene cloud (M, 3) without the hand's own points: those within ``hand_filter_margin_m``
+        of its collision boxes at its measured joints (``read_hand``) and the arm's ``q_arm`` (7,).
+        The planner filters the robot by its sphere cover of an open hand only; fingers left closed
+        (after a drop, or on a scene reset) reach past it, and the moving hand would meet its own
+        fingers' points on every path (all candidates "approach to pre-grasp": UNREACHABLE)."""
+        if scene_base_m is None or not len(scene_base_m) or self.read_hand is None or self.hand_filter_margin_m <= 0:
+            return scene_base_m
+        from ifgrasp.arm import Xarm7Kinematics
+        from ifgrasp.planning.collision import hand_clearance_m
+
+        if self._kin is None:
+            self._kin = Xarm7Kinematics()
+        try:
+            q_hand = self.read_hand()[0]
+        except IfgraspError:
+            return scene_base_m  # no hand reading (a replayed bag without the hand): the planner's own filter
+        T_base_hand = self._kin.fk_hand(np.asarray(q_arm, float).reshape(1, -1))[0]
+        keep = hand_clearance_m(scene_base_m, T_base_hand, q_hand) > self.hand_filter_margin_m
+        return scene_base_m[keep]
 
     def _clear_of_target_first(self, grasps: GraspBatch, perception) -> np.ndarray:
         """Planning order (B,) of ``grasps``: those whose opened hand keeps ``target_margin_m`` off

@@ -102,7 +102,8 @@ class SimWorld:
                              ExecuteStage(self.arm, hands), LiftStage(self.arm, hands), frame_timeout_s,
                              read_hand=self.read_hand, session=SessionStage(self.arm, hands),
                              look=lambda grounded: perceive(self.render(), grounded),
-                             pregrasp_offset_m=(planner or PlannerConfig()).pregrasp_offset_m)
+                             pregrasp_offset_m=(planner or PlannerConfig()).pregrasp_offset_m,
+                             hand_filter_margin_m=(planner or PlannerConfig()).self_filter_margin_m)
 
     def read_hand(self) -> tuple[np.ndarray, np.ndarray, str]:
         """The hand's reading for the held decision: positions (16,) rad, efforts (16,), their unit."""
@@ -114,10 +115,12 @@ class SimWorld:
         """Scene back to its initial state; drivers re-synchronised to it (hand released)."""
         with self.lock:
             self.scene.reset()
+            # the latch first: a latched hand's hold (stop, recover) keeps its squeeze goal, one
+            # max_step_rad from the open fingers, and the reset hand would close again on nothing
+            self.hand.grasp_latched, self.hand.latched_goal = False, None
             for driver in (self.arm, self.hand):
                 driver.stop()
                 driver.recover()
-            self.hand.grasp_latched = False
 
     def close(self) -> None:
         self.arm.disconnect()

@@ -179,6 +179,10 @@ class HandActions:
     def preshape(self, q_target: np.ndarray, should_cancel: Callable[[], bool]) -> None:
         self._run([self.close_time_s], np.asarray(q_target)[None], should_cancel, latch=False)
 
+    def open_steps(self, should_cancel: Callable[[], bool]):
+        """The opening as an iterator (``next`` streams one step; the caller sets the pace)."""
+        return self._steps(np.zeros(0), np.zeros((0, self.hand.limits.dof)), should_cancel)
+
     def preshape_steps(self, q_target: np.ndarray, should_cancel: Callable[[], bool]):
         """The pre-shape as an iterator: each ``next`` streams one step (no sleeping: the caller's
         loop, e.g. the arm's stream, sets the pace); running it out finishes the move."""
@@ -216,9 +220,9 @@ class HandActions:
 
 class ExecuteStage:
     """Execute a planned grasp with the closing protocol the teacher validated it with
-    (``ifgrasp.hand.joints``): open the hand, pre-shape it (closing joints ``pregrasp_open_rad``
-    short of the grasp), run the approach on the arm, then close to ``squeeze_rad`` past the grasp
-    (position targets past contact make the current-limited fingers press)."""
+    (``ifgrasp.hand.joints``): open the hand and pre-shape it (closing joints ``pregrasp_open_rad``
+    short of the grasp) while the approach starts on the arm, then close to ``squeeze_rad`` past
+    the grasp (position targets past contact make the current-limited fingers press)."""
 
     def __init__(self, arm, hand: HandActions, squeeze_rad: float = SQUEEZE_RAD,
                  pregrasp_open_rad: float = PREGRASP_OPEN_RAD) -> None:
@@ -228,10 +232,18 @@ class ExecuteStage:
                  progress: Callable[[float], None] | None = None) -> bool:
         """Returns False when cancelled (the arm then holds). ``progress(fraction)`` follows the
         approach's trajectory time."""
-        self.hand.open(should_cancel)
-        # the pre-shape runs during the approach's first samples (one hand step per arm sample, on
-        # the arm's thread): the arm starts at once, and the hand is shaped long before the grasp
-        shaping = self.hand.preshape_steps(pregrasp(plan.hand_joints_rad, self.pregrasp_open_rad), should_cancel)
+        # the hand opens (releasing a latched grasp), then pre-shapes, during the approach's first
+        # samples (one hand step per arm feedback, on the arm's thread): the arm starts at once
+        # (before, it waited for the opening: a round trip through the hand's driver), and the hand
+        # is shaped long before the grasp
+        target = pregrasp(plan.hand_joints_rad, self.pregrasp_open_rad)
+
+        def open_then_shape():
+            yield from self.hand.open_steps(should_cancel)
+            yield from self.hand.preshape_steps(target, should_cancel)
+
+        shaping = open_then_shape()
+        next(shaping, None)  # the opening is sent now, the arm's trajectory right after it
         first = [True]
         report = _progress_reporter(plan.approach.times_s, progress)
 

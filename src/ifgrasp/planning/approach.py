@@ -15,18 +15,6 @@ import numpy as np
 from ifgrasp.hand.joints import PREGRASP_OPEN_RAD, pregrasp
 from ifgrasp.types import GraspBatch
 
-_MODEL = None
-
-
-def _hand_model():
-    global _MODEL
-    if _MODEL is None:
-        from ifgrasp.hand.model import LeapHandModel
-
-        _MODEL = LeapHandModel()
-    return _MODEL
-
-
 def approach_touches(T_base_hand: np.ndarray, hand_joints_rad: np.ndarray, target_base_m: np.ndarray,
                      pregrasp_offset_m: float, margin_m: float, open_rad: float = PREGRASP_OPEN_RAD) -> np.ndarray:
     """(B,) True where a target point ``target_base_m`` (N, 3) comes within ``margin_m`` of the
@@ -36,6 +24,8 @@ def approach_touches(T_base_hand: np.ndarray, hand_joints_rad: np.ndarray, targe
     each point's path relative to the moving hand is a segment, tested against each box (slabs)."""
     import torch
 
+    from ifgrasp.hand.model import shared_hand_model
+
     T = np.asarray(T_base_hand, float).reshape(-1, 4, 4)
     pts = np.asarray(target_base_m, float).reshape(-1, 3)
     out = np.zeros(len(T), bool)
@@ -44,7 +34,7 @@ def approach_touches(T_base_hand: np.ndarray, hand_joints_rad: np.ndarray, targe
     f32 = dict(dtype=torch.float32)
     q = pregrasp(np.asarray(hand_joints_rad, float).reshape(len(T), 16), open_rad)
     with torch.no_grad():
-        R_box, t_box, half = _hand_model().collision_boxes(torch.as_tensor(q, **f32))  # (B, K, 3, 3), (B, K, 3)
+        R_box, t_box, half = shared_hand_model().collision_boxes(torch.as_tensor(q, **f32))  # (B, K, 3, 3), (B, K, 3)
         h = half + margin_m  # (K, 3) the boxes grown by the margin
         # the points in each hand frame at its grasp; relative to the hand coming in, a point moves
         # from p - offset z_hand (hand at the pre-grasp) to p

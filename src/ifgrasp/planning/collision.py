@@ -144,6 +144,30 @@ class CloudObstacle:
         return d.reshape(centres.shape[:-1])
 
 
+def hand_clearance_m(points_base_m: np.ndarray, T_base_hand: np.ndarray, q_hand_rad: np.ndarray,
+                     reach_m: float = 0.25) -> np.ndarray:
+    """(N,) distance (m, < 0 inside) of base-frame points (N, 3) to the LEAP Hand's collision boxes
+    (``LeapHandModel``, the boxes MuJoCo uses) with the hand root at ``T_base_hand`` (4, 4) and its
+    joints at ``q_hand_rad`` (16,); inf for points farther than ``reach_m`` from the hand root."""
+    import torch
+
+    from ifgrasp.hand.model import shared_hand_model
+
+    pts = np.asarray(points_base_m, float).reshape(-1, 3)
+    T = np.asarray(T_base_hand, float).reshape(4, 4)
+    out = np.full(len(pts), np.inf)
+    near = np.linalg.norm(pts - T[:3, 3], axis=1) < reach_m
+    if not near.any():
+        return out
+    f32 = dict(dtype=torch.float32)
+    with torch.no_grad():
+        sd = shared_hand_model().signed_distance(torch.as_tensor(pts[near][None], **f32), torch.as_tensor(T[None, :3, 3], **f32),
+                                           torch.as_tensor(T[None, :3, :3], **f32),
+                                           torch.as_tensor(np.asarray(q_hand_rad, float).reshape(1, 16), **f32))
+    out[near] = sd[0].numpy()
+    return out
+
+
 class SelfCollision:
     """The robot against itself, with its own collision geometry: the combined xArm7 + LEAP URDF
     (``ifgrasp.arm.compose.COMBINED_URDF``) compiled by MuJoCo (meshes as convex hulls, the

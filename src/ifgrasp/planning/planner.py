@@ -145,10 +145,7 @@ class GraspPlanner:
 
         from ifgrasp.hand.joints import pregrasp, squeezed
 
-        if getattr(self, "_hand_model", None) is None:
-            from ifgrasp.hand.model import LeapHandModel
-
-            self._hand_model = LeapHandModel()
+        from ifgrasp.hand.model import shared_hand_model
         q_arm = self._hand_path(np.asarray(waypoints, float))
         T = self.kin.fk_hand(q_arm)  # (M, 4, 4)
         near = obstacles.near(T[:, :3, 3], HAND_REACH_M)  # (N, 3) only points the hand can reach
@@ -165,7 +162,7 @@ class GraspPlanner:
         q[-1] = squeezed(hand_joints_rad)
         f32 = dict(dtype=torch.float32)
         with torch.no_grad():
-            sd = self._hand_model.signed_distance(torch.as_tensor(pts, **f32),
+            sd = shared_hand_model().signed_distance(torch.as_tensor(pts, **f32),
                                                   torch.as_tensor(T[:, :3, 3], **f32),
                                                   torch.as_tensor(T[:, :3, :3], **f32), torch.as_tensor(q, **f32))
         return bool((sd < self.config.hand_cloud_margin_m).any())

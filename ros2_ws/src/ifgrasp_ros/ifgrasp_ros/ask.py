@@ -100,13 +100,13 @@ def execute(instruction: str, echo=print, wait_s: float = 10.0, timeout_s: float
         if not client.wait_for_server(timeout_sec=wait_s):
             echo(f"no {ACTION} action server within {wait_s:.0f} s: {NO_GRAPH}")
             return 2
-        shown = {"stage": None, "pct": -1}
+        shown = {"stage": None, "pct": -1, "message": ""}
 
         def on_feedback(msg) -> None:
             f = msg.feedback
             pct = int(round(100 * f.stage_progress))
-            if f.stage_name != shown["stage"]:
-                shown["stage"], shown["pct"] = f.stage_name, pct
+            if f.stage_name != shown["stage"] or (f.message and f.message != shown["message"]):  # a stage, or news in it (a retry)
+                shown["stage"], shown["pct"], shown["message"] = f.stage_name, pct, f.message
                 echo(f"[{f.elapsed_s:6.2f} s] {f.stage_name}" + (f": {f.message}" if f.message else ""))
             elif pct >= shown["pct"] + 20:
                 shown["pct"] = pct

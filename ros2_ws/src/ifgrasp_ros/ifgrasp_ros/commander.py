@@ -27,10 +27,12 @@ import numpy as np
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
+from sensor_msgs.msg import JointState
 from std_msgs.msg import Header
 from std_srvs.srv import Trigger
 
 from ifgrasp.pipeline import GraspPipeline, PipelineRequest
+from ifgrasp.pipeline.frames import RestWatch
 from ifgrasp.pipeline.hold import HoldCheck
 from ifgrasp.pipeline.stages import ExecuteStage, LiftStage, SessionStage
 from ifgrasp_interfaces.action import ExecuteGrasp
@@ -49,17 +51,20 @@ class CommanderNode(Node):
     def __init__(self) -> None:
         super().__init__("commander")
         p = {name: self.declare_parameter(name, default).value for name, default in (
-            ("frame_timeout_s", 5.0), ("fresh_frames", True), ("lift_height_m", 0.12), ("num_grasps", 16), ("base_frame", "link_base"),
+            ("frame_timeout_s", 5.0), ("fresh_frames", True), ("max_frame_age_s", 2.0), ("lift_height_m", 0.12), ("num_grasps", 16), ("base_frame", "link_base"),
             ("ground_service", "/ifgrasp/ground"), ("perceive_service", "/ifgrasp/perceive"),
             ("generate_service", "/ifgrasp/generate_grasps"), ("plan_service", "/ifgrasp/plan_grasp"),
             ("service_wait_s", 30.0), ("ground_timeout_s", 10.0), ("perceive_timeout_s", 30.0),
             ("generate_timeout_s", 60.0), ("plan_timeout_s", 60.0),
             ("hand_effort_unit", "A"), ("hold_block_rad", 0.04), ("hold_min_fingers", 1), ("hold_min_current_a", 0.05),
-            ("target_margin_m", 0.005), ("pregrasp_offset_m", 0.10),
+            ("target_margin_m", 0.005), ("pregrasp_offset_m", 0.10), ("max_grasp_tries", 3),
         )}
         self.p = p
         self.group = ReentrantCallbackGroup()
-        self.stages = RemoteStages(self, p, self.group)
+        # frames stamped after the robot last moved show it where it is (ifgrasp.pipeline.frames)
+        self.rest = RestWatch()
+        self.create_subscription(JointState, "/joint_states", self._on_joint_states, 10, callback_group=self.group)
+        self.stages = RemoteStages(self, p, self.group, rest=self.rest)
         self.joints = JointStateCache(self, ARM_JOINTS, group=self.group)
         self.arm = ArmClient(self, "/ifgrasp/arm", ARM_JOINTS, self.group)
         from ifgrasp.hand import JOINT_NAMES
@@ -73,7 +78,8 @@ class CommanderNode(Node):
             ExecuteStage(self.arm, self.hand), LiftStage(self.arm, self.hand), float(p["frame_timeout_s"]),
             grounder=self.stages.ground, read_hand=self.read_hand, hold_check=check,
             session=SessionStage(self.arm, self.hand), look=self.stages.look,
-            target_margin_m=float(p["target_margin_m"]), pregrasp_offset_m=float(p["pregrasp_offset_m"]))
+            target_margin_m=float(p["target_margin_m"]), pregrasp_offset_m=float(p["pregrasp_offset_m"]),
+            max_grasp_tries=int(p["max_grasp_tries"]))
         self._goal_lock = threading.Lock()
         self._goal_active = False
         self.create_service(GraspCommand, "/ifgrasp/grasp_command", self.on_command, callback_group=self.group)
@@ -87,9 +93,13 @@ class CommanderNode(Node):
                                + ", ".join(p[k] for k in ("ground_service", "perceive_service", "generate_service",
                                                           "plan_service")))
 
+    def _on_joint_states(self, msg: JointState) -> None:
+        self.rest.update(msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9, msg.position)
+
     def read_hand(self):
-        """The hand's reading for the held decision: /joint_states positions and efforts (16,)."""
-        q = self.hand_joints.get(2.0)
+        """The hand's reading for the held decision (and the plan's own-hand filter): /joint_states
+        positions and efforts (16,); a hand never heard fails at once (a replayed bag without it)."""
+        q = self.hand_joints.get(2.0 if self.hand_joints.q is not None else 0.0)
         return q, self.hand_joints.effort, str(self.p["hand_effort_unit"])
 
     # --- service: plan only ------------------------------------------------------------------

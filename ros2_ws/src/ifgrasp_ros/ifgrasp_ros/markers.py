@@ -21,9 +21,9 @@ def fingertips_m(batch: GraspBatch, hand=None) -> np.ndarray:
     """(B, 4, 3) fingertip points (index, middle, ring, thumb) in ``batch.frame``, metres."""
     import torch
 
-    from ifgrasp.hand.model import LeapHandModel
+    from ifgrasp.hand.model import shared_hand_model
 
-    hand = hand or LeapHandModel()
+    hand = hand or shared_hand_model()  # built once per process, not per request
     with torch.no_grad():
         tips = hand.fingertips(torch.as_tensor(batch.wrist_pos_m, dtype=torch.float32),
                                torch.as_tensor(batch.wrist_rot, dtype=torch.float32),

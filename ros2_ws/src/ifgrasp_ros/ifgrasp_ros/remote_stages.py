@@ -14,6 +14,7 @@ from std_msgs.msg import Header
 
 from ifgrasp.grounding import GroundedInstruction
 from ifgrasp.pipeline import Perception
+from ifgrasp.pipeline.frames import RestWatch
 from ifgrasp.planning import GraspPlan
 from ifgrasp.types import GraspBatch, ObjectCloud, RGBDFrame
 from ifgrasp_interfaces.srv import GenerateGrasps, Ground, Perceive, PlanGrasp
@@ -27,10 +28,11 @@ from ifgrasp_ros.stage_service import StageClient
 
 class RemoteStages:
     """The four adapters over one node; ``p`` holds the commander's service names, timeouts,
-    ``num_grasps`` and the default ``lift_height_m``."""
+    ``num_grasps``, the default ``lift_height_m`` and ``max_frame_age_s``; ``rest`` the robot's
+    ``RestWatch`` (None: perceive takes frames stamped after the call only)."""
 
-    def __init__(self, node: Node, p: dict, group=None) -> None:
-        self.node, self.p = node, p
+    def __init__(self, node: Node, p: dict, group=None, rest: RestWatch | None = None) -> None:
+        self.node, self.p, self.rest = node, p, rest
         wait = float(p["service_wait_s"])
         self.ground_client = StageClient(node, Ground, p["ground_service"], "grounding", group, wait)
         self.perceive_client = StageClient(node, Perceive, p["perceive_service"], "perception", group, wait)
@@ -41,19 +43,28 @@ class RemoteStages:
         req = Ground.Request(instruction=instruction, object_name=object_name, part_name=part_name)
         return grounded_from_msg(self.ground_client.call(req, float(self.p["ground_timeout_s"])).grounded)
 
-    def _not_before(self):
+    def _not_before(self, rest: RestWatch | None = None):
         """Frames must be stamped after now (parameter ``fresh_frames``, default true): an older one may
         show the arm where it was before its last move, and the planner would take the arm's own points
-        for obstacles. A replayed bag keeps its recorded stamps, so replay.launch.xml turns it off."""
+        for obstacles. With ``rest`` (the robot's ``RestWatch``), after the robot's last motion and at
+        most ``max_frame_age_s`` old instead (``ifgrasp.pipeline.frames``). A replayed bag keeps its
+        recorded stamps, so replay.launch.xml turns it off."""
         if not self.p.get("fresh_frames", True):
             return Time()
-        return self.node.get_clock().now().to_msg()
+        now = self.node.get_clock().now()
+        if rest is None:
+            return now.to_msg()
+        age = (self.node.get_parameter("max_frame_age_s").value if self.node.has_parameter("max_frame_age_s")
+               else self.p.get("max_frame_age_s", 0.0))  # the node's parameter: settable while it runs
+        t = rest.frames_from_s(now.nanoseconds * 1e-9, float(age))
+        ns = int(round(t * 1e9))
+        return Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
 
     def perceive(self, frame: RGBDFrame | None, grounded: GroundedInstruction, timeout_s: float = 5.0) -> Perception:
         """``frame`` is ignored: the perception node reads the camera (waiting at most ``timeout_s``)
-        and takes a frame stamped after this call (``_not_before``)."""
+        and takes a frame stamped after the robot's last motion (``_not_before`` with ``rest``)."""
         req = Perceive.Request(grounded=grounded_to_msg(grounded), timeout_s=float(timeout_s),
-                               not_before=self._not_before())
+                               not_before=self._not_before(self.rest))
         resp = self.perceive_client.call(req, timeout_s + float(self.p["perceive_timeout_s"]))
         scene = points_from_cloud(resp.scene)[0].astype(np.float64)  # (M, 3) base frame
         return Perception(object_cloud_from_msg(resp.target), scene, None, matrix_from_transform(resp.t_base_camera))

@@ -284,7 +284,15 @@ class HandClient(DriverClient):
         """The pre-shape as an iterator (like ``HandActions.preshape_steps``): the first ``next``
         sends the move, the driver streams it meanwhile, and running the iterator out waits for it."""
         q = np.asarray(q_target, dtype=float)
-        cid = self.send(np.array([self.close_time_s, self.close_time_s + 0.02]), np.stack([q, q]))
+        return self._steps(np.array([self.close_time_s, self.close_time_s + 0.02]), np.stack([q, q]), should_cancel,
+                           "pre-shape")
+
+    def open_steps(self, should_cancel):
+        """The hand's opening as an iterator (like ``HandActions.open_steps``)."""
+        return self._steps(np.zeros(0), np.zeros((0, 16)), should_cancel, "opening")
+
+    def _steps(self, times_s, q, should_cancel, what: str):
+        cid = self.send(times_s, q)
         deadline = time.monotonic() + self.status_timeout_s + HAND_MOVE_S
         while True:  # never blocks: each ``next`` only looks at the statuses heard so far
             with self._cv:
@@ -298,7 +306,7 @@ class HandClient(DriverClient):
                 self.stop()
                 return
             if time.monotonic() > deadline:
-                raise StageFailedError(f"the driver on {self.prefix} did not finish the pre-shape within "
+                raise StageFailedError(f"the driver on {self.prefix} did not finish the {what} within "
                                        f"{self.status_timeout_s + HAND_MOVE_S:.1f} s (node down?)")
             yield
 
