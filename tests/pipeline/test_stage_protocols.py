@@ -122,3 +122,24 @@ def test_an_object_that_slipped_out_since_the_grasp_is_said_and_forgotten():
     res = p.run(PipelineRequest("grab the spray bottle by its body"), execute=False)
     assert res.success and res.message.startswith("the mug is no longer in the hand"), res.message
     assert p.holding is None and not res.held
+
+
+def test_a_hooked_object_is_forgotten_once_the_hand_is_open():
+    """A handle hooked by fingers that no object blocks (held by the camera's rise) stays held while
+    the fingers stay curled; once the hand reads open (a scene reset opens it) the next grasp goes on
+    instead of answering HOLDING (before: remembered until "let go", also after `ifgrasp ask --reset-sim`)."""
+    from ifgrasp.hand.joints import PREGRASP_JOINTS_RAD
+    from ifgrasp.pipeline.hold import HoldVerdict
+    from ifgrasp.pipeline.orchestrator import Holding
+
+    s = Scripted()
+    p = pipeline(s)
+    target = PREGRASP_JOINTS_RAD.copy()
+    hooked = HoldVerdict(True, np.zeros(4, bool), np.zeros(4), "0 fingers stopped short; the camera sees it 11 cm higher")
+    p.read_hand = lambda: (target.copy(), None, "")  # fingers still curled around the handle
+    p.holding = Holding(ground("pick up the mug by its handle", "", ""), None, target, hooked)
+    res = p.run(PipelineRequest("grab the spray bottle by its body"), execute=False)
+    assert "no longer in the hand" not in res.message and p.holding is not None  # still hooked
+    p.read_hand = lambda: (np.zeros(16), None, "")  # the hand open: nothing can hang in it
+    res = p.run(PipelineRequest("grab the spray bottle by its body"), execute=False)
+    assert res.success and "the hand is open" in res.message and p.holding is None, res.message

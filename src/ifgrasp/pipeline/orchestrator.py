@@ -50,6 +50,7 @@ TASK_STAGES = {"grasp": RUN_ORDER, "place": ("place", "release", "home"), "relea
                "home": ("home",)}
 SETTLE_S = 0.3  # the fingers settle on (or close past) the object before the held decision
 CONTACT_SHORT_RAD = 0.01  # an approach that fails this far (rad, any joint) from its end stopped on contact
+HAND_OPEN_TOL_RAD = 0.1  # a hand this close to open on every closing joint holds nothing
 TARGET_MOVED_M = 0.01  # the target's centroid moved this much after a contact: the grasps move with it
 
 
@@ -243,13 +244,16 @@ class GraspPipeline:
         here, saying what to do (the hold is measured again: a scene reset or a slip clears it).
         Returns what the user should know before this command's own result ('' when nothing)."""
         note = ""
-        if self.holding is not None and self.read_hand is not None and self.holding.verdict.blocked.any():
+        if self.holding is not None and self.read_hand is not None:
             # fingers that were blocked by the object and are not any more: it slipped out, or the
-            # scene was reset (a hooked object blocks no finger: it stays held until released)
-            if not self._verdict(self.holding.q_hand_target).blocked.any():
+            # scene was reset; a hooked object blocks no finger: it is gone when the hand is open
+            # (a reset opens it; a hook curls the fingers)
+            gone = (not self._verdict(self.holding.q_hand_target).blocked.any() if self.holding.verdict.blocked.any()
+                    else self._hand_open())
+            if gone:
                 g = self.holding.grounded
-                note = (f"the {g.category} is no longer in the hand (no finger is blocked by it any more: it "
-                        "slipped out, or the scene was reset); ")
+                why = ("no finger is blocked by it any more" if self.holding.verdict.blocked.any() else "the hand is open")
+                note = f"the {g.category} is no longer in the hand ({why}: it slipped out, or the scene was reset); "
                 self.holding = None
         if task == "grasp" and execute and self.holding is not None:
             g = self.holding.grounded
@@ -258,6 +262,13 @@ class GraspPipeline:
         if task == "place" and self.holding is None:
             raise NotHoldingError(note + "the hand holds nothing to put back; grasp an object first")
         return note
+
+    def _hand_open(self) -> bool:
+        """Every closing joint of the hand within ``HAND_OPEN_TOL_RAD`` of the open pose (its reading)."""
+        from ifgrasp.hand.joints import CLOSING_MASK, OPEN_JOINTS_RAD
+
+        q = np.asarray(self.read_hand()[0], float)
+        return bool(np.all(np.abs(q - OPEN_JOINTS_RAD)[CLOSING_MASK] < HAND_OPEN_TOL_RAD))
 
     def _verdict(self, q_target: np.ndarray, rise_m: float | None = None, low_rise_m: float | None = None) -> HoldVerdict:
         q, effort, unit = self.read_hand()
