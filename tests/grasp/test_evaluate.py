@@ -129,3 +129,14 @@ def test_the_grip_margin_share_counts_only_grasps_that_have_one():
     assert m["grip_margin_over_1"] == pytest.approx(0.5)
     assert m["grip_margin"]["median"] == pytest.approx(1.25)
     assert np.isnan(teacher_report(_rows())["raw"]["grip_margin_over_1"])  # no shard has the measure
+
+
+def test_thumb_off_counts_measured_grasps_whose_thumb_bears_almost_none_of_the_force():
+    from ifgrasp.grasp.evaluate import JUDGE_TABLE_HEADER, judge_table
+
+    data = _rows(thumb_force_share=np.array([0.0, 0.45, 0.02, np.nan]))  # the last shard not re-validated
+    report = teacher_report(data)
+    assert report["raw"]["thumb_off"] == pytest.approx(2 / 3)
+    all_raw = judge_table(report)[0]
+    assert all_raw[JUDGE_TABLE_HEADER.index("thumb off")] == "67%"
+    assert np.isnan(teacher_report(_rows())["raw"]["thumb_off"])

@@ -276,3 +276,46 @@ def test_the_thumb_heavy_squeeze_shoves_the_object_less_than_an_equal_one():
     shove = {name: validate(obj, g, FAST.replace(squeeze_finger_share=share), six_dir=False).shove_m
              for name, share in (("default", FAST.squeeze_finger_share), ("equal", (1.0, 1.0, 1.0, 1.0)))}
     assert np.median(shove["default"]) < 0.7 * np.median(shove["equal"])
+
+
+@pytest.mark.slow
+def test_thumb_force_share_is_the_thumbs_part_of_the_contact_force_and_zero_when_the_thumb_misses():
+    """The thumb's share of the hand's normal force after the squeeze matches MuJoCo's own contact
+    forces of the thumb's links (``mj_contactForce``), and is 0 when the thumb is pulled back from a grasp
+    whose fingers still press: fingers pushing the object against nothing, the failure of lying handles."""
+    from ifgrasp.grasp.synthesis.synthesize import SynthesisConfig, synthesize
+    from ifgrasp.grasp.validate import _close, _targets
+    from ifgrasp.hand.joints import FINGERS, JOINT_FINGER, LOWER_RAD
+
+    obj = make_object("cylinder", 0)
+    g = synthesize(LeapHandModel(n_surface_points=300), obj, "body", (),
+                   SynthesisConfig(batch=8).replace(refine={"steps": 80}), seed=0)
+    cfg = FAST
+    batch = _Batch(obj, len(g), cfg, table=True)
+    pre, squeeze = _targets(g, cfg)
+    batch.place(g.T_frame_wrist, pre)
+    _close(batch, pre, squeeze, cfg)
+    total, thumb = np.zeros(len(g)), np.zeros(len(g))
+    f6 = np.zeros(6)
+    for i in range(batch.data.ncon):
+        c = batch.data.contact[i]
+        hand_copy, obj_copy = max(batch.geom_hand_copy[c.geom]), max(batch.geom_obj_copy[c.geom])
+        if hand_copy >= 0 and hand_copy == obj_copy:
+            mujoco.mj_contactForce(batch.model, batch.data, i, f6)
+            hand_geom = c.geom[0] if batch.geom_hand_copy[c.geom[0]] >= 0 else c.geom[1]
+            link = mujoco.mj_id2name(batch.model, mujoco.mjtObj.mjOBJ_BODY, batch.model.geom_bodyid[hand_geom])
+            total[hand_copy] += f6[0]
+            thumb[hand_copy] += f6[0] if "_thumb_" in link else 0.0
+    reference = np.where(total > 0, thumb / np.maximum(total, 1e-12), 0.0)
+    np.testing.assert_allclose(batch.finger_force_share(FINGERS.index("thumb")), reference, atol=1e-9)
+    result = validate(obj, g, cfg, six_dir=False)
+    assert np.median(result.thumb_force_share) > 0.2  # synthesised pinches oppose the thumb to the fingers
+
+    thumb_back = g.joints_rad.copy()
+    thumb_joints = JOINT_FINGER == FINGERS.index("thumb")
+    thumb_back[:, thumb_joints] = LOWER_RAD[thumb_joints]  # the thumb wide open, the fingers as they were
+    opened = GraspBatch(g.wrist_pos_m, g.wrist_rot, thumb_back, frame="object")
+    missed = validate(obj, opened, cfg, six_dir=False)
+    fingers_press = missed.grip_margin > 0
+    assert fingers_press.sum() >= 4
+    assert np.all(missed.thumb_force_share[fingers_press] == 0.0)

@@ -160,6 +160,7 @@ def _validation_arrays(obj, grasps, shard: Shard, cfg: DatasetConfig) -> dict[st
         "shove_m": f32(result.shove_m),
         "shove_rad": f32(result.shove_rad),
         "grip_margin": f32(result.grip_margin),
+        "thumb_force_share": f32(result.thumb_force_share),
     }
     if cfg.validation.exact_penetration:
         out["penetration_stages_m"] = f32(result.penetration_stages_m)

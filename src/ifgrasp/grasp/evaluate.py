@@ -174,12 +174,15 @@ def judge_metrics(data: dict[str, np.ndarray], mask: np.ndarray) -> dict:
     """The v2 judge's measurements over the selected grasps (NaN where their shards lack them):
     exact and self-penetration (mm), the shove while closing (cm, deg), the object's rotation in the
     hand after the shake (or the lift, for grasps that did not lift; deg), the grip margin (friction x
-    squeeze / weight; ``grip_margin_over_1``: the share that could carry the weight by friction), and
-    how many of them the v1 and the v2 judge keep."""
+    squeeze / weight; ``grip_margin_over_1``: the share that could carry the weight by friction), the
+    thumb's share of that force (``thumb_off``: the share of grasps whose thumb bears less than
+    ``THUMB_OFF_SHARE`` of it: fingers pushing the object against nothing), and how many of them the
+    v1 and the v2 judge keep."""
     nan = np.full(len(data["lift"]), np.nan)
     rot = np.where(np.isfinite(data.get("shake_rotation_rad", nan)), data.get("shake_rotation_rad", nan),
                    data.get("lift_rotation_rad", nan))
     grip = data.get("grip_margin", nan)[mask]
+    thumb = data.get("thumb_force_share", nan)[mask]
     old = v1_view(data)
     v1 = validated_mask(old, FilterConfig.v1())
     judge = data.get("judge", np.full(len(data["lift"]), "v1"))
@@ -192,6 +195,8 @@ def judge_metrics(data: dict[str, np.ndarray], mask: np.ndarray) -> dict:
         "rotation_deg": _stats(rot[mask], 180 / np.pi),
         "grip_margin": _stats(grip, 1.0),
         "grip_margin_over_1": _nanmean(np.where(np.isfinite(grip), grip >= 1.0, np.nan)),
+        "thumb_force_share": _stats(thumb, 1.0),
+        "thumb_off": _nanmean(np.where(np.isfinite(thumb), thumb < THUMB_OFF_SHARE, np.nan)),
         "validated_v1": int(v1[mask].sum()),
         "validated_v2": int(validated_mask(data)[mask].sum()),
         "v1_labels": int(np.isfinite(old["lift"].astype(float)[mask]).sum()),
@@ -269,6 +274,10 @@ def push_table(report: dict, by: str = "per_task") -> list[list[str]]:
     return [r for r in rows if r is not None]
 
 
+#: A thumb bearing less than this share of the hand's normal force on the object after the squeeze is
+#: "off": the fingers push the object against nothing but the table's friction.
+THUMB_OFF_SHARE = 0.05
+
 PUSH_TABLE_HEADER = ["task", "tested", "into palm", "sideways", "out of palm", "all six"]
 
 TABLE_HEADER = ["category", "set", "N", "lift", "shake", "6-dir", "part share", "all on part", "part force",
@@ -277,7 +286,8 @@ TABLE_HEADER = ["category", "set", "N", "lift", "shake", "6-dir", "part share", 
 
 JUDGE_TABLE_HEADER = ["category", "set", "N", "kept v1", "kept v2", "lift v1", "lift v2", "shake v1", "shake v2",
                       "6-dir v1", "6-dir v2", "pen mean mm", "pen p95 mm", "pen max mm", "self-pen p95 mm",
-                      "self >1mm", "shove cm", "shove deg", "rot deg", "rot p95 deg", "grip med", "grip >= 1"]
+                      "self >1mm", "shove cm", "shove deg", "rot deg", "rot p95 deg", "grip med", "grip >= 1",
+                      "thumb off"]
 
 
 def judge_table(report: dict, by: str = "per_category") -> list[list[str]]:
@@ -300,6 +310,7 @@ def judge_table(report: dict, by: str = "per_category") -> list[list[str]]:
             f(m["exact_penetration_mm"]["max"]), f(m["self_penetration_mm"]["p95"]), str(m["self_collision_over_1mm"]),
             f(m["shove_cm"]["mean"]), f(m["shove_deg"]["mean"], "{:.1f}"), f(m["rotation_deg"]["mean"], "{:.1f}"),
             f(m["rotation_deg"]["p95"], "{:.1f}"), f(m["grip_margin"]["median"]), pct(m["grip_margin_over_1"]),
+            pct(m["thumb_off"]),
         ]
 
     sets = (("raw", "raw"), ("validated", "validated"), ("kept_by_v1", "kept by v1"))

@@ -190,6 +190,10 @@ class ValidationResult:
     #: weight: below 1 a grasp cannot carry the object by friction alone, whatever its geometry
     #: (only a cage or support from below can)
     grip_margin: np.ndarray = field(default=None)
+    #: (B,) the thumb's share of the hand's normal force on the object after the squeeze: every grasp of
+    #: the teacher opposes the thumb to the fingers, so 0 means fingers pushing the object against nothing
+    #: (the table's friction), not a grasp; ~0.5 a balanced opposition
+    thumb_force_share: np.ndarray = field(default=None)
 
     @property
     def penetration_m(self) -> np.ndarray:
@@ -369,26 +373,35 @@ class _Batch:
         return sel, hand_g[sel], obj_g[sel], copy[sel]
 
     def _normal_forces(self):
-        """The normal force (N) of each current hand-object contact, with its object geom and copy,
-        each (k,). (With elliptic cones the first constraint row of a contact is its normal force.)"""
+        """The normal force (N) of each current hand-object contact, with its hand geom, object geom and
+        copy, each (k,). (With elliptic cones the first constraint row of a contact is its normal force.)"""
         d = self.data
-        sel, _, obj_g, copy = self._hand_object_contacts()
+        sel, hand_g, obj_g, copy = self._hand_object_contacts()
         force = d.efc_force[d.contact.efc_address[sel]] if len(sel) else np.zeros(0)
-        return force, obj_g, copy
+        return force, hand_g, obj_g, copy
+
+    def _force_share(self, force: np.ndarray, copy: np.ndarray, selected: np.ndarray) -> np.ndarray:
+        """(n,) share of each copy's hand-object normal force carried by the ``selected`` contacts (k,)
+        (0 where the hand does not touch the object)."""
+        total, part = np.zeros(self.n), np.zeros(self.n)
+        np.add.at(total, copy, force)
+        np.add.at(part, copy, np.where(selected, force, 0.0))
+        return np.where(total > 0, part / np.maximum(total, 1e-12), 0.0)
 
     def part_force_share(self, part_index: int) -> np.ndarray:
-        """(n,) share of the hand-object normal contact force that lands on part ``part_index``
-        (0 where the hand does not touch the object)."""
-        force, obj_g, copy = self._normal_forces()
-        total, on_part = np.zeros(self.n), np.zeros(self.n)
-        np.add.at(total, copy, force)
-        np.add.at(on_part, copy, np.where(self.geom_part[obj_g] == part_index, force, 0.0))
-        return np.where(total > 0, on_part / np.maximum(total, 1e-12), 0.0)
+        """(n,) share of the hand-object normal contact force that lands on part ``part_index``."""
+        force, _, obj_g, copy = self._normal_forces()
+        return self._force_share(force, copy, self.geom_part[obj_g] == part_index)
+
+    def finger_force_share(self, finger: int) -> np.ndarray:
+        """(n,) share of the hand-object normal force borne by finger ``finger`` (index in ``FINGERS``)."""
+        force, hand_g, _, copy = self._normal_forces()
+        return self._force_share(force, copy, self.geom_finger[hand_g] == finger)
 
     def grip_force_n(self) -> np.ndarray:
         """(n,) total normal force (N) the hand's links press on their copy's object with: the squeeze
         the grasp holds by."""
-        force, _, copy = self._normal_forces()
+        force, _, _, copy = self._normal_forces()
         total = np.zeros(self.n)
         np.add.at(total, copy, force)
         return total
@@ -515,6 +528,7 @@ def _lift_and_shake(obj, grasps: GraspBatch, cfg: ValidationConfig, part_index: 
     shove_m, shove_rad = batch.motion_from(before)
     squeeze_pen = batch.penetrations()[0] if cfg.exact_penetration else np.full(n, np.nan)
     grip_margin = cfg.friction * batch.grip_force_n() / (9.81 * batch.mass)
+    thumb_share = batch.finger_force_share(FINGERS.index("thumb"))
     reference = before if cfg.reference == "before_closing" else batch.object_pose_in_hand()
     lift = np.array([0.0, 0.0, cfg.lift_height_m])
     batch.run(cfg.lift_s, cfg, mocap_fn=lambda t: lift * min_jerk(t / (0.8 * cfg.lift_s)))
@@ -523,7 +537,8 @@ def _lift_and_shake(obj, grasps: GraspBatch, cfg: ValidationConfig, part_index: 
     out = {"lift": lift_ok, "shake": lift_ok, "lift_disp": lift_disp, "lift_rot": lift_rot,
            "shake_disp": np.full(n, np.nan), "shake_rot": np.full(n, np.nan), "shove_m": shove_m,
            "shove_rad": shove_rad, "share": batch.part_force_share(part_index),
-           "pen": np.column_stack([m["pen"], squeeze_pen]), "self_pen": m["self_pen"], "grip": grip_margin}
+           "pen": np.column_stack([m["pen"], squeeze_pen]), "self_pen": m["self_pen"], "grip": grip_margin,
+           "thumb": thumb_share}
     if not shake:
         return out
     for axis in range(3):
@@ -580,7 +595,8 @@ def validate(obj, grasps: GraspBatch, cfg: ValidationConfig | None = None, seed:
     if grasps.frame != "object":
         raise ValueError(f"grasps must be in the object frame, got '{grasps.frame}'")
     n = len(grasps)
-    keys = ("lift", "shake", "lift_disp", "lift_rot", "shake_disp", "shake_rot", "shove_m", "shove_rad", "share", "grip")
+    keys = ("lift", "shake", "lift_disp", "lift_rot", "shake_disp", "shake_rot", "shove_m", "shove_rad", "share", "grip",
+            "thumb")
     res = {k: np.zeros(n, bool) if k in ("lift", "shake") else np.zeros(n) for k in keys}
     res["pen"], res["self_pen"] = np.zeros((n, 3)), np.zeros((n, 2))
     held = np.zeros((n, 6), bool)
@@ -612,4 +628,4 @@ def validate(obj, grasps: GraspBatch, cfg: ValidationConfig | None = None, seed:
         self_penetration_stages_m=res["self_pen"], shove_m=res["shove_m"], shove_rad=res["shove_rad"],
         lift_rotation_rad=res["lift_rot"], shake_displacement_m=res["shake_disp"],
         shake_rotation_rad=res["shake_rot"], six_dir_displacement_m=six_disp, six_dir_rotation_rad=six_rot,
-        grip_margin=res["grip"])
+        grip_margin=res["grip"], thumb_force_share=res["thumb"])
