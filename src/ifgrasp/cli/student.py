@@ -102,14 +102,17 @@ def eval_student(
     out: Path = typer.Option(OUT_DIR / "eval_student.json", help="JSON report (per-case rows: same name .jsonl; "
                              "a rerun resumes from it)"),
     critic: str = typer.Option("auto", help="learned ranking term: auto (critic.pt beside the checkpoint if "
-                               "present), none, or a critic file"),
+                               "present), none, or a critic file; several, comma-separated (label=file), rank the "
+                               "same candidates as paired variants, each distinct grasp judged once"),
     physics: str = typer.Option("fill", help="physics variants, paired on the same cases: fill (the generator's "
                          "default: self-collision repair only when fewer than k candidates are within 1 mm, then "
                          "reject), repair (repair the best 16 over 1 mm, then reject), on (refine + repair + reject), "
                          "off (raw sampler), reject (drop candidates over 1 mm self-penetration)"),
     judge: str = typer.Option("v1", help="comma-separated judge versions (validation) to report"),
     max_cases: int = typer.Option(None, min=1, help="only the first N cases (view-major order: every task early)"),
-    report_only: bool = typer.Option(False, help="run nothing: rebuild the report from the .jsonl rows so far"),
+    categories: str = typer.Option("", help="comma-separated object categories to evaluate (default: all)"),
+    report_only: bool = typer.Option(False, help="run nothing: rebuild the report from the .jsonl rows so far "
+                                     "(with a smaller --k than the run's: each row's first k)"),
 ) -> None:
     """Student on held-out (object, part, view) cases: top-1 lift with 95% Wilson CI and top-k lift per task,
     judged in MuJoCo, plus a geometric pre-check of every output (self-penetration, cloud penetration,
@@ -121,7 +124,27 @@ def eval_student(
 
     eval_student_command(checkpoint, views, k, views_per_object, parse_steps(steps) if steps else None, out, critic,
                          tuple(p.strip() for p in physics.split(",")), tuple(j.strip() for j in judge.split(",")),
-                         max_cases, None, report_only)
+                         max_cases, None, report_only,
+                         tuple(c.strip() for c in categories.split(",") if c.strip()) or None)
+
+
+@eval_app.command("critic")
+def eval_critic(
+    critic: str = typer.Option("auto", help="comma-separated critics (label=file, auto = critic.pt beside the "
+                               "default student)"),
+    dataset: Path = typer.Option(None, help="teacher grasps with stored outcomes (default: data/teacher/heldout)"),
+    views: Path = typer.Option(None, help="camera views of the dataset's objects (default: data/views/heldout)"),
+    out: Path = typer.Option(OUT_DIR / "eval_critic.json", help="JSON report"),
+) -> None:
+    """Critics' ranking quality on teacher grasps of held-out objects against their stored outcomes: ROC AUC
+    of lift and of v2 (lift with exact penetration and self-penetration <= 1 mm), precision@1/8 of lift per
+    (object, part, view), overall and per category.
+
+    Example: ``ifgrasp eval critic --critic release=models/student/critic.pt,v2=out/critic/critic.pt``
+    """
+    from ifgrasp.grasp.diffusion.commands import eval_critic_command
+
+    eval_critic_command(critic, dataset, views, out)
 
 
 @bench_app.command("generate")

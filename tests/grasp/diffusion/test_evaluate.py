@@ -86,3 +86,73 @@ def test_top1_interval_is_wilson_whatever_k():
     m = summarize_rows(rows, k=1)["overall"]["v1"]
     np.testing.assert_allclose(m["top1_ci95"], wilson_interval(0, 24))
     assert m["top1_ci95"][1] > 0.1
+
+
+def test_grasps_several_variants_return_are_judged_once(views_dir, tmp_path, monkeypatch):
+    """Two critics ranking the same candidates: each distinct grasp goes to the judge once per case, and a
+    grasp both variants return gets one verdict."""
+    from ifgrasp.grasp.diffusion import evaluate as ev
+    from ifgrasp.grasp.diffusion.critic import GraspCritic
+
+    seen = []
+    real = ev.JUDGES["v1"]
+
+    def counting(obj, grasps, part):
+        seen.append(len(grasps))
+        return real(obj, grasps, part)
+
+    monkeypatch.setitem(ev.JUDGES, "v1", counting)
+    off = PhysicsConfig(refine_steps=0, repair_steps=0, reject_self_m=1e9)
+    torch.manual_seed(1)
+    critics = [GraspCritic(n_basis=32, width=16).eval() for _ in range(2)]
+    gens = {}
+    for name, critic in zip(("a", "b"), critics):
+        gen = _gen(off)
+        gen.critic, gen.critic_in_graph = critic, True
+        gens[name] = gen
+    evaluate_student(gens, views_dir, k=4, views_per_object=1, log_path=tmp_path / "rows.jsonl", max_cases=1)
+    rows = {r["variant"]: r for r in map(json.loads, (tmp_path / "rows.jsonl").read_text().splitlines())}
+    extras = {n: g.last.grasps for n, g in gens.items()}
+    keys = {n: {tuple(np.round(g.joints_rad[i], 9)) for i in range(len(g))} for n, g in extras.items()}
+    assert seen == [len(keys["a"] | keys["b"])] and seen[0] < 8  # 8 candidates in all, 4 + 4 returned
+    verdict = {}
+    for n in gens:
+        for i in range(4):
+            key = tuple(np.round(extras[n].joints_rad[i], 9))
+            assert verdict.setdefault(key, rows[n]["lift_v1"][i]) == rows[n]["lift_v1"][i]
+
+
+def test_critics_are_parsed_with_labels_and_duplicates_named():
+    from ifgrasp.grasp.diffusion.commands import parse_critics
+
+    assert parse_critics("auto") == {"auto": "auto"}
+    assert parse_critics("release=models/student/critic.pt, v2=out/c.pt") == {
+        "release": "models/student/critic.pt", "v2": "out/c.pt"}
+    with pytest.raises(ConfigError, match="twice"):
+        parse_critics("a=x.pt,a=y.pt")
+    with pytest.raises(ConfigError, match="empty"):
+        parse_critics(" , ")
+
+
+def test_a_report_over_fewer_grasps_than_the_run_takes_each_rows_first_k():
+    from ifgrasp.grasp.diffusion.evaluate import summarize_rows
+
+    row = {"category": "box", "part": "body", "error": None, "lift_v2": [False, True, False, False, True, True],
+           "part_share": [1.0] * 6, "self_penetration_m": [0.0] * 6, "cloud_penetration_m": [0.0] * 6,
+           "tip_part_distance_m": [0.01] * 6, "latency_s": 0.1, "critic_score": [0.9, 0.8, 0.7, 0.6, 0.5, 0.4]}
+    miss = dict(row, lift_v2=[False] * 6)
+    m = summarize_rows([row, miss], k=2, judges=("v2",))["overall"]["v2"]
+    assert m["top1_lift"] == 0.0 and m["topk_lift"] == pytest.approx((0.5 + 0.0) / 2)
+    assert m["any_returned"] == 0.5
+    # the critic's scores on the 12 returned grasps: 3 successes ranked 2nd, 5th, 6th of the first row
+    from ifgrasp.grasp.diffusion.critic import roc_auc
+
+    scores = np.array(row["critic_score"] * 2)
+    assert m["critic_auc"] == pytest.approx(roc_auc(scores, np.array(row["lift_v2"] + miss["lift_v2"])))
+    # within the one case with both outcomes: successes at scores 0.8, 0.5, 0.4 vs failures 0.9, 0.7, 0.6
+    assert m["critic_auc_within_case"] == pytest.approx(2 / 9) and m["critic_auc_cases"] == 1
+
+
+def test_unknown_categories_are_named(views_dir):
+    with pytest.raises(ConfigError, match="dragon"):
+        evaluate_student(_gen(), views_dir, categories=("mug", "dragon"))

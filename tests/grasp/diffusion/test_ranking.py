@@ -172,3 +172,51 @@ def test_auto_runs_the_one_graph_on_a_cpu_and_torch_for_any_other_file(flow_grap
     assert gen.backend == "torch" and "unrolls 4" in gen.auto_note
     other = GraspCritic(n_basis=32, width=16).eval()  # the file holds another critic's weights
     assert GraspGenerator(flow, backend="auto", steps=4, onnx_path=path, critic=other).backend == "torch"
+
+
+def test_a_several_head_critic_scores_in_the_one_graph_as_in_torch(flow_graph, tmp_path):
+    """The refitted critic (several heads, the score their weighted mean) in the graph: onnxruntime's
+    ``lift_probability`` equals the critic's own score of the returned candidates, and a file holding
+    the same weights with other score weights is not taken for it."""
+    flow, _, _ = flow_graph
+    torch.manual_seed(3)
+    critic = GraspCritic(n_basis=32, width=16, heads=("lift", "grip", "clear"), score_weights=(1.0, 0.5, 0.25)).eval()
+    path = export_onnx(flow, tmp_path / "heads.onnx", steps=4, n_points=256, k=32, critic=critic, ranking=True)
+    diffs = max_abs_difference(flow, path, steps=4, n_points=256, k=32, critic=critic, per_output=True)
+    assert max(diffs.values()) < 1e-4, diffs
+    raw = PhysicsConfig(refine_steps=0, repair_steps=0, reject_self_m=1e9)
+    gen = GraspGenerator(flow, backend="onnx", steps=4, num_candidates=32, n_points=256, onnx_path=path,
+                         critic=critic, physics=raw)
+    assert gen.critic_in_graph
+    pts, mask = _cloud(seed=2)
+    gen.generate(pts, mask, k=8)
+    cand = gen.last.candidates
+    own = critic.success_probability(gen.last_points, gen.last_mask, cand.wrist_pos_m, cand.wrist_rot, cand.joints_rad)
+    np.testing.assert_allclose(cand.extras["learned_lift_probability"], own, atol=1e-5)
+    with torch.no_grad():
+        heads = torch.sigmoid(critic.head_logits(torch.randn(1, 64), torch.randn(5, GRASP_DIM)))
+    assert heads.shape == (5, 3)
+    reweighted = GraspCritic(n_basis=32, width=16, heads=("lift", "grip", "clear"), score_weights=(1.0, 0.0, 0.0))
+    reweighted.load_state_dict(critic.state_dict())
+    assert not GraspGenerator(flow, backend="onnx", steps=4, onnx_path=path, critic=reweighted.eval()).critic_in_graph
+
+
+def test_a_point_critic_runs_in_the_one_graph_with_parity(flow_graph, tmp_path):
+    """The point-encoder critic (its own encoder in the graph beside the sampler's BPS) exports too."""
+    from ifgrasp.grasp.diffusion.critic import PointCritic
+
+    flow, _, _ = flow_graph
+    torch.manual_seed(4)
+    critic = PointCritic(n_cloud=32, n_part=16, point_width=16, width=16, heads=("lift", "grip")).eval()
+    path = export_onnx(flow, tmp_path / "points.onnx", steps=4, n_points=256, k=32, critic=critic, ranking=True)
+    for n in (256, 600):  # part and cloud sizes read at run time
+        diffs = max_abs_difference(flow, path, steps=4, n_points=n, k=32, critic=critic, per_output=True)
+        assert max(diffs.values()) < 1e-4, diffs
+    gen = GraspGenerator(flow, backend="onnx", steps=4, num_candidates=32, n_points=256, onnx_path=path,
+                         critic=critic, physics=PhysicsConfig(refine_steps=0, repair_steps=0, reject_self_m=1e9))
+    assert gen.critic_in_graph
+    pts, mask = _cloud(seed=2)
+    gen.generate(pts, mask, k=8)
+    cand = gen.last.candidates
+    own = critic.success_probability(gen.last_points, gen.last_mask, cand.wrist_pos_m, cand.wrist_rot, cand.joints_rad)
+    np.testing.assert_allclose(cand.extras["learned_lift_probability"], own, atol=1e-5)

@@ -209,10 +209,59 @@ def bench_generate_command(checkpoint: Path | None = None, base: Path | None = N
     return rows
 
 
+def parse_critics(spec: str) -> dict[str, str]:
+    """``--critic`` of ``eval student``: comma-separated critics, each ``auto``, ``none``, a file, or
+    ``label=<one of those>`` -> {label: spec}; a bare entry is its own label."""
+    out: dict[str, str] = {}
+    for item in (x.strip() for x in spec.split(",")):
+        if not item:
+            continue
+        label, _, value = item.rpartition("=")
+        label = label or value
+        if label in out:
+            raise ConfigError(f"critic label '{label}' given twice in --critic {spec}: name them label=file")
+        out[label] = value
+    if not out:
+        raise ConfigError("--critic is empty: give auto, none, a critic file, or label=file entries")
+    return out
+
+
+def eval_critic_command(critic: str, dataset: Path | None, views: Path | None, out: Path) -> dict:
+    """``ifgrasp eval critic``: :func:`~.critic.ranking_quality` of each critic, a table and a JSON report."""
+    from ifgrasp.grasp.diffusion.critic import ranking_quality
+
+    critics = {label: resolve_critic(spec, DEFAULT_CHECKPOINT) for label, spec in parse_critics(critic).items()}
+    missing = [label for label, c in critics.items() if c is None]
+    if missing:
+        raise ConfigError(f"no critic for {', '.join(missing)} (auto: no critic.pt beside {DEFAULT_CHECKPOINT})")
+    dataset = dataset or DATA_DIR / "teacher" / "heldout"
+    views = views or DATA_DIR / "views" / "heldout"
+    report = ranking_quality(critics, dataset, views)
+    table = Table(title=f"critics on {dataset} seen from {views} (lift = the stored judge's)")
+    for h in ("group", "pairs", "lifted", "base rate", "groups with a lift", "critic", "AUC lift", "AUC v2",
+              "precision@1", "precision@8"):
+        table.add_column(h)
+    rows = [("ALL", report["overall"]), ("categories with lifts", report["categories_with_lifts"]),
+            *report["per_category"].items()]
+    for group, m in rows:
+        for label in critics:
+            c = m[label]
+            table.add_row(group, str(m["pairs"]), str(m["lifted_pairs"]), f"{m['base_rate']:.1%}",
+                          f"{m['groups_with_a_lift']:.0%}", label, f"{c['auc_lift']:.3f}", f"{c['auc_v2']:.3f}",
+                          f"{c['precision_at_1']:.1%}", f"{c['precision_at_8']:.1%}")
+    console.print(table)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"dataset": str(dataset), "views": str(views), "critics": parse_critics(critic),
+                               "report": report}, indent=2))
+    console.print(f"report -> {out}")
+    return report
+
+
 def eval_student_command(checkpoint: Path | None, views: Path | None, k: int, views_per_object: int,
                          steps_list: list[int] | None, out: Path, critic: str = "auto", physics: tuple[str, ...] = ("fill",),
                          judges: tuple[str, ...] = ("v1",), max_cases: int | None = None,
-                         log: Path | None = None, report_only: bool = False) -> dict:
+                         log: Path | None = None, report_only: bool = False,
+                         categories: tuple[str, ...] | None = None) -> dict:
     """Variants = step counts x physics on/off, all on the same held-out cases; table + JSON report.
     With ``report_only``, nothing runs: the report is rebuilt from the row log (``log`` or out.jsonl)."""
     from ifgrasp.grasp.diffusion.evaluate import evaluate_student, summarize_log
@@ -229,9 +278,11 @@ def eval_student_command(checkpoint: Path | None, views: Path | None, k: int, vi
     checkpoint = checkpoint or DEFAULT_CHECKPOINT
     policy = load_checkpoint(checkpoint)
     steps_list = steps_list or [policy.default_steps]
-    learned = resolve_critic(critic, Path(checkpoint))
-    console.print(f"ranking: geometric terms{' + learned critic' if learned is not None else ' only'}; "
-                  f"judges: {', '.join(judges)}")
+    critics = {label: resolve_critic(spec, Path(checkpoint)) for label, spec in parse_critics(critic).items()}
+    for label, learned in critics.items():
+        console.print(f"ranking{f' [{label}]' if len(critics) > 1 else ''}: geometric terms"
+                      f"{' + learned critic' if learned is not None else ' only'}")
+    console.print(f"judges: {', '.join(judges)}")
     views = views or DATA_DIR / "views" / "heldout"
     modes = {"on": PhysicsConfig(refine_steps=8),  # refinement + self-collision repair + rejection
              "off": PhysicsConfig(refine_steps=0, repair_steps=0, reject_self_m=1e9),  # the sampler as it was
@@ -240,13 +291,16 @@ def eval_student_command(checkpoint: Path | None, views: Path | None, k: int, vi
              "fill": PhysicsConfig(repair_scope="fill")}  # repair only when fewer than k are admissible (the default)
     if set(physics) - set(modes):
         raise ConfigError(f"unknown physics variant in {','.join(physics)}; known: {', '.join(modes)}")
-    gens = {f"steps{s}_physics_{p}": GraspGenerator(policy, backend="torch", steps=s, critic=learned,
-                                                    physics=modes[p])
-            for s in steps_list for p in physics}
+    # one critic: the variant names of earlier runs (their row logs resume); several: one variant per critic
+    suffix = {label: (f"_critic_{label}" if len(critics) > 1 else "") for label in critics}
+    gens = {f"steps{s}_physics_{p}{suffix[label]}": GraspGenerator(policy, backend="torch", steps=s, critic=learned,
+                                                                    physics=modes[p])
+            for s in steps_list for p in physics for label, learned in critics.items()}
     log = log or out.with_suffix(".jsonl")
-    report = {"critic": learned is not None, "checkpoint": str(checkpoint), "k": k, "judges": list(judges),
+    report = {"critic": {label: c is not None for label, c in critics.items()}, "checkpoint": str(checkpoint),
+              "k": k, "judges": list(judges),
               "variants": evaluate_student(gens, views, k=k, views_per_object=views_per_object, judges=judges,
-                                           log_path=log, max_cases=max_cases)}
+                                           categories=categories, log_path=log, max_cases=max_cases)}
     judges = tuple(v for j in judges for v in ((j,) if j == "v1" else (j, f"{j}_lift")))
     return _print_eval(report, k, judges, out, log)
 
@@ -254,7 +308,8 @@ def eval_student_command(checkpoint: Path | None, views: Path | None, k: int, vi
 def _print_eval(report: dict, k: int, judges: tuple[str, ...], out: Path, log: Path) -> dict:
     table = Table(title=f"student on held-out objects, single partial view (top-1 [95% CI] / top-{k} lift)")
     for h in ("variant", "task", "cases", *(f"top-1 {j}" for j in judges), *(f"top-{k} {j}" for j in judges),
-              "part share", "self>1mm", "cloud pen mm", "tip-part mm", "ms"):
+              *(f"any {j}" for j in judges), f"critic AUC {judges[-1]}", "part share", "self>1mm", "cloud pen mm",
+              "tip-part mm", "ms"):
         table.add_column(h)
     for name, rep in report["variants"].items():
         for task, m in [("ALL", rep["overall"])] + list(rep["per_task"].items()):
@@ -263,7 +318,9 @@ def _print_eval(report: dict, k: int, judges: tuple[str, ...], out: Path, log: P
             table.add_row(name, task, str(m["cases"]),
                           *(f"{m[j]['top1_lift']:.0%} [{m[j]['top1_ci95'][0]:.0%}-{m[j]['top1_ci95'][1]:.0%}]"
                             for j in judges),
-                          *(f"{m[j]['topk_lift']:.0%}" for j in judges), f"{m['part_contact_share']:.0%}",
+                          *(f"{m[j]['topk_lift']:.0%}" for j in judges),
+                          *(f"{m[j]['any_returned']:.0%}" for j in judges),
+                          f"{m[judges[-1]].get('critic_auc', float('nan')):.2f}", f"{m['part_contact_share']:.0%}",
                           f"{m['precheck']['self_penetration_over_1mm']:.0%}",
                           f"{m['precheck']['cloud_penetration_mean_mm']:.1f}",
                           f"{m['precheck']['tip_part_distance_mean_mm']:.0f}", f"{m['latency_median_ms']:.0f}")

@@ -10,7 +10,10 @@ generators ("variants": e.g. with / without the physics step, several step count
 cases, so their differences are paired.
 
 Reported per variant, overall, per task (category/part) and per category: top-1 lift with its 95%
-Wilson interval, mean lift of the top k ("topk_lift", with a normal 95% interval over cases), part contact share,
+Wilson interval, mean lift of the top k ("topk_lift", with a normal 95% interval over cases; a report's k
+below the run's takes each row's first k), the share of cases with any success among the returned
+grasps, the ROC AUC of the critic's score on the returned grasps (when a critic ranked them; pooled over
+cases, and the mean within the cases that have a success and a failure), part contact share,
 and the geometric pre-check of every returned grasp, on its own: self-penetration (share > 1 mm,
 mean, p95), deepest observed point inside the hand, mean fingertip distance to the part.
 Rows go to a JSONL log as they finish, so a long run resumes where it stopped.
@@ -35,6 +38,7 @@ from ifgrasp.grasp.metrics import contact_stats
 from ifgrasp.grasp.object_sdf import ObjectSDF
 from ifgrasp.grasp.validate import ValidationConfig, validate
 from ifgrasp.hand.self_collision import SELF_PENETRATION_LIMIT_M
+from ifgrasp.types import GraspBatch
 
 MIN_PART_POINTS = 16
 PRECHECK = ("self_penetration_m", "cloud_penetration_m", "tip_part_distance_m")
@@ -108,6 +112,8 @@ def evaluate_student(generators: GraspGenerator | dict[str, GraspGenerator], vie
     unknown = [j for j in judges if j not in JUDGES]
     if unknown:
         raise ConfigError(f"unknown judge {unknown}; known: {known(JUDGES)}")
+    if categories is not None and set(categories) - set(TASKS):
+        raise ConfigError(f"unknown categories {sorted(set(categories) - set(TASKS))}; known: {known(TASKS)}")
     views = load_views(Path(views_dir))
     if not views:
         raise InputError(f"no held-out views in {views_dir} (run `ifgrasp views --split heldout`)")
@@ -137,6 +143,7 @@ def evaluate_student(generators: GraspGenerator | dict[str, GraspGenerator], vie
         part_idx = obj.part_index(case["part"])
         points, mask = v["points"][case["view"]], v["point_part"][case["view"]] == part_idx
         T_object_camera = np.linalg.inv(v["T_camera_object"][case["view"]])
+        made = {}
         for name in todo:
             gen = generators[name]
             case_seed = zlib.crc32(key.encode())  # the same noise for a case whatever the order or variant
@@ -148,20 +155,25 @@ def evaluate_student(generators: GraspGenerator | dict[str, GraspGenerator], vie
                 error = None
             except ModelError as exc:  # e.g. every candidate rejected: counted as a failure, not skipped
                 top, error = None, str(exc)
-            latency = time.perf_counter() - t0
+            made[name] = (top, error, time.perf_counter() - t0)
+        grasps = {name: top.transformed(T_object_camera, "object") for name, (top, _, _) in made.items()
+                  if top is not None}
+        verdicts = judge_once(obj, grasps, judges, case["part"])
+        for name in todo:
+            top, error, latency = made[name]
             row = {"variant": name, "case": key, **case, "latency_s": latency, "error": error, "k": k}
             if top is None:
                 row.update({f"lift_{j}": [] for j in _verdicts(judges)})
                 row.update({"part_share": [], **{p: [] for p in PRECHECK}})
             else:
-                grasps = top.transformed(T_object_camera, "object")
-                for j in judges:
-                    for name, ok in JUDGES[j](obj, grasps, case["part"]).items():
-                        row[f"lift_{name}"] = [bool(x) for x in ok]
-                stats = contact_stats(gen.hand, sdf, obj.face_part, part_idx, grasps, surface)
+                for verdict, ok in verdicts[name].items():
+                    row[f"lift_{verdict}"] = [bool(x) for x in ok]
+                stats = contact_stats(generators[name].hand, sdf, obj.face_part, part_idx, grasps[name], surface)
                 row["part_share"] = [float(x) for x in stats.part_share]
                 for p in PRECHECK:
                     row[p] = [float(x) for x in top.extras[p]]
+                if "learned_lift_probability" in top.extras:  # the critic's score of each returned grasp
+                    row["critic_score"] = [float(x) for x in top.extras["learned_lift_probability"]]
             rows.append(row)
             if log_path is not None:
                 Path(log_path).parent.mkdir(parents=True, exist_ok=True)
@@ -172,6 +184,30 @@ def evaluate_student(generators: GraspGenerator | dict[str, GraspGenerator], vie
     keep = {_case_key(c) for c in cases}
     return {name: summarize_rows([r for r in rows if r["variant"] == name and r["case"] in keep], k,
                                  _verdicts(judges)) for name in generators}
+
+
+def judge_once(obj, grasps: dict[str, GraspBatch], judges, part: str) -> dict[str, dict[str, np.ndarray]]:
+    """{variant: {verdict: (k,) bool}} for each variant's grasps (object frame) on one case. Grasps that
+    several variants return (e.g. the same candidates ranked by two critics) are judged once, so equal
+    grasps get equal verdicts and a case costs its distinct grasps only."""
+    if not grasps:
+        return {}
+    names = list(grasps)
+    every = GraspBatch(np.concatenate([grasps[n].wrist_pos_m for n in names]),
+                       np.concatenate([grasps[n].wrist_rot for n in names]),
+                       np.concatenate([grasps[n].joints_rad for n in names]), frame="object")
+    rows = np.concatenate([every.wrist_pos_m, every.wrist_rot.reshape(len(every), 9), every.joints_rad], 1)
+    _, first, inverse = np.unique(rows, axis=0, return_index=True, return_inverse=True)
+    distinct = every.select(first)
+    verdicts: dict[str, np.ndarray] = {}
+    for j in judges:
+        verdicts.update(JUDGES[j](obj, distinct, part))
+    out, start = {}, 0
+    for n in names:
+        idx = inverse.reshape(-1)[start:start + len(grasps[n])]
+        out[n] = {v: ok[idx] for v, ok in verdicts.items()}
+        start += len(grasps[n])
+    return out
 
 
 def _verdicts(judges) -> tuple[str, ...]:
@@ -186,10 +222,23 @@ def _agg(sel: list[dict], k: int, judges) -> dict:
     for j in judges:
         top1 = [bool(r[f"lift_{j}"][:1] == [True]) for r in sel]
         lo, hi = wilson_interval(sum(top1), len(top1))
-        topk = np.array([np.mean(r[f"lift_{j}"]) if r[f"lift_{j}"] else 0.0 for r in sel])
+        topk = np.array([np.mean(r[f"lift_{j}"][:k]) if r[f"lift_{j}"] else 0.0 for r in sel])
         half = 1.96 * topk.std(ddof=1) / np.sqrt(len(topk)) if len(topk) > 1 else 1.0
         out[j] = {"top1_lift": float(np.mean(top1)), "top1_ci95": [lo, hi], "topk_lift": float(topk.mean()),
-                  "topk_ci95": [float(max(0, topk.mean() - half)), float(min(1, topk.mean() + half))]}
+                  "topk_ci95": [float(max(0, topk.mean() - half)), float(min(1, topk.mean() + half))],
+                  # the best a ranking of these returned grasps could do: a case with any success among them
+                  "any_returned": float(np.mean([any(r[f"lift_{j}"]) for r in sel]))}
+        scored = [r for r in sel if r.get("critic_score") and len(r["critic_score"]) == len(r[f"lift_{j}"])]
+        if scored:  # the critic's own ranking quality on the returned grasps (pooled over cases)
+            from ifgrasp.grasp.diffusion.critic import roc_auc
+
+            out[j]["critic_auc"] = roc_auc(np.concatenate([r["critic_score"] for r in scored]),
+                                           np.concatenate([r[f"lift_{j}"] for r in scored]).astype(bool))
+            # within a case (what picks its top-1): mean AUC over the cases with a success and a failure
+            within = [roc_auc(np.asarray(r["critic_score"]), np.asarray(r[f"lift_{j}"], bool)) for r in scored
+                      if 0 < sum(r[f"lift_{j}"]) < len(r[f"lift_{j}"])]
+            out[j]["critic_auc_within_case"] = float(np.mean(within)) if within else float("nan")
+            out[j]["critic_auc_cases"] = len(within)
     out["part_contact_share"] = float(np.mean([np.mean(r["part_share"]) if r["part_share"] else 0.0 for r in sel]))
     allg = {p: np.concatenate([np.asarray(r[p], float) for r in sel]) for p in PRECHECK}
     top1 = {p: np.asarray([r[p][0] for r in sel if r[p]], float) for p in PRECHECK}

@@ -3,8 +3,9 @@
 Opset 17. Inputs: ``points`` (1, N, 3) float32 metres (camera frame), ``part_mask`` (1, N) float32
 in {0, 1}, ``noise`` (K, 25) float32; N and K are dynamic. Outputs: ``wrist_pos`` (K, 3) camera frame,
 ``rot6d`` (K, 6) (first two columns of R_camera_hand), ``joints`` (K, 16) radians in motor order.
-With a critic, a fourth output ``lift_probability`` (K,) is its P(lift) per sample, computed in the
-same graph from the same BPS features (:class:`~ifgrasp.grasp.diffusion.policy.SamplerGraph`), so the
+With a critic, a fourth output ``lift_probability`` (K,) is its score per sample (P(lift) for the
+critics shipped so far; :meth:`~.critic.GraspCritic.score_from_features`), computed in the
+same graph from the same BPS features (a point critic's encoder runs in the graph beside the sampler's) (:class:`~ifgrasp.grasp.diffusion.policy.SamplerGraph`), so the
 ONNX path ranks without re-encoding the cloud in torch. With ``ranking=True`` (the default of
 ``ifgrasp export``) the graph also takes ``table_plane`` (4,) float32 (:func:`~.ranking.table_plane`)
 and outputs the ranking's geometric measures (:data:`~.ranking.TERMS`: cloud penetration, fingertip
@@ -21,6 +22,7 @@ import numpy as np
 import torch
 
 import hashlib
+import json
 
 from ifgrasp.grasp.diffusion.policy import GRASP_DIM, GraspDiffusion, SamplerGraph
 from ifgrasp.grasp.diffusion.train import HAND_ID
@@ -29,11 +31,14 @@ OPSET = 17
 
 
 def critic_digest(critic) -> str:
-    """sha256 (hex, 16 chars) of a critic's weights: ties an exported graph to the critic it holds."""
+    """sha256 (hex, 16 chars) of a critic's weights, and of its heads and score weights when it has more
+    than the single head of the first release: ties an exported graph to the critic it holds."""
     h = hashlib.sha256()
     for name, t in sorted(critic.state_dict().items()):
         h.update(name.encode())
         h.update(t.detach().cpu().contiguous().numpy().tobytes())
+    if len(critic.heads) > 1:
+        h.update(json.dumps({"heads": list(critic.heads), "score_weights": critic.score_weights.tolist()}).encode())
     return h.hexdigest()[:16]
 
 

@@ -174,7 +174,8 @@ class UnrolledSampler(nn.Module):
 class SamplerGraph(nn.Module):
     """Sampler + the critic's P(lift) + the ranking's measures in one graph (torch and ONNX share it).
 
-    Like :class:`UnrolledSampler`, plus an output ``lift_probability`` (K,) when a critic is given.
+    Like :class:`UnrolledSampler`, plus an output ``lift_probability`` (K,) when a critic is given (its
+    score, :meth:`~ifgrasp.grasp.diffusion.critic.GraspCritic.score_from_features`).
     When the critic's BPS basis equals the student's (the default), the cloud is encoded once and both
     networks read the same features; otherwise the critic's own encoder runs in the graph. With a
     ``hand`` (:class:`~ifgrasp.hand.LeapHandModel`) the graph takes a fourth input ``table_plane`` (4,)
@@ -188,7 +189,8 @@ class SamplerGraph(nn.Module):
                  probe_points: int = 128) -> None:
         super().__init__()
         self.policy, self.steps, self.critic = policy, steps, critic
-        self.shared = critic is not None and torch.equal(critic.encoder.basis, policy.encoder.basis)
+        self.shared = (critic is not None and hasattr(critic.encoder, "basis")
+                       and torch.equal(critic.encoder.basis, policy.encoder.basis))
         self.hand, self.probe_points = hand, probe_points
         self.self_collision = None
         if hand is not None:
@@ -214,7 +216,7 @@ class SamplerGraph(nn.Module):
         if self.critic is not None:
             feats = cond if self.shared else self.critic.encoder(points, part_mask)[0]
             vec = GraspDiffusion.to_vector(pos_rel, rot, joints)  # the critic's input: relative to the part centre
-            out = (*out, torch.sigmoid(self.critic.logits_from_features(feats, vec)))
+            out = (*out, self.critic.score_from_features(feats, vec))
         if self.hand is None:
             return out
         from ifgrasp.grasp.diffusion.ranking import TERMS, ranking_terms

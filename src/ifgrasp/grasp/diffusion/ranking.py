@@ -4,8 +4,9 @@ Score (higher is better) = - w_pen * deepest observed point inside the hand (m)
                            - w_table * deepest hand point below the table (m, when T_base_camera is known)
                            + w_part * share of fingertips within ``touch_m`` of the part's points
                            - w_off * share of fingertips touching the object off the part
-                           + w_learned * P(lift) from the learned critic, when one is loaded
-                             (:mod:`ifgrasp.grasp.diffusion.critic`)
+                           + w_learned * the learned critic's score in [0, 1], when one is loaded
+                             (:mod:`ifgrasp.grasp.diffusion.critic`: the weighted mean of its heads'
+                             probabilities, e.g. P(lift under the judge) for ``score_weights`` on "lift")
 All terms are batched over candidates. :func:`ranking_terms` computes the geometric measures in torch
 (also inside the exported sampler graph, :class:`~ifgrasp.grasp.diffusion.policy.SamplerGraph`, so the
 ONNX path ranks in the same onnxruntime call); :func:`score_terms` turns them into the score with the
@@ -32,7 +33,7 @@ class RankingConfig(Config):
     w_table: float = Field(200.0, ge=0, description="per metre of hand below the table")
     w_part: float = Field(1.0, ge=0, description="for all fingertips on the part")
     w_off_part: float = Field(0.5, ge=0, description="for all fingertips on other parts")
-    w_learned: float = Field(2.0, ge=0, description="for a predicted lift probability of 1 (critic loaded)")
+    w_learned: float = Field(2.0, ge=0, description="for a critic score of 1 (critic loaded; its P(lift))")
     touch_m: float = Field(0.02, gt=0, description="a fingertip this close to a point touches it")
     penetration_tolerance_m: float = Field(0.003, ge=0, description="depth ignored (depth noise)")
     penetration_points: int = Field(128, gt=0, description="cloud points tested against the hand (cost ~ linear)")
