@@ -42,8 +42,8 @@ def train(
     config: Path = typer.Option(None, help="TrainConfig YAML (default: config/student.yaml)"),
     out: Path = typer.Option(None, help="folder for student.pt and its checkpoints (default: models/student)"),
     steps: int = typer.Option(None, min=1, help="override: optimiser steps"),
-    critic: bool = typer.Option(False, "--critic", help="train the learned grasp score (critic.pt, config/critic.yaml) "
-                                "on every teacher grasp instead of the student"),
+    critic: bool = typer.Option(False, "--critic", help="train the learned grasp score (config/critic.yaml) on every "
+                                "teacher grasp instead of the student, into out/critic/critic.pt unless --out"),
 ) -> None:
     """Distil the teacher's validated grasps into the diffusion student (progress bar, checkpoints, seed).
 

@@ -311,3 +311,17 @@ def test_point_critic_sees_points_in_the_wrist_frame_and_learns(data, tmp_path):
     assert isinstance(loaded, PointCritic)
     low, high = _low_and_high(loaded, np.load(data / "views" / "box_0000.npz"))
     assert low > high
+
+
+def test_a_critic_refit_without_out_does_not_replace_the_shipped_critic(monkeypatch, tmp_path):
+    """``ifgrasp train --critic`` writes to out/critic by default: the critic beside the student is the one
+    the shipped ONNX graph was exported with, replaced only by copying a measured refit there."""
+    from ifgrasp.grasp.diffusion import commands
+
+    written = []
+    monkeypatch.setattr(commands, "OUT_DIR", tmp_path / "out")
+    monkeypatch.setattr(commands, "train_critic", lambda cfg, out: written.append(out) or {"steps": 0})
+    commands.train_command(None, None, 1, critic=True)
+    assert written == [tmp_path / "out" / "critic"]
+    commands.train_command(None, tmp_path / "mine", 1, critic=True)
+    assert written[-1] == tmp_path / "mine"

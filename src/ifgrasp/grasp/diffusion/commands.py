@@ -43,11 +43,15 @@ def _train_config(cls, default_yaml: str, config: Path | None, steps: int | None
 
 
 def train_command(config: Path | None, out: Path | None, steps: int | None, critic: bool = False) -> dict:
-    out = out or BASE_CHECKPOINT.parent
     if critic:
+        # a refit is adopted by copying it beside the student once measured (models/student/MODEL_CARD.md):
+        # by default it must not replace the critic the shipped ONNX graph was exported with
+        out = out or OUT_DIR / "critic"
         summary = train_critic(_train_config(CriticConfig, "critic.yaml", config, steps), out)
-        console.print(f"critic trained: {json.dumps(summary)} -> {out / 'critic.pt'}")
+        console.print(f"critic trained: {json.dumps(summary)} -> {out / 'critic.pt'} "
+                      f"(adopt it by copying it to {BASE_CHECKPOINT.parent / 'critic.pt'} and re-exporting)")
         return summary
+    out = out or BASE_CHECKPOINT.parent
     summary = train(_train_config(TrainConfig, "student.yaml", config, steps), out)
     console.print(f"trained: {json.dumps(summary)} -> {out / 'student.pt'}")
     return summary
