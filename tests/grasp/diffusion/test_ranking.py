@@ -184,15 +184,7 @@ def test_a_several_head_critic_scores_in_the_one_graph_as_in_torch(flow_graph, t
     path = export_onnx(flow, tmp_path / "heads.onnx", steps=4, n_points=256, k=32, critic=critic, ranking=True)
     diffs = max_abs_difference(flow, path, steps=4, n_points=256, k=32, critic=critic, per_output=True)
     assert max(diffs.values()) < 1e-4, diffs
-    raw = PhysicsConfig(refine_steps=0, repair_steps=0, reject_self_m=1e9)
-    gen = GraspGenerator(flow, backend="onnx", steps=4, num_candidates=32, n_points=256, onnx_path=path,
-                         critic=critic, physics=raw)
-    assert gen.critic_in_graph
-    pts, mask = _cloud(seed=2)
-    gen.generate(pts, mask, k=8)
-    cand = gen.last.candidates
-    own = critic.success_probability(gen.last_points, gen.last_mask, cand.wrist_pos_m, cand.wrist_rot, cand.joints_rad)
-    np.testing.assert_allclose(cand.extras["learned_lift_probability"], own, atol=1e-5)
+    _assert_the_graph_ranks_with_the_critics_own_score(flow, path, critic)
     with torch.no_grad():
         heads = torch.sigmoid(critic.head_logits(torch.randn(1, 64), torch.randn(5, GRASP_DIM)))
     assert heads.shape == (5, 3)
@@ -212,6 +204,12 @@ def test_a_point_critic_runs_in_the_one_graph_with_parity(flow_graph, tmp_path):
     for n in (256, 600):  # part and cloud sizes read at run time
         diffs = max_abs_difference(flow, path, steps=4, n_points=n, k=32, critic=critic, per_output=True)
         assert max(diffs.values()) < 1e-4, diffs
+    _assert_the_graph_ranks_with_the_critics_own_score(flow, path, critic)
+
+
+def _assert_the_graph_ranks_with_the_critics_own_score(flow, path, critic) -> None:
+    """The generator on the one graph ``path`` takes the critic in the graph, and the score it returns per
+    candidate is the critic's own ``success_probability`` of that candidate (raw candidates, no physics)."""
     gen = GraspGenerator(flow, backend="onnx", steps=4, num_candidates=32, n_points=256, onnx_path=path,
                          critic=critic, physics=PhysicsConfig(refine_steps=0, repair_steps=0, reject_self_m=1e9))
     assert gen.critic_in_graph
