@@ -118,21 +118,28 @@ class GraspCritic(nn.Module):
                  heads: tuple[str, ...] | list[str] = ("label",), score_weights: tuple[float, ...] | list[float] | None = None
                  ) -> None:
         super().__init__()
+        self.encoder = BPSEncoder(n_basis, radius_m)
+        weights = self._add_heads(self.encoder.dim, width, dropout, heads, score_weights)
+        self.hyper = dict(n_basis=n_basis, radius_m=radius_m, width=width, dropout=dropout, heads=list(self.heads),
+                          score_weights=list(weights))
+
+    def _add_heads(self, feature_dim: int, width: int, dropout: float, heads, score_weights) -> tuple[float, ...]:
+        """The MLP over (features, normalised grasp vector) with one output per head, the grasp vector's
+        normalisation buffers and the score's weights (checked against ``heads``; default: equal). Returns
+        the weights as given."""
         heads = tuple(heads)
         weights = tuple(float(w) for w in (score_weights if score_weights is not None else (1.0,) * len(heads)))
         if len(weights) != len(heads) or sum(weights) <= 0 or min(weights) < 0:
             raise ValueError(f"score_weights {weights} do not fit heads {heads}")
-        self.encoder = BPSEncoder(n_basis, radius_m)
         self.mlp = nn.Sequential(
-            nn.Linear(self.encoder.dim + GRASP_DIM, width), nn.SiLU(), nn.Dropout(dropout),
+            nn.Linear(feature_dim + GRASP_DIM, width), nn.SiLU(), nn.Dropout(dropout),
             nn.Linear(width, width), nn.SiLU(), nn.Dropout(dropout), nn.Linear(width, len(heads)))
         self.register_buffer("grasp_mean", torch.zeros(GRASP_DIM))
         self.register_buffer("grasp_std", torch.ones(GRASP_DIM))
         # not in the state dict (the hyperparameters hold the weights): a one-head critic's file is as before
         self.register_buffer("score_weights", torch.tensor(weights) / sum(weights), persistent=False)
         self.heads = heads
-        self.hyper = dict(n_basis=n_basis, radius_m=radius_m, width=width, dropout=dropout, heads=list(heads),
-                          score_weights=list(weights))
+        return weights
 
     def head_logits(self, feats: torch.Tensor, vectors: torch.Tensor) -> torch.Tensor:
         """feats (B, 2*n_basis) or (1, 2*n_basis) BPS features, vectors (B, 25) relative to the part
@@ -180,23 +187,13 @@ class PointCritic(GraspCritic):
                  dropout: float = 0.2, heads: tuple[str, ...] | list[str] = ("lift",),
                  score_weights: tuple[float, ...] | list[float] | None = None) -> None:
         nn.Module.__init__(self)
-        heads = tuple(heads)
-        weights = tuple(float(w) for w in (score_weights if score_weights is not None else (1.0,) * len(heads)))
-        if len(weights) != len(heads) or sum(weights) <= 0 or min(weights) < 0:
-            raise ValueError(f"score_weights {weights} do not fit heads {heads}")
         from ifgrasp.grasp.diffusion.encoding import PointSubset
 
         self.encoder = PointSubset(n_cloud, n_part)
         self.points = nn.Sequential(nn.Linear(4, point_width), nn.SiLU(), nn.Linear(point_width, point_width))
-        self.mlp = nn.Sequential(
-            nn.Linear(point_width + GRASP_DIM, width), nn.SiLU(), nn.Dropout(dropout),
-            nn.Linear(width, width), nn.SiLU(), nn.Dropout(dropout), nn.Linear(width, len(heads)))
-        self.register_buffer("grasp_mean", torch.zeros(GRASP_DIM))
-        self.register_buffer("grasp_std", torch.ones(GRASP_DIM))
-        self.register_buffer("score_weights", torch.tensor(weights) / sum(weights), persistent=False)
-        self.heads = heads
+        weights = self._add_heads(point_width, width, dropout, heads, score_weights)
         self.hyper = dict(encoder="points", n_cloud=n_cloud, n_part=n_part, point_width=point_width, width=width,
-                          dropout=dropout, heads=list(heads), score_weights=list(weights))
+                          dropout=dropout, heads=list(self.heads), score_weights=list(weights))
 
     def pooled(self, feats: torch.Tensor, vectors: torch.Tensor) -> torch.Tensor:
         """(B, point_width): the max-pooled per-point features of the encoder's points (B or 1, P * 4; xyz
