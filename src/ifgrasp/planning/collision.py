@@ -144,27 +144,40 @@ class CloudObstacle:
         return d.reshape(centres.shape[:-1])
 
 
-def hand_clearance_m(points_base_m: np.ndarray, T_base_hand: np.ndarray, q_hand_rad: np.ndarray,
-                     reach_m: float = 0.25) -> np.ndarray:
-    """(N,) distance (m, < 0 inside) of base-frame points (N, 3) to the LEAP Hand's collision boxes
-    (``LeapHandModel``, the boxes MuJoCo uses) with the hand root at ``T_base_hand`` (4, 4) and its
-    joints at ``q_hand_rad`` (16,); inf for points farther than ``reach_m`` from the hand root."""
+#: No part of the LEAP Hand lies farther than this from its root frame (it is ~0.2 m long), m.
+HAND_REACH_M = 0.25
+
+
+def hand_box_distance_m(points_m: np.ndarray, T_hand: np.ndarray, q_hand_rad: np.ndarray) -> np.ndarray:
+    """(M, K) distance (m, < 0 inside) of points (M, K, 3) to the LEAP Hand's collision boxes
+    (``LeapHandModel.signed_distance``, the boxes MuJoCo and the judge use) with the hand root at
+    ``T_hand`` (M, 4, 4) and its joints at ``q_hand_rad`` (M, 16): pose m against its own K points, all
+    in one frame."""
     import torch
 
     from ifgrasp.hand.model import shared_hand_model
 
+    T = np.asarray(T_hand, float)
+    f32 = dict(dtype=torch.float32)
+    with torch.no_grad():
+        sd = shared_hand_model().signed_distance(torch.as_tensor(points_m, **f32), torch.as_tensor(T[:, :3, 3], **f32),
+                                                 torch.as_tensor(T[:, :3, :3], **f32),
+                                                 torch.as_tensor(q_hand_rad, **f32))
+    return sd.numpy()
+
+
+def hand_clearance_m(points_base_m: np.ndarray, T_base_hand: np.ndarray, q_hand_rad: np.ndarray,
+                     reach_m: float = HAND_REACH_M) -> np.ndarray:
+    """(N,) distance (m, < 0 inside) of base-frame points (N, 3) to the LEAP Hand's collision boxes
+    (:func:`hand_box_distance_m`) with the hand root at ``T_base_hand`` (4, 4) and its joints at
+    ``q_hand_rad`` (16,); inf for points farther than ``reach_m`` from the hand root."""
     pts = np.asarray(points_base_m, float).reshape(-1, 3)
     T = np.asarray(T_base_hand, float).reshape(4, 4)
     out = np.full(len(pts), np.inf)
     near = np.linalg.norm(pts - T[:3, 3], axis=1) < reach_m
     if not near.any():
         return out
-    f32 = dict(dtype=torch.float32)
-    with torch.no_grad():
-        sd = shared_hand_model().signed_distance(torch.as_tensor(pts[near][None], **f32), torch.as_tensor(T[None, :3, 3], **f32),
-                                           torch.as_tensor(T[None, :3, :3], **f32),
-                                           torch.as_tensor(np.asarray(q_hand_rad, float).reshape(1, 16), **f32))
-    out[near] = sd[0].numpy()
+    out[near] = hand_box_distance_m(pts[near][None], T[None], np.asarray(q_hand_rad, float).reshape(1, 16))[0]
     return out
 
 

@@ -16,7 +16,8 @@ from pydantic import Field
 from ifgrasp.arm import Xarm7Kinematics
 from ifgrasp.config import Config
 from ifgrasp.errors import InputError, KinematicsError
-from ifgrasp.planning.collision import ArmCollisionModel, CloudObstacle, SelfCollision
+from ifgrasp.planning.collision import (HAND_REACH_M, ArmCollisionModel, CloudObstacle, SelfCollision,
+                                       hand_box_distance_m)
 from ifgrasp.planning.trajectory import JointTrajectory, densify, time_parametrize
 
 
@@ -26,9 +27,6 @@ class UnreachableGraspError(KinematicsError):
 
 class CollisionError(KinematicsError):
     """Every reachable grasp candidate collides with the table, the observed cloud or the robot itself."""
-
-
-HAND_REACH_M = 0.25  # no part of the LEAP Hand lies farther than this from its root frame (it is ~0.2 m long)
 
 
 class PlannerConfig(Config):
@@ -141,11 +139,8 @@ class GraspPlanner:
         a flat hand; curled fingers reach past it."""
         if obstacles is None or obstacles.size == 0:
             return False
-        import torch
-
         from ifgrasp.hand.joints import pregrasp, squeezed
 
-        from ifgrasp.hand.model import shared_hand_model
         q_arm = self._hand_path(np.asarray(waypoints, float))
         T = self.kin.fk_hand(q_arm)  # (M, 4, 4)
         near = obstacles.near(T[:, :3, 3], HAND_REACH_M)  # (N, 3) only points the hand can reach
@@ -160,12 +155,7 @@ class GraspPlanner:
         pts = np.where(np.take_along_axis(reach, order, 1)[..., None], near[order], T[:, None, :3, 3] + 10.0)
         q = np.repeat(pregrasp(hand_joints_rad)[None], len(T), axis=0)
         q[-1] = squeezed(hand_joints_rad)
-        f32 = dict(dtype=torch.float32)
-        with torch.no_grad():
-            sd = shared_hand_model().signed_distance(torch.as_tensor(pts, **f32),
-                                                  torch.as_tensor(T[:, :3, 3], **f32),
-                                                  torch.as_tensor(T[:, :3, :3], **f32), torch.as_tensor(q, **f32))
-        return bool((sd < self.config.hand_cloud_margin_m).any())
+        return bool((hand_box_distance_m(pts, T, q) < self.config.hand_cloud_margin_m).any())
 
     def _hand_path(self, wp: np.ndarray) -> np.ndarray:
         """Configurations (M, 7) along the straight joint segments through ``wp`` (W, 7), path order,
