@@ -119,8 +119,8 @@ def synth_command(config, out, per_category, rounds, batch, steps, categories, w
     incomplete = len(stale_shards(out, cfg, incomplete=True)) - len(stale)
     if incomplete:
         console.print(f"{incomplete} shards predate results the judge added later ({', '.join(LATER_RESULTS)}; "
-                      f"their labels stand): "
-                      f"`ifgrasp revalidate --out {out} --incomplete` re-runs their physics to add them")
+                      f"their labels stand): `ifgrasp revalidate --out {out} --incomplete` re-runs their physics "
+                      "to add them")
 
 
 @contextmanager

@@ -273,9 +273,9 @@ def shard_files(folder: Path) -> list[Path]:
 #: Per-grasp results only some judges store (dropped when a re-validation does not make them).
 JUDGE_RESULTS = ("penetration_stages_m", "exact_penetration_m", "self_penetration_stages_m", "self_penetration_m")
 
-#: Per-grasp results today's validation stores that older shards may lack (their labels stand).
-#: Results the judge added after shards were written under the same settings (per-push 6-direction
-#: 2026-12-05, grip margin and thumb share 2026-12-06): ``revalidate --incomplete`` fills them in.
+#: Per-grasp results the judge added after shards were written under the same settings (their labels
+#: stand): per-push 6-direction (2026-12-05), grip margin and thumb share (2026-12-06).
+#: ``revalidate --incomplete`` fills them in.
 LATER_RESULTS = ("six_dir_held", "grip_margin", "thumb_force_share")
 
 

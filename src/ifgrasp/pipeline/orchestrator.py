@@ -29,7 +29,7 @@ import numpy as np
 from ifgrasp.errors import DriverError, IfgraspError, InputError, SafetyError
 from ifgrasp.grounding import GroundedInstruction, parts_of
 from ifgrasp.grounding.session import task_of
-from ifgrasp.hand.joints import squeezed
+from ifgrasp.hand.joints import CLOSING_MASK, OPEN_JOINTS_RAD, squeezed
 from ifgrasp.pipeline.errors import (BusyError, CancelledError, DroppedError, ErrorCode, HoldingError,
                                      NotHoldingError, StageFailedError, StageTimeoutError, error_code)
 from ifgrasp.pipeline.hold import HoldCheck, HoldVerdict, camera_low_rise_m, camera_rise_m, verify_hold
@@ -248,11 +248,11 @@ class GraspPipeline:
             # fingers that were blocked by the object and are not any more: it slipped out, or the
             # scene was reset; a hooked object blocks no finger: it is gone when the hand is open
             # (a reset opens it; a hook curls the fingers)
-            gone = (not self._verdict(self.holding.q_hand_target).blocked.any() if self.holding.verdict.blocked.any()
-                    else self._hand_open())
+            was_blocked = self.holding.verdict.blocked.any()
+            gone = not self._verdict(self.holding.q_hand_target).blocked.any() if was_blocked else self._hand_open()
             if gone:
                 g = self.holding.grounded
-                why = ("no finger is blocked by it any more" if self.holding.verdict.blocked.any() else "the hand is open")
+                why = "no finger is blocked by it any more" if was_blocked else "the hand is open"
                 note = f"the {g.category} is no longer in the hand ({why}: it slipped out, or the scene was reset); "
                 self.holding = None
         if task == "grasp" and execute and self.holding is not None:
@@ -265,8 +265,6 @@ class GraspPipeline:
 
     def _hand_open(self) -> bool:
         """Every closing joint of the hand within ``HAND_OPEN_TOL_RAD`` of the open pose (its reading)."""
-        from ifgrasp.hand.joints import CLOSING_MASK, OPEN_JOINTS_RAD
-
         q = np.asarray(self.read_hand()[0], float)
         return bool(np.all(np.abs(q - OPEN_JOINTS_RAD)[CLOSING_MASK] < HAND_OPEN_TOL_RAD))
 

@@ -233,9 +233,8 @@ class ExecuteStage:
         """Returns False when cancelled (the arm then holds). ``progress(fraction)`` follows the
         approach's trajectory time."""
         # the hand opens (releasing a latched grasp), then pre-shapes, during the approach's first
-        # samples (one hand step per arm feedback, on the arm's thread): the arm starts at once
-        # (before, it waited for the opening: a round trip through the hand's driver), and the hand
-        # is shaped long before the grasp
+        # samples (one hand step per arm feedback, on the arm's thread): the arm starts at once, and
+        # the hand is shaped long before the grasp
         target = pregrasp(plan.hand_joints_rad, self.pregrasp_open_rad)
 
         def open_then_shape():
