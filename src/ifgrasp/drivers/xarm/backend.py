@@ -244,7 +244,8 @@ class XArm7(ArmDriver):
         self._wait_ready(SERVO_MODE, "set_state(0)")
 
     def _wait_ready(self, mode: int | None, after: str) -> None:
-        """Poll the controller until it reports a ready state (and ``mode``), as uFactory's examples do."""
+        """Poll the controller until it reports a ready state (and ``mode``), as uFactory's examples do; an
+        error fails at once, once the controller confirms it (the SDK's cached code may be a late report)."""
         api = self.api
         deadline = self.clock() + self.config.ready_timeout_s
         while True:
@@ -252,8 +253,11 @@ class XArm7(ArmDriver):
             self._check(code, "get_state")
             if state in (0, 1, 2) and (mode is None or api.mode == mode):
                 return
-            if api.error_code or self.clock() > deadline:
-                why = describe_error(api.error_code) if api.error_code else f"state {state}, mode {api.mode}"
+            err = api.error_code
+            if err:  # the SDK's cached code: a report sent before a clean_error may land after it
+                _, (err, _w) = self._err_warn()
+            if err or self.clock() > deadline:
+                why = describe_error(err) if err else f"state {state}, mode {api.mode}"
                 raise DriverError(f"the xArm did not become ready{'' if mode is None else f' in mode {mode}'} "
                                   f"within {self.config.ready_timeout_s} s after {after} ({why})")
             self.sleep(0.02)
