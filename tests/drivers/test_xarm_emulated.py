@@ -244,6 +244,7 @@ def test_a_report_sent_before_the_clean_does_not_fail_the_recovery(fk, monkeypat
         with pytest.raises(DriverError, match=r"controller error 31"):
             make(emu, fk).connect()
 
+
 def test_dry_run_reads_without_enabling_or_moving(fk):
     with XArmControllerEmulator(q0_rad=Q0) as emu:
         with make(emu, fk, read_only=True) as arm:
