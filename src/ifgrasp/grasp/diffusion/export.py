@@ -7,7 +7,8 @@ With a critic, a fourth output ``lift_probability`` (K,) is its score per sample
 critics shipped so far; :meth:`~.critic.GraspCritic.score_from_features`), computed in the
 same graph (:class:`~ifgrasp.grasp.diffusion.policy.SamplerGraph`) from the same BPS features (a point
 critic's own encoder runs in the graph beside the sampler's), so the ONNX path ranks without
-re-encoding the cloud in torch. With ``ranking=True`` (the default of ``ifgrasp export``) the graph also takes ``table_plane`` (4,) float32 (:func:`~.ranking.table_plane`)
+re-encoding the cloud in torch. With ``ranking=True`` (the default of ``ifgrasp export``) the graph
+also takes ``table_plane`` (4,) float32 (:func:`~.ranking.table_plane`)
 and outputs the ranking's geometric measures (:data:`~.ranking.TERMS`: cloud penetration, fingertip
 distances to the part and to the rest, depth below the table, exact self-penetration), so that
 sampling, critic and ranking are one onnxruntime call. The sampler and its step count, the hand, the
