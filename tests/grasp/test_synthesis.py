@@ -138,7 +138,7 @@ def test_pairs_drawn_near_the_centre_of_mass_hold_the_grasp_there(hand):
         cfg = AntipodalConfig(com_sigma_m=sigma)
         *_, targets = antipodal_targets(hand, obj, sdf, "body", 64, np.random.default_rng(1), cfg)
         grasp_centre = (targets[:, 0] + targets[:, 1:].mean(1)).numpy() / 2
-        return (np.linalg.norm(grasp_centre - obj.mesh.center_mass, axis=-1) < 0.05).mean()
+        return (np.linalg.norm(grasp_centre - obj.center_of_mass_m, axis=-1) < 0.05).mean()
 
     assert share_near_com(AntipodalConfig().com_sigma_m) >= 2 * share_near_com(0.0) + 0.05
 

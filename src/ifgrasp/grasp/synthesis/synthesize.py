@@ -81,7 +81,7 @@ def build_problem(obj, part: str, avoid: Sequence[str], cfg: SynthesisConfig, rn
         avoid_points=torch.as_tensor(avoid_pts, **f32),
         other_points=torch.as_tensor(other_pts, **f32),
         object_points=torch.as_tensor(obj_pts, **f32),
-        center_of_mass=torch.as_tensor(obj.mesh.center_mass, **f32),
+        center_of_mass=torch.as_tensor(obj.center_of_mass_m, **f32),
         table_z=0.0 if cfg.table else None,
     )
     return problem, part_pts, part_nrm

@@ -57,6 +57,17 @@ class GraspObject:
         m = np.array([dens[p] * piece.volume for piece, p in self.collision_pieces])
         return m * (self.mass_kg / m.sum())
 
+    @property
+    def center_of_mass_m(self) -> np.ndarray:
+        """(3,) centre of mass in the object frame (m) with each part's density, as MuJoCo simulates the
+        object; ``mesh.center_mass`` assumes one density (a knife's steel blade, a hammer's steel head:
+        5-9 cm off)."""
+        if "center_of_mass_m" not in self._cache:
+            m = self.piece_masses_kg()
+            centres = np.array([piece.center_mass for piece, _ in self.collision_pieces])
+            self._cache["center_of_mass_m"] = (m @ centres) / m.sum()
+        return self._cache["center_of_mass_m"].copy()
+
     def sample_surface(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Area-uniform surface samples: points (n, 3) m, outward unit normals (n, 3), part (n,) int."""
         if n < 0:
