@@ -143,6 +143,30 @@ def test_pairs_drawn_near_the_centre_of_mass_hold_the_grasp_there(hand):
     assert share_near_com(AntipodalConfig().com_sigma_m) >= 2 * share_near_com(0.0) + 0.05
 
 
+def test_hammer_handle_grasps_are_drawn_next_to_its_steel_head(hand):
+    """The pairs' centre and the force-closure torque reference are the centre of mass MuJoCo simulates (steel
+    head, wooden handle), not the one-density centroid 8-9 cm down the handle; ``center_of_mass: uniform``
+    keeps the old reference for shards made with it."""
+    from ifgrasp.grasp.object_sdf import ObjectSDF
+    from ifgrasp.grasp.synthesis.antipodal import AntipodalConfig, antipodal_targets
+    from ifgrasp.grasp.synthesis.synthesize import SynthesisConfig, _center_of_mass, build_problem
+
+    obj = make_object("hammer", 0)
+    sdf = ObjectSDF.from_trimesh(obj.mesh, obj.name)
+    true_com = obj.center_of_mass_m
+
+    def median_distance_to_true_com(cfg):
+        *_, t = antipodal_targets(hand, obj, sdf, "handle", 64, np.random.default_rng(1), AntipodalConfig(),
+                                  center_of_mass_m=_center_of_mass(obj, cfg))
+        centre = (t[:, 0].numpy() + np.nanmean(t[:, 1:].numpy(), axis=1)) / 2
+        return np.median(np.linalg.norm(centre - true_com, axis=-1))
+
+    assert median_distance_to_true_com(SynthesisConfig()) < 0.04
+    assert median_distance_to_true_com(SynthesisConfig(center_of_mass="uniform")) > 0.06
+    problem, *_ = build_problem(obj, "handle", (), SynthesisConfig(), np.random.default_rng(0))
+    np.testing.assert_allclose(problem.center_of_mass.numpy(), true_com, atol=1e-6)
+
+
 def _palm_normals(hand, rot6d):
     """World palm normals (B, 3) of initial hand states, as the antipodal initialisation defines them."""
     from ifgrasp.geometry import rot6d_to_matrix

@@ -94,11 +94,12 @@ def _hand_geometry(hand):
 
 
 def antipodal_targets(hand, obj, sdf, part: str, batch: int, rng: np.random.Generator, cfg: AntipodalConfig,
-                      has_table: bool = True):
+                      has_table: bool = True, center_of_mass_m: np.ndarray | None = None):
     """Initial hand states and per-finger contact targets for ``batch`` grasps.
 
     Returns wrist_pos (B,3), rot6d (B,6), joints (B,16) tensors and targets (B,K,3) with K = 4
     (thumb, index, middle, ring) in the object frame; NaN rows: that finger has no target (a pinch).
+    ``center_of_mass_m`` (3,), object frame: where pairs are drawn near (default: ``obj.center_of_mass_m``).
     """
     from ifgrasp.hand.joints import PALM_CENTER_IN_HAND, PREGRASP_JOINTS_RAD
 
@@ -116,7 +117,7 @@ def antipodal_targets(hand, obj, sdf, part: str, batch: int, rng: np.random.Gene
     idx = np.flatnonzero(keep)
     weight = None
     if cfg.com_sigma_m > 0:
-        d = np.linalg.norm((pts[idx] + p2[idx]) / 2 - obj.center_of_mass_m, axis=-1)
+        d = np.linalg.norm((pts[idx] + p2[idx]) / 2 - (obj.center_of_mass_m if center_of_mass_m is None else center_of_mass_m), axis=-1)
         weight = np.exp(-0.5 * (d / cfg.com_sigma_m) ** 2) + 1e-12
         weight /= weight.sum()
 

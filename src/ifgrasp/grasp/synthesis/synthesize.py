@@ -10,6 +10,7 @@ object in MuJoCo (:mod:`ifgrasp.grasp.settle`; ``cfg.settle.enabled``).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Literal
 
 import numpy as np
 import torch
@@ -38,6 +39,10 @@ class SynthesisConfig(Config):
     table: bool = Field(True, description="the object stands on a table (plane z = 0)")
     method: str = Field("antipodal", pattern="^(antipodal|annealing)$",
                         description="antipodal targets + Adam (fast), or DexGraspNet annealing (slow)")
+    center_of_mass: Literal["parts", "uniform"] = Field(
+        "parts", description="the force-closure torque reference and the antipodal pairs' centre: parts (each part's "
+        "density, as MuJoCo simulates the object) or uniform (one density: the training shards made before the "
+        "2026-12-06 seventh session)")
     antipodal: AntipodalConfig = Field(default_factory=AntipodalConfig)
     refine: RefineConfig = Field(default_factory=RefineConfig)
     init: InitConfig = Field(default_factory=InitConfig)
@@ -54,6 +59,10 @@ def _part_samples(obj, parts: Sequence[str], n: int, rng: np.random.Generator):
         raise InputError(f"{obj.name}: parts {list(parts)} have (almost) no surface to sample")
     sel = rng.choice(np.flatnonzero(keep), size=n, replace=keep.sum() < n)
     return pts[sel], nrm[sel]
+
+
+def _center_of_mass(obj, cfg: SynthesisConfig) -> np.ndarray:
+    return obj.center_of_mass_m if cfg.center_of_mass == "parts" else obj.mesh.center_mass
 
 
 def build_problem(obj, part: str, avoid: Sequence[str], cfg: SynthesisConfig, rng: np.random.Generator):
@@ -81,7 +90,7 @@ def build_problem(obj, part: str, avoid: Sequence[str], cfg: SynthesisConfig, rn
         avoid_points=torch.as_tensor(avoid_pts, **f32),
         other_points=torch.as_tensor(other_pts, **f32),
         object_points=torch.as_tensor(obj_pts, **f32),
-        center_of_mass=torch.as_tensor(obj.center_of_mass_m, **f32),
+        center_of_mass=torch.as_tensor(_center_of_mass(obj, cfg), **f32),
         table_z=0.0 if cfg.table else None,
     )
     return problem, part_pts, part_nrm
@@ -102,7 +111,8 @@ def synthesize(
     gen = torch.Generator().manual_seed(seed)
     problem, part_pts, part_nrm = build_problem(obj, part, avoid, cfg, rng)
     if cfg.method == "antipodal":
-        pos, r6, q, targets = antipodal_targets(hand, obj, problem.sdf, part, cfg.batch, rng, cfg.antipodal, cfg.table)
+        pos, r6, q, targets = antipodal_targets(hand, obj, problem.sdf, part, cfg.batch, rng, cfg.antipodal, cfg.table,
+                                              center_of_mass_m=_center_of_mass(obj, cfg))
         cidx = torch.zeros(cfg.batch, targets.shape[1], dtype=torch.int64)
         state, terms = refine(hand, problem, HandState(pos, r6, q, cidx), targets, cfg.refine, progress)
     else:
