@@ -132,3 +132,27 @@ def test_train_refuses_a_dataset_without_v2_labels_unless_told_to_use_v1(tiny_da
         train(cfg, tmp_path, progress=False)
     summary = train(cfg.replace(teacher_filter="v1"), tmp_path / "out", progress=False)
     assert summary is not None
+
+
+def test_teacher_filter_v1_learns_from_the_v1_labels_a_revalidation_kept(tiny_data, tmp_path):
+    """After ``ifgrasp revalidate`` a shard's own labels are v2 and its v1 labels live on as ``v1_*``:
+    ``teacher_filter: v1`` trains on the grasps the v1 judge kept, not on v2 lifts with v1's gates."""
+    import json
+
+    from ifgrasp.grasp.evaluate import V1_FIELDS
+
+    revalidated = tmp_path / "revalidated"
+    revalidated.mkdir()
+    with np.load(tiny_data / "teacher" / "box_0000_body_r00.npz") as z:
+        arrays = {k: z[k] for k in z.files if k != "meta"}
+        meta = {**json.loads(str(z["meta"])), "judge": "v2"}
+    for name in V1_FIELDS:
+        if name in arrays:
+            arrays[f"v1_{name}"] = arrays[name].copy()
+    arrays["lift"] = np.zeros_like(arrays["lift"])  # judge v2 lifts none of them
+    np.savez(revalidated / "box_0000_body_r00.npz", meta=json.dumps(meta), **arrays)
+    cfg = TrainConfig(dataset=str(revalidated), views=str(tiny_data / "views"), steps=2, model=TINY_MODEL)
+    with pytest.raises(InputError, match="no \\(view, validated grasp\\) pair"):
+        train(cfg, tmp_path / "v2", progress=False)
+    summary = train(cfg.replace(teacher_filter="v1"), tmp_path / "v1", progress=False)
+    assert summary["pairs"] > 0

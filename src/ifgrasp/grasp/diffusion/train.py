@@ -171,7 +171,7 @@ def train(cfg: TrainConfig, out: Path, progress: bool = True) -> dict:
     from ifgrasp.grasp.dataset import load_dataset
     from ifgrasp.grasp.diffusion.physics import PhysicsTerms
     from ifgrasp.grasp.diffusion.views import load_views
-    from ifgrasp.grasp.evaluate import FilterConfig, validated_mask
+    from ifgrasp.grasp.evaluate import FilterConfig, v1_validated_mask, validated_mask
 
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
@@ -184,7 +184,8 @@ def train(cfg: TrainConfig, out: Path, progress: bool = True) -> dict:
     if cfg.teacher_filter == "v2" and "exact_penetration_m" not in data:
         raise InputError(f"teacher dataset {cfg.dataset} has no judge-v2 labels: `ifgrasp revalidate --out "
                          f"{cfg.dataset}` first, or train on the v1 labels with teacher_filter: v1")
-    keep = validated_mask(data, FilterConfig() if cfg.teacher_filter == "v2" else FilterConfig.v1())
+    # v1: the labels the v1 judge gave, kept as v1_* where a re-validation replaced them
+    keep = validated_mask(data, FilterConfig()) if cfg.teacher_filter == "v2" else v1_validated_mask(data)
     clouds: dict = {}
     feats, feat_idx, vectors, grasp_idx = build_pairs(data, views, policy.encoder, keep, cfg.min_part_points,
                                                       return_grasp_index=True, clouds=clouds)
