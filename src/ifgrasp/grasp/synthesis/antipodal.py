@@ -117,7 +117,8 @@ def antipodal_targets(hand, obj, sdf, part: str, batch: int, rng: np.random.Gene
     idx = np.flatnonzero(keep)
     weight = None
     if cfg.com_sigma_m > 0:
-        d = np.linalg.norm((pts[idx] + p2[idx]) / 2 - (obj.center_of_mass_m if center_of_mass_m is None else center_of_mass_m), axis=-1)
+        com = obj.center_of_mass_m if center_of_mass_m is None else center_of_mass_m
+        d = np.linalg.norm((pts[idx] + p2[idx]) / 2 - com, axis=-1)
         weight = np.exp(-0.5 * (d / cfg.com_sigma_m) ** 2) + 1e-12
         weight /= weight.sum()
 
