@@ -41,8 +41,7 @@ class SynthesisConfig(Config):
                         description="antipodal targets + Adam (fast), or DexGraspNet annealing (slow)")
     center_of_mass: Literal["parts", "uniform"] = Field(
         "parts", description="the force-closure torque reference and the antipodal pairs' centre: parts (each part's "
-        "density, as MuJoCo simulates the object) or uniform (one density: the training shards made before the "
-        "2026-12-06 seventh session)")
+        "density, as MuJoCo simulates the object) or uniform (one density, as the stored training shards were made)")
     antipodal: AntipodalConfig = Field(default_factory=AntipodalConfig)
     refine: RefineConfig = Field(default_factory=RefineConfig)
     init: InitConfig = Field(default_factory=InitConfig)
