@@ -141,9 +141,23 @@ def test_sim_graph_grasps_the_mug_then_reports_a_killed_stage_node(launch, ros_n
     if height >= 0.10 or height < 0.02:
         assert result.held == (height >= 0.10), f"held decided {result.held}, mug origin {height:.3f} m up"
     if result.held:
+        # a grasp while holding says HOLDING; the hold is measured again first, so a mug that has since
+        # slipped out is reported gone. The simulator's mug, just before the goal, decides which is right
+        # where it is clear (still carried >= 10 cm up, or back on the table); a mug hanging in between
+        # may go either way.
+        n = len(poses)
+        ros_node.spin_until(lambda: len(poses) > n, 10.0, "/ifgrasp/sim/object_poses")
+        height_now = poses[-1][mug][2][3]
         _, holding, _ = run_goal(ros_node, client, {"commander": graph["commander"]},
                                  ExecuteGrasp.Goal(instruction="hold the spray bottle by its trigger"), 30.0)
-        assert holding.error_code == ExecuteGrasp.Result.HOLDING and "put it back" in holding.message
+        said_holding = holding.error_code == ExecuteGrasp.Result.HOLDING and "put it back" in holding.message
+        said_gone = "is no longer in the hand" in holding.message
+        if height_now >= 0.10:
+            assert said_holding, f"mug origin {height_now:.3f} m up: {holding.message}"
+        elif height_now < 0.02:
+            assert said_gone, f"mug back on the table: {holding.message}"
+        else:
+            assert said_holding or said_gone, holding.message
     _, released, _ = run_goal(ros_node, client, graph, ExecuteGrasp.Goal(instruction="let go"), 60.0)
     assert released.success and released.task == "release" and not released.held, released.message
     gen = graph["grasp_generator"]
