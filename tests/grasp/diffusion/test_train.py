@@ -156,3 +156,24 @@ def test_teacher_filter_v1_learns_from_the_v1_labels_a_revalidation_kept(tiny_da
         train(cfg, tmp_path / "v2", progress=False)
     summary = train(cfg.replace(teacher_filter="v1"), tmp_path / "v1", progress=False)
     assert summary["pairs"] > 0
+
+
+def test_a_point_encoder_student_trains_saves_and_generates(tiny_data, tmp_path):
+    model = ModelConfig(encoder="points", n_cloud=32, n_part=16, point_width=16, width=32, depth=1, num_train_steps=20)
+    cfg = TrainConfig(dataset=str(tiny_data / "teacher"), views=str(tiny_data / "views"), steps=30, batch_size=8,
+                      checkpoint_every=30, model=model)
+    train(cfg, tmp_path, progress=False)
+    gen = GraspGenerator.from_checkpoint(tmp_path / "student.pt", backend="torch", steps=2, num_candidates=4,
+                                         n_points=128)
+    assert gen.policy.hyper["encoder"] == "points" and gen.policy.denoiser.point_net is not None
+    views = np.load(tiny_data / "views" / "box_0000.npz")
+    grasps = gen.generate(views["points"][0], views["point_part"][0] == 0, k=2)
+    assert len(grasps) == 2 and np.isfinite(grasps.wrist_pos_m).all()
+
+
+def test_augmented_copies_multiply_the_training_pairs(tiny_data, tmp_path):
+    from ifgrasp.grasp.diffusion.augment import AugmentConfig
+
+    cfg = TrainConfig(dataset=str(tiny_data / "teacher"), views=str(tiny_data / "views"), steps=2, batch_size=8,
+                      model=TINY_MODEL, augment=AugmentConfig(copies=3))
+    assert train(cfg, tmp_path, progress=False)["pairs"] == 4 * 12

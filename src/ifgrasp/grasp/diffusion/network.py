@@ -2,7 +2,8 @@
 the BPS features of the observed cloud.
 
 Shapes: x (B, 25) = [wrist translation (3), 6-D rotation (6), joints (16)] normalised;
-t (B,) integer diffusion steps; cond (B, C) BPS features -> (B, 25) predicted noise.
+t (B,) integer diffusion steps; cond (B, C) BPS features, or flattened point subsets that a
+:class:`PointNetCondition` inside the denoiser encodes -> (B, 25) predicted noise.
 """
 
 from __future__ import annotations
@@ -37,12 +38,32 @@ class ResidualBlock(nn.Module):
         return h + y
 
 
+class PointNetCondition(nn.Module):
+    """(B, n * 4) flattened points [x, y, z relative to the part centre (m), part flag] -> (B, 2 * width):
+    a two-layer MLP shared by every point, then max- and mean-pooled (PointNet)."""
+
+    def __init__(self, width: int = 128, scale: float = 10.0) -> None:
+        super().__init__()
+        self.scale = scale  # metres -> about unit range for a 15 cm neighbourhood
+        self.mlp = nn.Sequential(nn.Linear(4, width // 2), nn.SiLU(), nn.Linear(width // 2, width), nn.SiLU())
+        self.dim = 2 * width
+
+    def forward(self, flat: torch.Tensor) -> torch.Tensor:
+        pts = flat.reshape(flat.shape[0], -1, 4)
+        h = self.mlp(torch.cat([pts[..., :3] * self.scale, pts[..., 3:]], -1))  # (B, n, width)
+        return torch.cat([h.max(1).values, h.mean(1)], -1)
+
+
 class GraspDenoiser(nn.Module):
-    """epsilon-prediction network for the grasp diffusion model."""
+    """epsilon-prediction network for the grasp diffusion model; with ``point_width`` the condition is
+    flattened point subsets, encoded by a :class:`PointNetCondition` trained with the rest."""
 
     def __init__(self, grasp_dim: int = 25, cond_dim: int = 1024, width: int = 512, depth: int = 4,
-                 time_dim: int = 128, dropout: float = 0.0) -> None:
+                 time_dim: int = 128, dropout: float = 0.0, point_width: int | None = None) -> None:
         super().__init__()
+        self.point_net = PointNetCondition(point_width) if point_width else None
+        if self.point_net is not None:
+            cond_dim = self.point_net.dim
         self.time_dim = time_dim
         cond_width = width
         self.cond_net = nn.Sequential(nn.Linear(cond_dim + time_dim, width), nn.SiLU(), nn.Linear(width, cond_width))
@@ -51,6 +72,8 @@ class GraspDenoiser(nn.Module):
         self.out = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, grasp_dim))
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        if self.point_net is not None:
+            cond = self.point_net(cond)
         c = self.cond_net(torch.cat([cond, timestep_embedding(t, self.time_dim)], dim=-1))
         h = self.inp(x)
         for block in self.blocks:

@@ -23,11 +23,12 @@ import torch
 from torch import nn
 
 from ifgrasp.geometry import matrix_to_rot6d, rot6d_to_matrix
-from ifgrasp.grasp.diffusion.encoding import BPSEncoder
+from ifgrasp.grasp.diffusion.encoding import BPSEncoder, PointSubset
 from ifgrasp.grasp.diffusion.network import GraspDenoiser
 
 GRASP_DIM = 25
 SAMPLERS = ("ddim", "flow")
+ENCODERS = ("bps", "points")
 
 
 def cosine_alphas_cumprod(num_steps: int, s: float = 0.008) -> torch.Tensor:
@@ -49,14 +50,21 @@ class GraspDiffusion(nn.Module):
     """Encoder + denoiser + schedule + grasp normalisation, saved and loaded as one state_dict."""
 
     def __init__(self, n_basis: int = 512, radius_m: float = 0.15, width: int = 512, depth: int = 4,
-                 num_train_steps: int = 100, clip_x0: float = 3.0, sampler: str = "ddim") -> None:
+                 num_train_steps: int = 100, clip_x0: float = 3.0, sampler: str = "ddim", encoder: str = "bps",
+                 n_cloud: int = 128, n_part: int = 64, point_width: int = 128) -> None:
         super().__init__()
         if sampler not in SAMPLERS:
             raise ValueError(f"unknown sampler '{sampler}'; known: {', '.join(SAMPLERS)}")
+        if encoder not in ENCODERS:
+            raise ValueError(f"unknown encoder '{encoder}'; known: {', '.join(ENCODERS)}")
         self.sampler = sampler
         self.default_steps = 8  # network evaluations per sample unless told; a checkpoint may record its own
-        self.encoder = BPSEncoder(n_basis, radius_m)
-        self.denoiser = GraspDenoiser(GRASP_DIM, self.encoder.dim, width, depth)
+        if encoder == "bps":
+            self.encoder = BPSEncoder(n_basis, radius_m)
+            self.denoiser = GraspDenoiser(GRASP_DIM, self.encoder.dim, width, depth)
+        else:  # fixed point subsets here, the learned PointNet inside the denoiser (features stay precomputable)
+            self.encoder = PointSubset(n_cloud, n_part)
+            self.denoiser = GraspDenoiser(GRASP_DIM, self.encoder.dim, width, depth, point_width=point_width)
         self.num_train_steps = num_train_steps
         self.clip_x0 = clip_x0
         self.register_buffer("alphas_cumprod", cosine_alphas_cumprod(num_train_steps))
@@ -64,6 +72,8 @@ class GraspDiffusion(nn.Module):
         self.register_buffer("grasp_std", torch.ones(GRASP_DIM))
         self.hyper = dict(n_basis=n_basis, radius_m=radius_m, width=width, depth=depth,
                           num_train_steps=num_train_steps, clip_x0=clip_x0, sampler=sampler)
+        if encoder != "bps":  # BPS checkpoints keep the hyperparameters older builds read
+            self.hyper.update(encoder=encoder, n_cloud=n_cloud, n_part=n_part, point_width=point_width)
 
     # --- grasp vectors -------------------------------------------------------------------
     @staticmethod
@@ -189,7 +199,7 @@ class SamplerGraph(nn.Module):
                  probe_points: int = 128) -> None:
         super().__init__()
         self.policy, self.steps, self.critic = policy, steps, critic
-        self.shared = (critic is not None and hasattr(critic.encoder, "basis")
+        self.shared = (critic is not None and hasattr(critic.encoder, "basis") and hasattr(policy.encoder, "basis")
                        and torch.equal(critic.encoder.basis, policy.encoder.basis))
         self.hand, self.probe_points = hand, probe_points
         self.self_collision = None

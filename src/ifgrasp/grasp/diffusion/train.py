@@ -20,6 +20,7 @@ from pydantic import Field
 from ifgrasp.config import Config
 from ifgrasp.errors import InputError, ModelError
 from ifgrasp.geometry import matrix_to_rot6d
+from ifgrasp.grasp.diffusion.augment import AugmentConfig, augment_view
 from ifgrasp.grasp.diffusion.policy import GraspDiffusion
 
 #: Identifies the hand a checkpoint was trained for; a checkpoint for another hand is refused.
@@ -27,8 +28,13 @@ HAND_ID = "leap_hand_right/v1"
 
 
 class ModelConfig(Config):
+    encoder: Literal["bps", "points"] = Field("bps", description="bps: distances from fixed basis points to the "
+                                              "cloud and the part; points: a PointNet over even subsets of both")
     n_basis: int = Field(512, gt=0, description="BPS basis points")
     radius_m: float = Field(0.15, gt=0, description="BPS ball radius around the part centroid")
+    n_cloud: int = Field(128, gt=0, description="points encoder: cloud points (even subset)")
+    n_part: int = Field(64, gt=0, description="points encoder: part points (even subset)")
+    point_width: int = Field(128, gt=0, description="points encoder: per-point feature width")
     width: int = Field(384, gt=0, description="denoiser MLP width")
     depth: int = Field(4, gt=0, description="residual blocks")
     num_train_steps: int = Field(100, gt=1, description="diffusion steps of the training schedule")
@@ -50,6 +56,7 @@ class TrainConfig(Config):
     w_physics: float = Field(0.0, ge=0, description="weight of the physics loss on the predicted clean grasp "
                              "(self-penetration, observed-cloud penetration, fingertip-to-part distance); 0 = off")
     physics_every: int = Field(1, gt=0, description="apply the physics loss every N steps (it costs ~ a forward pass)")
+    augment: AugmentConfig = Field(default_factory=AugmentConfig)
     resume: bool = Field(True, description="continue from out/train_state.pt when it exists")
     model: ModelConfig = Field(default_factory=ModelConfig)
 
@@ -92,12 +99,16 @@ def load_checkpoint(path: str | Path) -> GraspDiffusion:
 
 def build_pairs(data: dict[str, np.ndarray], views: dict, encoder, keep: np.ndarray, min_part_points: int,
                 return_grasp_index: bool = False, clouds: dict | None = None, cloud_points: int = 128,
-                part_points: int = 64):
-    """Features (F, C) per (object, view, part) from ``encoder`` (BPS), and per pair the feature index
-    and the grasp vector (P, 25); with ``return_grasp_index`` also each pair's row in ``data`` (P,).
+                part_points: int = 64, augment: AugmentConfig | None = None):
+    """Features (F, C) per (object, view, part) from ``encoder`` (BPS or point subsets), and per pair the
+    feature index and the grasp vector (P, 25); with ``return_grasp_index`` also each pair's row in ``data`` (P,).
     ``clouds`` (a dict) receives per feature "cloud" (F, cloud_points, 3) and "part" (F, part_points, 3):
-    even subsets of the view's points and part points relative to the part centre (camera axes, m)."""
+    even subsets of the view's points and part points relative to the part centre (camera axes, m).
+    ``augment`` adds its ``copies`` augmented copies of every (view, part) (:func:`.augment.augment_view`),
+    each with its own features and its grasps moved with it."""
     from ifgrasp.sim.objects import make_object
+
+    rng = np.random.default_rng(augment.seed) if augment is not None else None
 
     feats, vectors, feat_of_pair, grasp_of_pair = [], [], [], []
     sub_cloud, sub_part = [], []
@@ -113,22 +124,25 @@ def build_pairs(data: dict[str, np.ndarray], views: dict, encoder, keep: np.ndar
                 mask = v["point_part"][view] == part_idx
                 if mask.sum() < min_part_points:
                     continue
-                pts = torch.as_tensor(v["points"][view])[None]
-                with torch.no_grad():
-                    f, center = encoder(pts, torch.as_tensor(mask)[None])
-                T = v["T_camera_object"][view]
-                pos_c = data["wrist_pos_m"][g] @ T[:3, :3].T + T[:3, 3]
-                rot_c = np.einsum("ij,bjk->bik", T[:3, :3], data["wrist_rot"][g])
-                vec = np.concatenate([pos_c - center.numpy(), matrix_to_rot6d(rot_c), data["joints_rad"][g]], -1)
-                feat_of_pair.append(np.full(len(g), len(feats)))
-                grasp_of_pair.append(g)
-                feats.append(f[0].numpy())
-                vectors.append(vec.astype(np.float32))
-                if clouds is not None:
-                    rel = v["points"][view] - center.numpy().reshape(3)
-                    sub_cloud.append(rel[np.linspace(0, len(rel) - 1, cloud_points).astype(int)])
-                    part = rel[mask]
-                    sub_part.append(part[np.linspace(0, len(part) - 1, part_points).astype(int)])
+                copies = [(v["points"][view], mask, v["T_camera_object"][view])]
+                for _ in range(augment.copies if augment is not None else 0):
+                    copies.append(augment_view(*copies[0], rng, augment, min_part_points))
+                for points, mask, T in copies:
+                    pts = torch.as_tensor(points)[None]
+                    with torch.no_grad():
+                        f, center = encoder(pts, torch.as_tensor(mask)[None])
+                    pos_c = data["wrist_pos_m"][g] @ T[:3, :3].T + T[:3, 3]
+                    rot_c = np.einsum("ij,bjk->bik", T[:3, :3], data["wrist_rot"][g])
+                    vec = np.concatenate([pos_c - center.numpy(), matrix_to_rot6d(rot_c), data["joints_rad"][g]], -1)
+                    feat_of_pair.append(np.full(len(g), len(feats)))
+                    grasp_of_pair.append(g)
+                    feats.append(f[0].numpy())
+                    vectors.append(vec.astype(np.float32))
+                    if clouds is not None:
+                        rel = points - center.numpy().reshape(3)
+                        sub_cloud.append(rel[np.linspace(0, len(rel) - 1, cloud_points).astype(int)])
+                        part = rel[mask]
+                        sub_part.append(part[np.linspace(0, len(part) - 1, part_points).astype(int)])
     if not feats:
         raise InputError("no (view, validated grasp) pair: is the teacher dataset empty, or do the views miss its objects?")
     if clouds is not None:
@@ -188,7 +202,7 @@ def train(cfg: TrainConfig, out: Path, progress: bool = True) -> dict:
     keep = validated_mask(data, FilterConfig()) if cfg.teacher_filter == "v2" else v1_validated_mask(data)
     clouds: dict = {}
     feats, feat_idx, vectors, grasp_idx = build_pairs(data, views, policy.encoder, keep, cfg.min_part_points,
-                                                      return_grasp_index=True, clouds=clouds)
+                                                      return_grasp_index=True, clouds=clouds, augment=cfg.augment)
     policy.set_normalizer(torch.as_tensor(vectors))
     feats_t, idx_t, vec_t = torch.as_tensor(feats), torch.as_tensor(feat_idx), torch.as_tensor(vectors)
     cloud_t, part_t = torch.as_tensor(clouds["cloud"]), torch.as_tensor(clouds["part"])
