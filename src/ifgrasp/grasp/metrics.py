@@ -6,6 +6,7 @@ the part of the nearest object triangle. Penetration is measured both ways with 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,6 +14,21 @@ import torch
 
 from ifgrasp.grasp.object_sdf import ObjectSDF
 from ifgrasp.types import GraspBatch
+
+
+#: Hand surface samples of :func:`measuring_hand`. A share of contacts is a count of samples near the object:
+#: with 300-400 samples over the whole hand a fingertip pad holds a handful, and the same grasps' share on a
+#: spray-bottle trigger read 0.13-0.73 depending on the sample set; from 3,200 samples it settles (0.29-0.36).
+MEASURE_SURFACE_SAMPLES = 6400
+
+
+@functools.lru_cache(maxsize=2)
+def measuring_hand(seed: int = 0):
+    """A LEAP Hand model with :data:`MEASURE_SURFACE_SAMPLES` surface samples, for contact measures whose
+    value must not depend on the samples drawn (evaluations); optimisers keep their cheaper sparse hands."""
+    from ifgrasp.hand import LeapHandModel
+
+    return LeapHandModel(n_surface_points=MEASURE_SURFACE_SAMPLES, seed=seed)
 
 
 @dataclass

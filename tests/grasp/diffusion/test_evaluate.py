@@ -156,3 +156,18 @@ def test_a_report_over_fewer_grasps_than_the_run_takes_each_rows_first_k():
 def test_unknown_categories_are_named(views_dir):
     with pytest.raises(ConfigError, match="dragon"):
         evaluate_student(_gen(), views_dir, categories=("mug", "dragon"))
+
+
+def test_outputs_touching_nothing_are_reported_apart_from_contacts_off_the_part():
+    from ifgrasp.grasp.diffusion.evaluate import summarize_rows
+
+    def row(contacts, share):
+        return {"category": "mug", "part": "handle", "error": None, "lift_v1": [False] * 2, "part_share": share,
+                "contacts": contacts, "self_penetration_m": [0.0] * 2, "cloud_penetration_m": [0.0] * 2,
+                "tip_part_distance_m": [0.01] * 2, "latency_s": 0.1}
+
+    # one output hovers (no contact), one holds the handle, one touches only the body, one half and half
+    m = summarize_rows([row([0, 12], [0.0, 1.0]), row([7, 10], [0.0, 0.5])], k=2)["overall"]
+    assert m["part_contact_share"] == pytest.approx(0.375)
+    assert m["touching_nothing"] == pytest.approx(0.25)
+    assert m["part_share_when_touching"] == pytest.approx(0.5)

@@ -312,7 +312,8 @@ def eval_student_command(checkpoint: Path | None, views: Path | None, k: int, vi
 def _print_eval(report: dict, k: int, judges: tuple[str, ...], out: Path, log: Path) -> dict:
     table = Table(title=f"student on held-out objects, single partial view (top-1 [95% CI] / top-{k} lift)")
     for h in ("variant", "task", "cases", *(f"top-1 {j}" for j in judges), *(f"top-{k} {j}" for j in judges),
-              *(f"any {j}" for j in judges), f"critic AUC {judges[-1]}", "part share", "self>1mm", "cloud pen mm",
+              *(f"any {j}" for j in judges), f"critic AUC {judges[-1]}", "part share", "touching nothing",
+              "self>1mm", "cloud pen mm",
               "tip-part mm", "ms"):
         table.add_column(h)
     for name, rep in report["variants"].items():
@@ -325,6 +326,7 @@ def _print_eval(report: dict, k: int, judges: tuple[str, ...], out: Path, log: P
                           *(f"{m[j]['topk_lift']:.0%}" for j in judges),
                           *(f"{m[j]['any_returned']:.0%}" for j in judges),
                           f"{m[judges[-1]].get('critic_auc', float('nan')):.2f}", f"{m['part_contact_share']:.0%}",
+                          f"{m['touching_nothing']:.0%}" if "touching_nothing" in m else "-",
                           f"{m['precheck']['self_penetration_over_1mm']:.0%}",
                           f"{m['precheck']['cloud_penetration_mean_mm']:.1f}",
                           f"{m['precheck']['tip_part_distance_mean_mm']:.0f}", f"{m['latency_median_ms']:.0f}")

@@ -34,7 +34,7 @@ from ifgrasp.errors import ConfigError, InputError, ModelError, known
 from ifgrasp.grasp.dataset import TASKS
 from ifgrasp.grasp.diffusion.generator import GraspGenerator
 from ifgrasp.grasp.diffusion.views import load_views
-from ifgrasp.grasp.metrics import contact_stats
+from ifgrasp.grasp.metrics import contact_stats, measuring_hand
 from ifgrasp.grasp.object_sdf import ObjectSDF
 from ifgrasp.grasp.validate import ValidationConfig, validate
 from ifgrasp.hand.self_collision import SELF_PENETRATION_LIMIT_M
@@ -164,12 +164,13 @@ def evaluate_student(generators: GraspGenerator | dict[str, GraspGenerator], vie
             row = {"variant": name, "case": key, **case, "latency_s": latency, "error": error, "k": k}
             if top is None:
                 row.update({f"lift_{j}": [] for j in _verdicts(judges)})
-                row.update({"part_share": [], **{p: [] for p in PRECHECK}})
+                row.update({"part_share": [], "contacts": [], **{p: [] for p in PRECHECK}})
             else:
                 for verdict, ok in verdicts[name].items():
                     row[f"lift_{verdict}"] = [bool(x) for x in ok]
-                stats = contact_stats(generators[name].hand, sdf, obj.face_part, part_idx, grasps[name], surface)
+                stats = contact_stats(measuring_hand(), sdf, obj.face_part, part_idx, grasps[name], surface)
                 row["part_share"] = [float(x) for x in stats.part_share]
+                row["contacts"] = [int(x) for x in stats.num_contacts]  # hand samples within 5 mm of the object
                 for p in PRECHECK:
                     row[p] = [float(x) for x in top.extras[p]]
                 if "learned_lift_probability" in top.extras:  # the critic's score of each returned grasp
@@ -240,6 +241,12 @@ def _agg(sel: list[dict], k: int, judges) -> dict:
             out[j]["critic_auc_within_case"] = float(np.mean(within)) if within else float("nan")
             out[j]["critic_auc_cases"] = len(within)
     out["part_contact_share"] = float(np.mean([np.mean(r["part_share"]) if r["part_share"] else 0.0 for r in sel]))
+    with_contacts = [r for r in sel if r.get("contacts")]  # rows logged before contacts were recorded lack them
+    if with_contacts:  # the share above counts an output touching nothing as 0: the two causes apart
+        n = np.concatenate([r["contacts"] for r in with_contacts])
+        share = np.concatenate([r["part_share"] for r in with_contacts])
+        out["touching_nothing"] = float((n == 0).mean())
+        out["part_share_when_touching"] = float(share[n > 0].mean()) if (n > 0).any() else 0.0
     allg = {p: np.concatenate([np.asarray(r[p], float) for r in sel]) for p in PRECHECK}
     top1 = {p: np.asarray([r[p][0] for r in sel if r[p]], float) for p in PRECHECK}
     sp = allg["self_penetration_m"]
