@@ -177,3 +177,21 @@ def test_augmented_copies_multiply_the_training_pairs(tiny_data, tmp_path):
     cfg = TrainConfig(dataset=str(tiny_data / "teacher"), views=str(tiny_data / "views"), steps=2, batch_size=8,
                       model=TINY_MODEL, augment=AugmentConfig(copies=3))
     assert train(cfg, tmp_path, progress=False)["pairs"] == 4 * 12
+
+
+def test_v2_else_v1_learns_v2_grasps_where_a_task_has_enough_and_v1_grasps_elsewhere():
+    from ifgrasp.grasp.diffusion.train import teacher_grasps
+
+    n = 12
+    cats = np.array(["box"] * 6 + ["mug"] * 6)
+    parts = np.array(["body"] * 6 + ["handle"] * 6)
+    lift_v2 = np.array([1, 1, 0, 0, 0, 0] + [1, 0, 0, 0, 0, 0], bool)  # box: 2 v2 grasps, mug handle: 1
+    data = {"category": cats, "part": parts, "judge": np.full(n, "v2"), "lift": lift_v2,
+            "v1_lift": np.ones(n, bool), "label": lift_v2.astype(np.float32), "v1_label": np.ones(n, np.float32),
+            "exact_penetration_m": np.zeros(n), "self_penetration_m": np.zeros(n), "max_penetration_m": np.zeros(n),
+            "part_share": np.ones(n), "num_contacts": np.full(n, 5), "part_force_share": np.ones(n),
+            "v1_part_force_share": np.ones(n)}
+    keep = teacher_grasps(data, "v2_else_v1", min_v2_grasps=2)
+    np.testing.assert_array_equal(keep[:6], lift_v2[:6])  # box has 2: its v2 grasps only
+    assert keep[6:].all()  # mug handle has 1 < 2: every v1-validated grasp
+    assert (teacher_grasps(data, "v2") == lift_v2).all() and teacher_grasps(data, "v1").all()

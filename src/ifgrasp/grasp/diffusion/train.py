@@ -50,8 +50,10 @@ class TrainConfig(Config):
     seed: int = Field(0, description="seed of initialisation, sampling and pairs")
     checkpoint_every: int = Field(5000, gt=0, description="steps between checkpoints")
     min_part_points: int = Field(16, gt=0, description="views showing fewer part points are skipped")
-    teacher_filter: Literal["v2", "v1"] = Field("v2", description="which judge's validated grasps to learn from "
-                                                "(ifgrasp.grasp.evaluate.FilterConfig; v1: before issue 21)")
+    teacher_filter: Literal["v2", "v1", "v2_else_v1"] = Field(
+        "v2", description="which judge's validated grasps to learn from (ifgrasp.grasp.evaluate.FilterConfig; v1: "
+        "before issue 21; v2_else_v1: per (category, part), v2's where it kept at least min_v2_grasps, else v1's)")
+    min_v2_grasps: int = Field(5, ge=1, description="v2_else_v1: v2-validated grasps a task needs to learn from them")
     balance_tasks: bool = Field(True, description="draw pairs with weight 1 / count of their (category, part)")
     w_physics: float = Field(0.0, ge=0, description="weight of the physics loss on the predicted clean grasp "
                              "(self-penetration, observed-cloud penetration, fingertip-to-part distance); 0 = off")
@@ -152,6 +154,21 @@ def build_pairs(data: dict[str, np.ndarray], views: dict, encoder, keep: np.ndar
     return (*out, np.concatenate(grasp_of_pair)) if return_grasp_index else out
 
 
+def teacher_grasps(data: dict[str, np.ndarray], teacher_filter: str, min_v2_grasps: int = 5) -> np.ndarray:
+    """(N,) bool: the grasps a student learns from (``TrainConfig.teacher_filter``)."""
+    from ifgrasp.grasp.evaluate import FilterConfig, v1_validated_mask, validated_mask
+
+    if teacher_filter == "v1":  # the labels the v1 judge gave, kept as v1_* where a re-validation replaced them
+        return v1_validated_mask(data)
+    v2 = validated_mask(data, FilterConfig())
+    if teacher_filter == "v2":
+        return v2
+    tasks = np.char.add(np.char.add(data["category"].astype(str), "/"), data["part"].astype(str))
+    names, inverse = np.unique(tasks, return_inverse=True)
+    enough = np.bincount(inverse, weights=v2, minlength=len(names)) >= min_v2_grasps  # per task
+    return np.where(enough[inverse], v2, v1_validated_mask(data))
+
+
 def task_weights(categories: np.ndarray, parts: np.ndarray) -> np.ndarray:
     """(P,) sampling weight per pair: 1 / number of pairs of its (category, part), so every task is
     drawn equally often whatever its share of the data (handles and triggers not drowned by boxes)."""
@@ -185,8 +202,6 @@ def train(cfg: TrainConfig, out: Path, progress: bool = True) -> dict:
     from ifgrasp.grasp.dataset import load_dataset
     from ifgrasp.grasp.diffusion.physics import PhysicsTerms
     from ifgrasp.grasp.diffusion.views import load_views
-    from ifgrasp.grasp.evaluate import FilterConfig, v1_validated_mask, validated_mask
-
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     data = load_dataset(Path(cfg.dataset))
@@ -195,11 +210,11 @@ def train(cfg: TrainConfig, out: Path, progress: bool = True) -> dict:
     views = load_views(Path(cfg.views))
     policy = GraspDiffusion(**cfg.model.model_dump())
     t0 = time.perf_counter()
-    if cfg.teacher_filter == "v2" and "exact_penetration_m" not in data:
+    if cfg.teacher_filter != "v1" and "exact_penetration_m" not in data:
         raise InputError(f"teacher dataset {cfg.dataset} has no judge-v2 labels: `ifgrasp revalidate --out "
                          f"{cfg.dataset}` first, or train on the v1 labels with teacher_filter: v1")
     # v1: the labels the v1 judge gave, kept as v1_* where a re-validation replaced them
-    keep = validated_mask(data, FilterConfig()) if cfg.teacher_filter == "v2" else v1_validated_mask(data)
+    keep = teacher_grasps(data, cfg.teacher_filter, cfg.min_v2_grasps)
     clouds: dict = {}
     feats, feat_idx, vectors, grasp_idx = build_pairs(data, views, policy.encoder, keep, cfg.min_part_points,
                                                       return_grasp_index=True, clouds=clouds, augment=cfg.augment)
