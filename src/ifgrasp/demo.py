@@ -31,9 +31,11 @@ DEPTH_FAR_M = 2.0  # colour scale of depth.png ends here (the table's far corner
 SETTLE_S = 0.3  # let the objects come to rest before the picture
 #: What the demo's session does after the first grasp: put it back, then grasp another object.
 SESSION_THEN = ("put it back", "grab the spray bottle by its body")
+DEMO_INSTRUCTION = "pick up the mug by its handle"
 
 
-def _demo_scene_config(seed: int):
+def demo_scene_config(seed: int):
+    """The demo's scene (``SceneConfig.default()``) with every object's seed shifted by ``seed``."""
     from ifgrasp.sim.scene_config import SceneConfig
 
     cfg = SceneConfig.default()
@@ -41,7 +43,7 @@ def _demo_scene_config(seed: int):
     return cfg.replace(objects=objects)
 
 
-def run_demo(instruction: str = "pick up the mug by its handle", out_dir: Path = OUT_DIR / "demo",
+def run_demo(instruction: str = DEMO_INSTRUCTION, out_dir: Path = OUT_DIR / "demo",
              seed: int = 0, echo=print, model_path: Path | None = None,
              then: tuple[str, ...] = SESSION_THEN) -> DemoResult:
     """The full pipeline when the student checkpoint ``model_path`` (default
@@ -52,7 +54,7 @@ def run_demo(instruction: str = "pick up the mug by its handle", out_dir: Path =
     if model_path.is_file():
         from ifgrasp.pipeline.demo_run import run_pipeline_demo
 
-        return run_pipeline_demo(instruction, Path(out_dir), _demo_scene_config(seed), model_path, echo, then)
+        return run_pipeline_demo(instruction, Path(out_dir), demo_scene_config(seed), model_path, echo, then)
     echo(f"student model {model_path} not found, so only the scene is rendered (v0). Get the model: "
          "`ifgrasp views --split train && ifgrasp train` (teacher dataset from `ifgrasp synth`), or copy a "
          "distilled student_flow.pt there (ifgrasp distill)")
@@ -77,7 +79,7 @@ def render_scene_only(instruction: str, out_dir: Path, seed: int = 0, echo=print
 
     echo(f"instruction: {instruction!r}")
     with timer.stage("scene"):
-        scene = build_scene(_demo_scene_config(seed))
+        scene = build_scene(demo_scene_config(seed))
     robot = f"xArm7 ({len(scene.arm_joint_names)} joints) + LEAP Hand ({len(scene.hand_joint_names)} joints)"
     report("scene", f"built: table, {robot if scene.has_robot else 'no robot'}, objects {', '.join(scene.object_names)}")
 

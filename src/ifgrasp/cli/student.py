@@ -201,3 +201,46 @@ def bench_hold(
     from ifgrasp.pipeline.bench import bench_hold_command
 
     bench_hold_command(checkpoint, seeds, steps, echo=typer.echo)
+
+
+@eval_app.command("cell")
+def eval_cell(
+    checkpoint: str = typer.Option("release=models/student/student_flow.pt", help="student checkpoints to compare, "
+                                   "comma-separated label=file, each on the same scene seeds"),
+    seeds: int = typer.Option(30, min=1, help="scene seeds 0..N-1 (the demo's scene, objects' seeds shifted)"),
+    out: Path = typer.Option(OUT_DIR / "eval_cell.json", help="JSON report (rows: same name .jsonl; a rerun "
+                             "resumes from it)"),
+) -> None:
+    """The demo's session (a functional grasp, put it back, another grasp) end to end in the simulated cell:
+    success per command with 95% Wilson CI and why the others failed, per checkpoint.
+
+    Example: ``ifgrasp eval cell --checkpoint old=models/student/student_flow.pt,new=out/distill/student_flow.pt``
+    """
+    import json
+
+    from rich.console import Console
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from ifgrasp.pipeline.cell_eval import evaluate_in_cell
+
+    checkpoints = {}
+    for item in checkpoint.split(","):
+        label, sep, path = item.partition("=")
+        if not sep or not label.strip() or not Path(path.strip()).is_file():
+            raise InputError(f"--checkpoint wants label=file with an existing file, got '{item}'")
+        checkpoints[label.strip()] = Path(path.strip())
+    with Progress() as bar:
+        task = bar.add_task("cell sessions", total=seeds * len(checkpoints))
+        report = evaluate_in_cell(checkpoints, range(seeds), log_path=out.with_suffix(".jsonl"),
+                                  progress=lambda done, total: bar.update(task, completed=done))
+    table = Table(title=f"the demo's session in the simulated cell, {seeds} scene seeds")
+    for h in ("checkpoint", "command", "runs", "success [95% CI]", "failures"):
+        table.add_column(h)
+    for label, per_command in report.items():
+        for command, m in per_command.items():
+            table.add_row(label, command, str(m["runs"]), f"{m['rate']:.0%} [{m['ci95'][0]:.0%}-{m['ci95'][1]:.0%}]",
+                          ", ".join(f"{code} {n}" for code, n in m["errors"].items()))
+    Console().print(table)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2))
