@@ -26,7 +26,7 @@ runner = CliRunner()
 VERBS = {
     "demo", "synth", "revalidate", "render-grasps", "render-objects", "record-sim", "replay", "download-models",
     "bench foundation", "bench drivers", "bench teacher", "bench perception", "eval teacher", "hw dry-run",
-    "views", "train", "distill", "export", "eval student", "eval critic", "bench generate", "bench graph",
+    "views", "train", "distill", "export", "eval student", "eval critic", "eval cell", "bench generate", "bench graph",
     "eval perception", "train-perception",
     "calibrate board", "calibrate sim", "calibrate bag", "calibrate ros",
     "launch", "ask", "bench hold",
