@@ -4,18 +4,17 @@ The held-out student evaluation judges a floating hand on one partial view; this
 pipeline of ``ifgrasp demo`` (perception, the student, arm planning, execution, lift, the held check)
 on the demo's scene for several scene seeds, each checkpoint on the same seeds, and counts what a user
 would see: which commands succeed and why the others fail. Rows go to a JSONL log (one per seed,
-checkpoint and command), so a rerun resumes.
+checkpoint and command, a session's rows written when it has ended), so a rerun resumes.
 """
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 
+from ifgrasp.demo import DEMO_INSTRUCTION, SESSION_THEN, demo_scene_config
 from ifgrasp.grasp.diffusion.evaluate import wilson_interval
-
-from ifgrasp.demo import DEMO_INSTRUCTION, SESSION_THEN
+from ifgrasp.io.rows import append_rows, read_rows
 
 #: The demo's session: a functional grasp, putting it back, then grasping another object.
 CELL_COMMANDS = (DEMO_INSTRUCTION, *SESSION_THEN)
@@ -26,38 +25,30 @@ def evaluate_in_cell(checkpoints: dict[str, Path], seeds: range, commands: tuple
     """Run ``commands`` in order in a fresh simulated cell per (scene seed, checkpoint); returns
     :func:`summarize_cell`'s report. Grasp commands count as successes when the pipeline reports the
     object held; "put it back" when it was put down."""
-    from ifgrasp.demo import demo_scene_config
-    from ifgrasp.pipeline.orchestrator import PipelineRequest
     from ifgrasp.pipeline.generator import make_generator
+    from ifgrasp.pipeline.orchestrator import PipelineRequest
     from ifgrasp.pipeline.sim import SimWorld
 
-    done = set()
-    rows = []
-    if log_path is not None and Path(log_path).exists():
-        for line in Path(log_path).read_text().splitlines():
-            if line.strip():
-                r = json.loads(line)
-                rows.append(r)
-                done.add((r["checkpoint"], r["seed"]))
+    rows = read_rows(log_path) if log_path is not None else []
+    done = {(r["checkpoint"], r["seed"]) for r in rows}
     total = len(seeds) * len(checkpoints)
     for i, seed in enumerate(seeds):
         for j, (label, path) in enumerate(checkpoints.items()):
             if (label, seed) not in done:
                 world = SimWorld.build(demo_scene_config(seed))
+                session = []
                 try:
                     pipe = world.pipeline(make_generator("diffusion", model_path=str(path)), k=16)
                     for step, text in enumerate(commands):
                         r = pipe.run(PipelineRequest(text))
-                        row = {"checkpoint": label, "seed": seed, "step": step, "command": text, "task": r.task,
-                               "success": bool(r.success), "error_code": r.error_code.name,
-                               "failed_stage": r.failed_stage, "message": r.message}
-                        rows.append(row)
-                        if log_path is not None:
-                            Path(log_path).parent.mkdir(parents=True, exist_ok=True)
-                            with open(log_path, "a") as f:
-                                f.write(json.dumps(row) + "\n")
+                        session.append({"checkpoint": label, "seed": seed, "step": step, "command": text,
+                                        "task": r.task, "success": bool(r.success), "error_code": r.error_code.name,
+                                        "failed_stage": r.failed_stage, "message": r.message})
                 finally:
                     world.close()
+                rows.extend(session)
+                if log_path is not None:
+                    append_rows(log_path, session)
             if progress is not None:
                 progress(i * len(checkpoints) + j + 1, total)
     return summarize_cell([r for r in rows if r["checkpoint"] in checkpoints and r["seed"] in seeds])

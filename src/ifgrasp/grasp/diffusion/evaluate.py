@@ -21,7 +21,6 @@ Rows go to a JSONL log as they finish, so a long run resumes where it stopped.
 
 from __future__ import annotations
 
-import json
 import time
 import zlib
 from collections.abc import Callable
@@ -38,6 +37,7 @@ from ifgrasp.grasp.metrics import contact_stats, measuring_hand
 from ifgrasp.grasp.object_sdf import ObjectSDF
 from ifgrasp.grasp.validate import ValidationConfig, validate
 from ifgrasp.hand.self_collision import SELF_PENETRATION_LIMIT_M
+from ifgrasp.io.rows import append_rows, read_rows
 from ifgrasp.types import GraspBatch
 
 MIN_PART_POINTS = 16
@@ -120,12 +120,7 @@ def evaluate_student(generators: GraspGenerator | dict[str, GraspGenerator], vie
     cases = student_cases(views, views_per_object, categories)
     if max_cases is not None:
         cases = cases[:max_cases]
-    done: dict[tuple[str, str], dict] = {}
-    if log_path is not None and Path(log_path).exists():
-        for line in Path(log_path).read_text().splitlines():
-            if line.strip():
-                r = json.loads(line)
-                done[(r["variant"], r["case"])] = r
+    done = {(r["variant"], r["case"]): r for r in (read_rows(log_path) if log_path is not None else [])}
     rows = [r for r in done.values() if r["variant"] in generators]
     objects: dict = {}
     for i, case in enumerate(cases):
@@ -177,9 +172,7 @@ def evaluate_student(generators: GraspGenerator | dict[str, GraspGenerator], vie
                     row["critic_score"] = [float(x) for x in top.extras["learned_lift_probability"]]
             rows.append(row)
             if log_path is not None:
-                Path(log_path).parent.mkdir(parents=True, exist_ok=True)
-                with open(log_path, "a") as f:
-                    f.write(json.dumps(row) + "\n")
+                append_rows(log_path, [row])
         if progress is not None:
             progress(i + 1, len(cases))
     keep = {_case_key(c) for c in cases}
@@ -278,7 +271,7 @@ def summarize_rows(rows: list[dict], k: int, judges=("v1",)) -> dict:
 def summarize_log(log_path: Path, k: int = 8) -> dict:
     """{variant: summary} from a JSONL row log (a finished or partial run), every verdict it holds;
     cases judged by all variants only, so the variants stay paired."""
-    rows = [json.loads(line) for line in Path(log_path).read_text().splitlines() if line.strip()]
+    rows = read_rows(log_path)
     if not rows:
         raise InputError(f"{log_path} holds no evaluated case yet")
     variants = sorted({r["variant"] for r in rows})
