@@ -34,3 +34,18 @@ def test_cell_summary_counts_failures_by_code_with_a_wilson_interval():
     assert (m["runs"], m["successes"], m["rate"]) == (4, 1, 0.25)
     assert m["errors"] == {"DROPPED": 2, "UNREACHABLE": 1}
     assert m["ci95"][0] < 0.25 < m["ci95"][1]
+
+
+def test_checkpoints_of_eval_cell_are_named_once_and_must_exist(tmp_path):
+    from typer.testing import CliRunner
+
+    from ifgrasp.cli import app
+
+    runner = CliRunner()
+    twice = runner.invoke(app, ["eval", "cell", "--checkpoint", f"a={DEFAULT_CHECKPOINT},a={DEFAULT_CHECKPOINT}",
+                                "--out", str(tmp_path / "r.json")])
+    assert twice.exit_code != 0 and "given twice" in str(twice.exception)
+    missing = runner.invoke(app, ["eval", "cell", "--checkpoint", f"a={tmp_path / 'none.pt'}",
+                                  "--out", str(tmp_path / "r.json")])
+    assert missing.exit_code != 0 and "no such file" in str(missing.exception)
+    assert not (tmp_path / "r.jsonl").exists()

@@ -206,7 +206,8 @@ def bench_hold(
 @eval_app.command("cell")
 def eval_cell(
     checkpoint: str = typer.Option("release=models/student/student_flow.pt", help="student checkpoints to compare, "
-                                   "comma-separated label=file, each on the same scene seeds"),
+                                   "comma-separated label=file (a bare file is its own label), each on the same "
+                                   "scene seeds"),
     seeds: int = typer.Option(30, min=1, help="scene seeds 0..N-1 (the demo's scene, objects' seeds shifted)"),
     out: Path = typer.Option(OUT_DIR / "eval_cell.json", help="JSON report (rows: same name .jsonl; a rerun "
                              "resumes from it)"),
@@ -222,14 +223,14 @@ def eval_cell(
     from rich.progress import Progress
     from rich.table import Table
 
+    from ifgrasp.grasp.diffusion.commands import parse_labelled
     from ifgrasp.pipeline.cell_eval import evaluate_in_cell
 
-    checkpoints = {}
-    for item in checkpoint.split(","):
-        label, sep, path = item.partition("=")
-        if not sep or not label.strip() or not Path(path.strip()).is_file():
-            raise InputError(f"--checkpoint wants label=file with an existing file, got '{item}'")
-        checkpoints[label.strip()] = Path(path.strip())
+    checkpoints = {label: Path(path) for label, path in
+                   parse_labelled(checkpoint, "--checkpoint", "checkpoint", "label=file entries").items()}
+    missing = [f"{label}={path}" for label, path in checkpoints.items() if not path.is_file()]
+    if missing:
+        raise InputError(f"--checkpoint: no such file for {', '.join(missing)}")
     with Progress() as bar:
         task = bar.add_task("cell sessions", total=seeds * len(checkpoints))
         report = evaluate_in_cell(checkpoints, range(seeds), log_path=out.with_suffix(".jsonl"),

@@ -213,9 +213,10 @@ def bench_generate_command(checkpoint: Path | None = None, base: Path | None = N
     return rows
 
 
-def parse_critics(spec: str) -> dict[str, str]:
-    """``--critic`` of ``eval student``: comma-separated critics, each ``auto``, ``none``, a file, or
-    ``label=<one of those>`` -> {label: spec}; a bare entry is its own label."""
+def parse_labelled(spec: str, option: str, what: str, entries: str) -> dict[str, str]:
+    """Comma-separated ``label=value`` entries of a command-line ``option`` -> {label: value}; a bare entry
+    is its own label. ``ConfigError`` for a label given twice or no entry (``what`` and ``entries`` name
+    them in the message)."""
     out: dict[str, str] = {}
     for item in (x.strip() for x in spec.split(",")):
         if not item:
@@ -223,11 +224,17 @@ def parse_critics(spec: str) -> dict[str, str]:
         label, _, value = item.rpartition("=")
         label = label or value
         if label in out:
-            raise ConfigError(f"critic label '{label}' given twice in --critic {spec}: name them label=file")
+            raise ConfigError(f"{what} label '{label}' given twice in {option} {spec}: name them label=file")
         out[label] = value
     if not out:
-        raise ConfigError("--critic is empty: give auto, none, a critic file, or label=file entries")
+        raise ConfigError(f"{option} is empty: give {entries}")
     return out
+
+
+def parse_critics(spec: str) -> dict[str, str]:
+    """``--critic`` of ``eval student``: comma-separated critics, each ``auto``, ``none``, a file, or
+    ``label=<one of those>`` -> {label: spec}; a bare entry is its own label."""
+    return parse_labelled(spec, "--critic", "critic", "auto, none, a critic file, or label=file entries")
 
 
 def eval_critic_command(critic: str, dataset: Path | None, views: Path | None, out: Path) -> dict:
