@@ -17,8 +17,8 @@ from ifgrasp.types import GraspBatch
 
 
 #: Hand surface samples of :func:`measuring_hand`. A share of contacts is a count of samples near the object:
-#: with 300-400 samples over the whole hand a fingertip pad holds a handful, and the same grasps' share on a
-#: spray-bottle trigger read 0.13-0.73 depending on the sample set; from 3,200 samples it settles (0.29-0.36).
+#: with a few hundred over the whole hand a fingertip pad holds a handful, and the share depends on which were
+#: drawn; it settles from a few thousand (docs/experiments.md, the student's part-contact measure).
 MEASURE_SURFACE_SAMPLES = 6400
 
 

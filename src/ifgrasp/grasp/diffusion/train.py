@@ -202,6 +202,7 @@ def train(cfg: TrainConfig, out: Path, progress: bool = True) -> dict:
     from ifgrasp.grasp.dataset import load_dataset
     from ifgrasp.grasp.diffusion.physics import PhysicsTerms
     from ifgrasp.grasp.diffusion.views import load_views
+
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     data = load_dataset(Path(cfg.dataset))
@@ -213,7 +214,6 @@ def train(cfg: TrainConfig, out: Path, progress: bool = True) -> dict:
     if cfg.teacher_filter != "v1" and "exact_penetration_m" not in data:
         raise InputError(f"teacher dataset {cfg.dataset} has no judge-v2 labels: `ifgrasp revalidate --out "
                          f"{cfg.dataset}` first, or train on the v1 labels with teacher_filter: v1")
-    # v1: the labels the v1 judge gave, kept as v1_* where a re-validation replaced them
     keep = teacher_grasps(data, cfg.teacher_filter, cfg.min_v2_grasps)
     clouds: dict = {}
     feats, feat_idx, vectors, grasp_idx = build_pairs(data, views, policy.encoder, keep, cfg.min_part_points,
