@@ -195,3 +195,29 @@ def test_v2_else_v1_learns_v2_grasps_where_a_task_has_enough_and_v1_grasps_elsew
     np.testing.assert_array_equal(keep[:6], lift_v2[:6])  # box has 2: its v2 grasps only
     assert keep[6:].all()  # mug handle has 1 < 2: every v1-validated grasp
     assert (teacher_grasps(data, "v2") == lift_v2).all() and teacher_grasps(data, "v1").all()
+
+
+def test_v2_with_v1_keeps_both_and_draws_the_v2_share_from_the_v2_grasps():
+    """A task with enough v2 grasps draws ``v2_share`` of its pairs from them and the rest from its
+    v1 grasps, its total unchanged; a task without enough keeps its v1 weights."""
+    from ifgrasp.grasp.diffusion.train import task_weights, teacher_grasps, v2_grasps, v2_share_weights
+
+    n = 12
+    cats = np.array(["box"] * 6 + ["mug"] * 6)
+    parts = np.array(["body"] * 6 + ["handle"] * 6)
+    lift_v2 = np.array([1, 1, 0, 0, 0, 0] + [1, 0, 0, 0, 0, 0], bool)
+    v1_ok = np.array([1, 1, 1, 1, 1, 0] + [1, 1, 1, 0, 0, 0], bool)
+    data = {"category": cats, "part": parts, "judge": np.full(n, "v2"), "lift": lift_v2,
+            "v1_lift": v1_ok, "label": lift_v2.astype(np.float32), "v1_label": np.ones(n, np.float32),
+            "exact_penetration_m": np.zeros(n), "self_penetration_m": np.zeros(n), "max_penetration_m": np.zeros(n),
+            "part_share": np.ones(n), "num_contacts": np.full(n, 5), "part_force_share": np.ones(n),
+            "v1_part_force_share": np.ones(n)}
+    keep = teacher_grasps(data, "v2_with_v1", min_v2_grasps=2)
+    np.testing.assert_array_equal(keep, v1_ok)  # here every v2 grasp is also a v1 one
+    idx = np.flatnonzero(keep)
+    v2, enough = v2_grasps(data, min_v2_grasps=2)
+    w = v2_share_weights(task_weights(cats[idx], parts[idx]), cats[idx], parts[idx], v2[idx], enough[idx], 0.75)
+    box, mug = cats[idx] == "box", cats[idx] == "mug"
+    assert w[box].sum() == pytest.approx(1.0) and w[mug].sum() == pytest.approx(1.0)
+    assert w[box & v2[idx]].sum() == pytest.approx(0.75)  # 2 of box's 5 pairs carry 3/4 of its draws
+    np.testing.assert_allclose(w[mug], 1 / 3)  # mug handle has 1 < 2 v2 grasps: plain task balance

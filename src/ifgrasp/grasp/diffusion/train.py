@@ -50,10 +50,13 @@ class TrainConfig(Config):
     seed: int = Field(0, description="seed of initialisation, sampling and pairs")
     checkpoint_every: int = Field(5000, gt=0, description="steps between checkpoints")
     min_part_points: int = Field(16, gt=0, description="views showing fewer part points are skipped")
-    teacher_filter: Literal["v2", "v1", "v2_else_v1"] = Field(
+    teacher_filter: Literal["v2", "v1", "v2_else_v1", "v2_with_v1"] = Field(
         "v2", description="which judge's validated grasps to learn from (ifgrasp.grasp.evaluate.FilterConfig; v1: "
-        "before issue 21; v2_else_v1: per (category, part), v2's where it kept at least min_v2_grasps, else v1's)")
-    min_v2_grasps: int = Field(5, ge=1, description="v2_else_v1: v2-validated grasps a task needs to learn from them")
+        "before issue 21; v2_else_v1: per (category, part), v2's where it kept at least min_v2_grasps, else v1's; "
+        "v2_with_v1: both, a task with at least min_v2_grasps drawing v2_share of its pairs from its v2 grasps)")
+    min_v2_grasps: int = Field(5, ge=1, description="v2_else_v1, v2_with_v1: v2-validated grasps a task needs to "
+                               "learn from them")
+    v2_share: float = Field(0.5, ge=0, le=1, description="v2_with_v1: share of such a task's draws from its v2 grasps")
     balance_tasks: bool = Field(True, description="draw pairs with weight 1 / count of their (category, part)")
     w_physics: float = Field(0.0, ge=0, description="weight of the physics loss on the predicted clean grasp "
                              "(self-penetration, observed-cloud penetration, fingertip-to-part distance); 0 = off")
@@ -156,25 +159,55 @@ def build_pairs(data: dict[str, np.ndarray], views: dict, encoder, keep: np.ndar
 
 def teacher_grasps(data: dict[str, np.ndarray], teacher_filter: str, min_v2_grasps: int = 5) -> np.ndarray:
     """(N,) bool: the grasps a student learns from (``TrainConfig.teacher_filter``)."""
-    from ifgrasp.grasp.evaluate import FilterConfig, v1_validated_mask, validated_mask
+    from ifgrasp.grasp.evaluate import v1_validated_mask
 
     if teacher_filter == "v1":  # the labels the v1 judge gave, kept as v1_* where a re-validation replaced them
         return v1_validated_mask(data)
-    v2 = validated_mask(data, FilterConfig())
+    v2, enough = v2_grasps(data, min_v2_grasps)
     if teacher_filter == "v2":
         return v2
-    tasks = np.char.add(np.char.add(data["category"].astype(str), "/"), data["part"].astype(str))
-    names, inverse = np.unique(tasks, return_inverse=True)
-    enough = np.bincount(inverse, weights=v2, minlength=len(names)) >= min_v2_grasps  # per task
-    return np.where(enough[inverse], v2, v1_validated_mask(data))
+    if teacher_filter == "v2_with_v1":
+        return (v2 & enough) | v1_validated_mask(data)
+    return np.where(enough, v2, v1_validated_mask(data))
+
+
+def v2_grasps(data: dict[str, np.ndarray], min_v2_grasps: int) -> tuple[np.ndarray, np.ndarray]:
+    """(N,) bool twice: the v2-validated grasps, and the grasps of tasks (category, part) with at least
+    ``min_v2_grasps`` of them."""
+    from ifgrasp.grasp.evaluate import FilterConfig, validated_mask
+
+    v2 = validated_mask(data, FilterConfig())
+    _, inverse = np.unique(task_names(data["category"], data["part"]), return_inverse=True)
+    return v2, (np.bincount(inverse, weights=v2) >= min_v2_grasps)[inverse]
+
+
+def task_names(categories: np.ndarray, parts: np.ndarray) -> np.ndarray:
+    """(N,) "category/part" strings."""
+    return np.char.add(np.char.add(categories.astype(str), "/"), parts.astype(str))
 
 
 def task_weights(categories: np.ndarray, parts: np.ndarray) -> np.ndarray:
     """(P,) sampling weight per pair: 1 / number of pairs of its (category, part), so every task is
     drawn equally often whatever its share of the data (handles and triggers not drowned by boxes)."""
-    keys = np.char.add(np.char.add(categories.astype(str), "/"), parts.astype(str))
-    _, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
+    _, inverse, counts = np.unique(task_names(categories, parts), return_inverse=True, return_counts=True)
     return 1.0 / counts[inverse]
+
+
+def v2_share_weights(weights: np.ndarray, categories: np.ndarray, parts: np.ndarray, is_v2: np.ndarray,
+                     mixed: np.ndarray, v2_share: float) -> np.ndarray:
+    """(P,) ``weights`` re-split within each task whose pairs are ``mixed`` (P,) bool (its grasps both
+    v2- and v1-validated): its v2 pairs (``is_v2``) then carry ``v2_share`` of the task's total weight,
+    the others the rest; each task's total is unchanged, and so is every weight of a task that is not
+    mixed or has pairs on one side only."""
+    _, inverse = np.unique(task_names(categories, parts), return_inverse=True)
+    w = np.asarray(weights, np.float64)
+    total = np.bincount(inverse, weights=w)
+    is_v2 = np.asarray(is_v2, bool)
+    v2_total = np.bincount(inverse, weights=w * is_v2, minlength=len(total))[inverse]
+    own = np.where(is_v2, v2_total, total[inverse] - v2_total)  # (P,) the total of the pair's own side
+    share = np.where(is_v2, v2_share, 1.0 - v2_share)
+    both_sides = np.asarray(mixed, bool) & (own > 0) & (total[inverse] - own > 0)
+    return np.where(both_sides, w * share * total[inverse] / np.maximum(own, 1e-300), w)
 
 
 def physics_loss(policy: GraspDiffusion, terms, x0_hat: torch.Tensor, cloud: torch.Tensor, part: torch.Tensor,
@@ -221,8 +254,12 @@ def train(cfg: TrainConfig, out: Path, progress: bool = True) -> dict:
     policy.set_normalizer(torch.as_tensor(vectors))
     feats_t, idx_t, vec_t = torch.as_tensor(feats), torch.as_tensor(feat_idx), torch.as_tensor(vectors)
     cloud_t, part_t = torch.as_tensor(clouds["cloud"]), torch.as_tensor(clouds["part"])
-    weights = (torch.as_tensor(task_weights(data["category"][grasp_idx], data["part"][grasp_idx]))
-               if cfg.balance_tasks else torch.ones(len(vec_t), dtype=torch.float64))
+    cats, parts = data["category"][grasp_idx], data["part"][grasp_idx]
+    weights = task_weights(cats, parts) if cfg.balance_tasks else np.ones(len(vec_t))
+    if cfg.teacher_filter == "v2_with_v1":
+        v2, enough = v2_grasps(data, cfg.min_v2_grasps)
+        weights = v2_share_weights(weights, cats, parts, v2[grasp_idx], enough[grasp_idx], cfg.v2_share)
+    weights = torch.as_tensor(weights)
     terms = PhysicsTerms() if cfg.w_physics > 0 else None
     opt = torch.optim.AdamW(policy.denoiser.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.steps)
@@ -269,7 +306,7 @@ def train(cfg: TrainConfig, out: Path, progress: bool = True) -> dict:
             bar.advance(task)
     policy.eval()
     summary = {"pairs": int(len(vec_t)), "views_features": int(len(feats_t)), "steps": cfg.steps,
-               "resumed_from": start, "tasks": int(len(np.unique(weights.numpy()))) if cfg.balance_tasks else None,
+               "resumed_from": start, "tasks": int(len(np.unique(task_names(cats, parts)))) if cfg.balance_tasks else None,
                "final_loss": log[-1]["loss"] if log else None, "train_s": time.perf_counter() - t0,
                "params": sum(p.numel() for p in policy.parameters())}
     (out / "train_log.json").write_text(json.dumps({"summary": summary, "log": log}, indent=1))
