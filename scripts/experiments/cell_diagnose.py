@@ -18,7 +18,7 @@ from ifgrasp.pipeline.orchestrator import PipelineRequest
 from ifgrasp.pipeline.sim import SimWorld
 
 ckpt, seeds, out = sys.argv[1], [int(s) for s in sys.argv[2].split(",")], sys.argv[3]
-command, category, part = (sys.argv[4], sys.argv[5], sys.argv[6]) if len(sys.argv) > 6 else (DEMO_INSTRUCTION, "mug", "handle")
+command, category, part = sys.argv[4:7] if len(sys.argv) > 6 else (DEMO_INSTRUCTION, "mug", "handle")
 hand = measuring_hand()
 for seed in seeds:
     world = SimWorld.build(demo_scene_config(seed))
@@ -43,7 +43,8 @@ for seed in seeds:
         rec["wrist_z_m"] = T[:, 2, 3].round(3).tolist()
         chosen = grasps.select(np.array([p.candidate])).transformed(np.linalg.inv(scene.object_pose(name)), "object")
         st = contact_stats(hand, sdf, obj.face_part, part_index, chosen, obj.mesh.vertices)
-        rec.update(candidate=int(p.candidate), contacts=int(st.num_contacts[0]), part_share=round(float(st.part_share[0]), 2),
+        rec.update(candidate=int(p.candidate), contacts=int(st.num_contacts[0]),
+                   part_share=round(float(st.part_share[0]), 2),
                    penetration_mm=round(1000 * float(st.max_penetration_m[0]), 1), at_plan=where())
         return p
 

@@ -221,3 +221,30 @@ def test_v2_with_v1_keeps_both_and_draws_the_v2_share_from_the_v2_grasps():
     assert w[box].sum() == pytest.approx(1.0) and w[mug].sum() == pytest.approx(1.0)
     assert w[box & v2[idx]].sum() == pytest.approx(0.75)  # 2 of box's 5 pairs carry 3/4 of its draws
     np.testing.assert_allclose(w[mug], 1 / 3)  # mug handle has 1 < 2 v2 grasps: plain task balance
+
+
+def test_v2_with_v1_trains_on_the_union_of_both_labels(tiny_data, tmp_path):
+    """A revalidated shard where v2 lifts only two grasps: ``v2_with_v1`` trains on every v1-validated
+    pair (the two v2 ones among them), ``v2`` on the two alone."""
+    import json
+
+    from ifgrasp.grasp.evaluate import V1_FIELDS
+
+    revalidated = tmp_path / "revalidated"
+    revalidated.mkdir()
+    with np.load(tiny_data / "teacher" / "box_0000_body_r00.npz") as z:
+        arrays = {k: z[k] for k in z.files if k != "meta"}
+        meta = {**json.loads(str(z["meta"])), "judge": "v2"}
+    for name in V1_FIELDS:
+        if name in arrays:
+            arrays[f"v1_{name}"] = arrays[name].copy()
+    lift = np.zeros_like(arrays["lift"])
+    lift[np.flatnonzero(arrays["lift"])[:2]] = True  # v2 keeps two of the v1 lifts
+    arrays["lift"] = lift
+    np.savez(revalidated / "box_0000_body_r00.npz", meta=json.dumps(meta), **arrays)
+    cfg = TrainConfig(dataset=str(revalidated), views=str(tiny_data / "views"), steps=2, batch_size=8,
+                      model=TINY_MODEL, min_v2_grasps=1)
+    mixed = train(cfg.replace(teacher_filter="v2_with_v1"), tmp_path / "mixed", progress=False)
+    v1 = train(cfg.replace(teacher_filter="v1"), tmp_path / "v1", progress=False)
+    v2 = train(cfg.replace(teacher_filter="v2"), tmp_path / "v2", progress=False)
+    assert mixed["pairs"] == v1["pairs"] > v2["pairs"] > 0 and mixed["tasks"] == 1

@@ -305,8 +305,9 @@ def train(cfg: TrainConfig, out: Path, progress: bool = True) -> dict:
                            state_path)
             bar.advance(task)
     policy.eval()
+    tasks = int(len(np.unique(task_names(cats, parts)))) if cfg.balance_tasks else None
     summary = {"pairs": int(len(vec_t)), "views_features": int(len(feats_t)), "steps": cfg.steps,
-               "resumed_from": start, "tasks": int(len(np.unique(task_names(cats, parts)))) if cfg.balance_tasks else None,
+               "resumed_from": start, "tasks": tasks,
                "final_loss": log[-1]["loss"] if log else None, "train_s": time.perf_counter() - t0,
                "params": sum(p.numel() for p in policy.parameters())}
     (out / "train_log.json").write_text(json.dumps({"summary": summary, "log": log}, indent=1))
