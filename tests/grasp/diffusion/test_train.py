@@ -134,23 +134,28 @@ def test_train_refuses_a_dataset_without_v2_labels_unless_told_to_use_v1(tiny_da
     assert summary is not None
 
 
-def test_teacher_filter_v1_learns_from_the_v1_labels_a_revalidation_kept(tiny_data, tmp_path):
-    """After ``ifgrasp revalidate`` a shard's own labels are v2 and its v1 labels live on as ``v1_*``:
-    ``teacher_filter: v1`` trains on the grasps the v1 judge kept, not on v2 lifts with v1's gates."""
-    import json
-
+def revalidated_shard(tiny_data, tmp_path, v2_lift):
+    """A folder with the tiny box shard as ``ifgrasp revalidate`` leaves it: judge v2, its v1 labels kept
+    as ``v1_*``, and v2's lifts ``v2_lift(v1 lifts)``."""
     from ifgrasp.grasp.evaluate import V1_FIELDS
 
-    revalidated = tmp_path / "revalidated"
-    revalidated.mkdir()
+    folder = tmp_path / "revalidated"
+    folder.mkdir()
     with np.load(tiny_data / "teacher" / "box_0000_body_r00.npz") as z:
         arrays = {k: z[k] for k in z.files if k != "meta"}
         meta = {**json.loads(str(z["meta"])), "judge": "v2"}
     for name in V1_FIELDS:
         if name in arrays:
             arrays[f"v1_{name}"] = arrays[name].copy()
-    arrays["lift"] = np.zeros_like(arrays["lift"])  # judge v2 lifts none of them
-    np.savez(revalidated / "box_0000_body_r00.npz", meta=json.dumps(meta), **arrays)
+    arrays["lift"] = v2_lift(arrays["lift"])
+    np.savez(folder / "box_0000_body_r00.npz", meta=json.dumps(meta), **arrays)
+    return folder
+
+
+def test_teacher_filter_v1_learns_from_the_v1_labels_a_revalidation_kept(tiny_data, tmp_path):
+    """After ``ifgrasp revalidate`` a shard's own labels are v2 and its v1 labels live on as ``v1_*``:
+    ``teacher_filter: v1`` trains on the grasps the v1 judge kept, not on v2 lifts with v1's gates."""
+    revalidated = revalidated_shard(tiny_data, tmp_path, lambda v1_lift: np.zeros_like(v1_lift))  # v2 lifts none
     cfg = TrainConfig(dataset=str(revalidated), views=str(tiny_data / "views"), steps=2, model=TINY_MODEL)
     with pytest.raises(InputError, match="no \\(view, validated grasp\\) pair"):
         train(cfg, tmp_path / "v2", progress=False)
@@ -179,18 +184,22 @@ def test_augmented_copies_multiply_the_training_pairs(tiny_data, tmp_path):
     assert train(cfg, tmp_path, progress=False)["pairs"] == 4 * 12
 
 
+def two_tasks(lift_v2: np.ndarray, v1_lift: np.ndarray) -> dict:
+    """12 grasps, box body then mug handle (6 each), passing every gate but the lifts: ``lift_v2`` (v2)
+    and ``v1_lift`` (v1)."""
+    n = 12
+    return {"category": np.array(["box"] * 6 + ["mug"] * 6), "part": np.array(["body"] * 6 + ["handle"] * 6),
+            "judge": np.full(n, "v2"), "lift": lift_v2, "v1_lift": v1_lift, "label": lift_v2.astype(np.float32),
+            "v1_label": np.ones(n, np.float32), "exact_penetration_m": np.zeros(n), "self_penetration_m": np.zeros(n),
+            "max_penetration_m": np.zeros(n), "part_share": np.ones(n), "num_contacts": np.full(n, 5),
+            "part_force_share": np.ones(n), "v1_part_force_share": np.ones(n)}
+
+
 def test_v2_else_v1_learns_v2_grasps_where_a_task_has_enough_and_v1_grasps_elsewhere():
     from ifgrasp.grasp.diffusion.train import teacher_grasps
 
-    n = 12
-    cats = np.array(["box"] * 6 + ["mug"] * 6)
-    parts = np.array(["body"] * 6 + ["handle"] * 6)
     lift_v2 = np.array([1, 1, 0, 0, 0, 0] + [1, 0, 0, 0, 0, 0], bool)  # box: 2 v2 grasps, mug handle: 1
-    data = {"category": cats, "part": parts, "judge": np.full(n, "v2"), "lift": lift_v2,
-            "v1_lift": np.ones(n, bool), "label": lift_v2.astype(np.float32), "v1_label": np.ones(n, np.float32),
-            "exact_penetration_m": np.zeros(n), "self_penetration_m": np.zeros(n), "max_penetration_m": np.zeros(n),
-            "part_share": np.ones(n), "num_contacts": np.full(n, 5), "part_force_share": np.ones(n),
-            "v1_part_force_share": np.ones(n)}
+    data = two_tasks(lift_v2, np.ones(12, bool))
     keep = teacher_grasps(data, "v2_else_v1", min_v2_grasps=2)
     np.testing.assert_array_equal(keep[:6], lift_v2[:6])  # box has 2: its v2 grasps only
     assert keep[6:].all()  # mug handle has 1 < 2: every v1-validated grasp
@@ -202,16 +211,10 @@ def test_v2_with_v1_keeps_both_and_draws_the_v2_share_from_the_v2_grasps():
     v1 grasps, its total unchanged; a task without enough keeps its v1 weights."""
     from ifgrasp.grasp.diffusion.train import task_weights, teacher_grasps, v2_grasps, v2_share_weights
 
-    n = 12
-    cats = np.array(["box"] * 6 + ["mug"] * 6)
-    parts = np.array(["body"] * 6 + ["handle"] * 6)
     lift_v2 = np.array([1, 1, 0, 0, 0, 0] + [1, 0, 0, 0, 0, 0], bool)
     v1_ok = np.array([1, 1, 1, 1, 1, 0] + [1, 1, 1, 0, 0, 0], bool)
-    data = {"category": cats, "part": parts, "judge": np.full(n, "v2"), "lift": lift_v2,
-            "v1_lift": v1_ok, "label": lift_v2.astype(np.float32), "v1_label": np.ones(n, np.float32),
-            "exact_penetration_m": np.zeros(n), "self_penetration_m": np.zeros(n), "max_penetration_m": np.zeros(n),
-            "part_share": np.ones(n), "num_contacts": np.full(n, 5), "part_force_share": np.ones(n),
-            "v1_part_force_share": np.ones(n)}
+    data = two_tasks(lift_v2, v1_ok)
+    cats, parts = data["category"], data["part"]
     keep = teacher_grasps(data, "v2_with_v1", min_v2_grasps=2)
     np.testing.assert_array_equal(keep, v1_ok)  # here every v2 grasp is also a v1 one
     idx = np.flatnonzero(keep)
@@ -226,22 +229,13 @@ def test_v2_with_v1_keeps_both_and_draws_the_v2_share_from_the_v2_grasps():
 def test_v2_with_v1_trains_on_the_union_of_both_labels(tiny_data, tmp_path):
     """A revalidated shard where v2 lifts only two grasps: ``v2_with_v1`` trains on every v1-validated
     pair (the two v2 ones among them), ``v2`` on the two alone."""
-    import json
 
-    from ifgrasp.grasp.evaluate import V1_FIELDS
+    def two_of(v1_lift):  # v2 keeps two of the v1 lifts
+        lift = np.zeros_like(v1_lift)
+        lift[np.flatnonzero(v1_lift)[:2]] = True
+        return lift
 
-    revalidated = tmp_path / "revalidated"
-    revalidated.mkdir()
-    with np.load(tiny_data / "teacher" / "box_0000_body_r00.npz") as z:
-        arrays = {k: z[k] for k in z.files if k != "meta"}
-        meta = {**json.loads(str(z["meta"])), "judge": "v2"}
-    for name in V1_FIELDS:
-        if name in arrays:
-            arrays[f"v1_{name}"] = arrays[name].copy()
-    lift = np.zeros_like(arrays["lift"])
-    lift[np.flatnonzero(arrays["lift"])[:2]] = True  # v2 keeps two of the v1 lifts
-    arrays["lift"] = lift
-    np.savez(revalidated / "box_0000_body_r00.npz", meta=json.dumps(meta), **arrays)
+    revalidated = revalidated_shard(tiny_data, tmp_path, two_of)
     cfg = TrainConfig(dataset=str(revalidated), views=str(tiny_data / "views"), steps=2, batch_size=8,
                       model=TINY_MODEL, min_v2_grasps=1)
     mixed = train(cfg.replace(teacher_filter="v2_with_v1"), tmp_path / "mixed", progress=False)
