@@ -122,10 +122,11 @@ def test_launch_then_ask_a_whole_session(ros_domain, student_model):
         pid = int(re.search(r"started grasp_generator \(pid (\d+)\)", launch.text).group(1))
         os.kill(pid, signal.SIGKILL)
         launch.wait_for(r"node 'grasp_generator' died \(killed by signal 9\)", 10.0)
-        ask(["let go"], env, 60.0)  # the hand may hold the mug: empty it so the next grasp is allowed
+        # the scene as it started, then an empty hand so the next grasp is allowed: after the session the
+        # mug may lie out of view or with its handle hidden, and perceive would end the command
+        # (UNKNOWN_OBJECT, INVALID_GOAL) before the dead generator is reached
+        ask(["--reset-sim", "let go"], env, 60.0)
         t0 = time.monotonic()
-        # the body, not the handle: after the session the mug may stand with its handle out of view, and
-        # perceive would then end the command (INVALID_GOAL) before the dead generator is reached
         code, out = ask(["pick up the mug by its body"], env)
         took = time.monotonic() - t0
         assert code == 1 and "STAGE_FAILED" in out and "/ifgrasp/generate_grasps" in out and "grasp_generator" in out, out
